@@ -1,0 +1,176 @@
+//! The application: shared state, the one route table, and the middleware around it.
+
+use crate::accounts::login;
+use crate::accounts::password::PasswordHasherPool;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::keys::KeySet;
+use crate::oauth::{self, authorize, discovery, jwks, token, userinfo};
+use crate::pages::{Pages, STYLESHEET};
+use crate::store::Store;
+use anyhow::Context;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub keys: Arc<KeySet>,
+    pub pages: Pages,
+    pub hasher: PasswordHasherPool,
+    pub clock: Clock,
+    pub discovery: Arc<str>,
+}
+
+/// A bound, ready-to-serve Gatehouse.
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl App {
+    /// Opens the store (migrating it), loads or creates keys, binds the listener.
+    pub async fn build(config: Config, clock: Clock) -> anyhow::Result<App> {
+        let store = Store::connect(&config.database_url).await?;
+        store.migrate().await?;
+        let keys = KeySet::load_or_init(&config.keys_dir, config.keys.rsa_bits, clock.now())?;
+        let state = AppState {
+            pages: Pages::new(&config)?,
+            hasher: PasswordHasherPool::new(&config.password_hashing)?,
+            discovery: discovery::document(&config).into(),
+            keys: Arc::new(keys),
+            store,
+            clock,
+            config: Arc::new(config),
+        };
+        let listener = TcpListener::bind(state.config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", state.config.listen))?;
+        Ok(App { router: router(state.clone()), listener, state })
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until ctrl-c / SIGTERM, then finishes in-flight requests.
+    pub async fn serve(self) -> anyhow::Result<()> {
+        let janitor = tokio::spawn(purge_expired(self.state.clone()));
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("server error")?;
+        janitor.abort();
+        self.state.store.close().await;
+        Ok(())
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(oauth::DISCOVERY, get(jwks::discovery))
+        .route(oauth::JWKS, get(jwks::jwks))
+        .route(oauth::AUTHORIZE, get(authorize::get).post(authorize::post))
+        .route(oauth::AUTHORIZE_RESUME, get(authorize::resume))
+        .route(oauth::TOKEN, axum::routing::post(token::post))
+        .route(oauth::USERINFO, get(userinfo::get).post(userinfo::post))
+        .route("/login", get(login::show).post(login::submit))
+        .route("/logout", get(login::confirm_logout).post(login::logout))
+        .route("/", get(login::home))
+        .route("/assets/gatehouse.css", get(stylesheet))
+        .route("/healthz", get(health))
+        .fallback(not_found)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(CatchPanicLayer::custom(|_| {
+            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.").into_response()
+        }))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            // Path only: query strings carry codes, states and hints.
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+/// Readiness: 200 when the database answers, 503 otherwise.
+async fn health(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ok").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+async fn not_found(State(state): State<AppState>) -> Response {
+    state.pages.error(StatusCode::NOT_FOUND, "Page not found", "There is nothing at this address.")
+}
+
+async fn purge_expired(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        match state.store.purge_expired(state.clock.now()).await {
+            Ok(n) if n > 0 => tracing::debug!(removed = n, "purged expired rows"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

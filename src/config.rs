@@ -1,0 +1,334 @@
+//! Configuration: `gatehouse.toml` (optional) < `GATEHOUSE_*` environment < CLI flags,
+//! parsed once into [`RawConfig`] and validated into the typed [`Config`] the rest of the
+//! program uses. Nothing reads the environment after startup.
+
+use anyhow::{anyhow, bail, Context};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use url::Url;
+
+/// Environment variables with the GATEHOUSE_ prefix that belong to the test harness or
+/// the CLI, not to the server's configuration.
+const NON_CONFIG_ENV: &[&str] = &["config", "test_postgres_url", "require_postgres", "log"];
+
+/// What a user may write, before validation. Field names are the TOML keys; nested
+/// sections are reached from the environment with `__`, e.g.
+/// `GATEHOUSE_TOKENS__ACCESS_TOKEN_TTL_SECS=600`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    pub listen: String,
+    pub issuer: String,
+    pub database_url: String,
+    pub keys_dir: PathBuf,
+    pub templates_dir: Option<PathBuf>,
+    pub log_format: LogFormat,
+    pub product_name: String,
+    pub tokens: TokenSettings,
+    pub sessions: SessionSettings,
+    pub keys: KeySettings,
+    pub password_hashing: HashingSettings,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            issuer: "http://127.0.0.1:8080".into(),
+            database_url: "sqlite://data/gatehouse.db".into(),
+            keys_dir: "keys".into(),
+            templates_dir: None,
+            log_format: LogFormat::Human,
+            product_name: "Gatehouse".into(),
+            tokens: TokenSettings::default(),
+            sessions: SessionSettings::default(),
+            keys: KeySettings::default(),
+            password_hashing: HashingSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenSettings {
+    /// Authorization codes: RFC 6749 §4.1.2 says at most 10 minutes; 60 s is plenty.
+    pub code_ttl_secs: i64,
+    pub access_token_ttl_secs: i64,
+    pub id_token_ttl_secs: i64,
+    /// How long a sign-in that went to the login page may take before it must restart.
+    pub authorization_request_ttl_secs: i64,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            code_ttl_secs: 60,
+            access_token_ttl_secs: 15 * 60,
+            id_token_ttl_secs: 60 * 60,
+            authorization_request_ttl_secs: 30 * 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionSettings {
+    /// A session unused for this long ends.
+    pub idle_ttl_secs: i64,
+    /// A session ends this long after login, however active.
+    pub absolute_ttl_secs: i64,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            idle_ttl_secs: 3 * 24 * 3600,
+            absolute_ttl_secs: 30 * 24 * 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeySettings {
+    /// A key added by `gatehouse keys rotate` is published at once but signs only after
+    /// this delay, so verifiers that cache the JWKS have seen it first.
+    pub rotation_delay_secs: i64,
+    /// RSA modulus size for new keys.
+    pub rsa_bits: u32,
+}
+
+impl Default for KeySettings {
+    fn default() -> Self {
+        Self {
+            rotation_delay_secs: 3600,
+            rsa_bits: 2048,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HashingSettings {
+    /// argon2id memory cost in KiB (OWASP: 19456 with t=2, p=1).
+    pub memory_kib: u32,
+    pub iterations: u32,
+    /// How many hashes may run at once; 0 means one per CPU core.
+    pub max_concurrent: usize,
+}
+
+impl Default for HashingSettings {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19456,
+            iterations: 2,
+            max_concurrent: 0,
+        }
+    }
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Issuer exactly as it appears in `iss`: no trailing slash.
+    pub issuer: Url,
+    pub database_url: String,
+    pub keys_dir: PathBuf,
+    pub templates_dir: Option<PathBuf>,
+    pub log_format: LogFormat,
+    pub product_name: String,
+    pub tokens: TokenSettings,
+    pub sessions: SessionSettings,
+    pub keys: KeySettings,
+    pub password_hashing: HashingSettings,
+}
+
+/// CLI flags that override the file and the environment.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads `file` (if it exists; an explicitly named file must exist), the environment,
+    /// then `overrides`, and validates the result.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Config> {
+        let default_file = Path::new("gatehouse.toml");
+        let path = match file {
+            Some(p) if !p.exists() => bail!("config file {} does not exist", p.display()),
+            Some(p) => Some(p),
+            None => default_file.exists().then_some(default_file),
+        };
+        let mut figment = Figment::from(Serialized::defaults(RawConfig::default()));
+        if let Some(path) = path {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment
+            .merge(
+                Env::prefixed("GATEHOUSE_")
+                    .split("__")
+                    .filter(|key| !NON_CONFIG_ENV.iter().any(|k| key.as_str().eq_ignore_ascii_case(k))),
+            )
+            .merge(Serialized::defaults(overrides));
+        let raw: RawConfig = figment.extract().map_err(describe_figment_error)?;
+        Config::from_raw(raw)
+    }
+
+    pub fn from_raw(raw: RawConfig) -> anyhow::Result<Config> {
+        let listen: SocketAddr = raw
+            .listen
+            .parse()
+            .with_context(|| format!("invalid `listen` {:?}: expected host:port such as 127.0.0.1:8080", raw.listen))?;
+        let issuer = parse_issuer(&raw.issuer)?;
+        let scheme = raw.database_url.split(':').next().unwrap_or_default();
+        if !matches!(scheme, "sqlite" | "postgres" | "postgresql") {
+            bail!(
+                "invalid `database_url`: scheme {scheme:?} is not supported (use sqlite://path or postgres://...)"
+            );
+        }
+        let positive = [
+            ("tokens.code_ttl_secs", raw.tokens.code_ttl_secs),
+            ("tokens.access_token_ttl_secs", raw.tokens.access_token_ttl_secs),
+            ("tokens.id_token_ttl_secs", raw.tokens.id_token_ttl_secs),
+            ("tokens.authorization_request_ttl_secs", raw.tokens.authorization_request_ttl_secs),
+            ("sessions.idle_ttl_secs", raw.sessions.idle_ttl_secs),
+            ("sessions.absolute_ttl_secs", raw.sessions.absolute_ttl_secs),
+        ];
+        for (key, value) in positive {
+            if value <= 0 {
+                bail!("invalid `{key}`: must be a positive number of seconds, got {value}");
+            }
+        }
+        if raw.tokens.code_ttl_secs > 600 {
+            bail!("invalid `tokens.code_ttl_secs`: RFC 6749 §4.1.2 allows at most 600 seconds");
+        }
+        if raw.keys.rotation_delay_secs < 0 {
+            bail!("invalid `keys.rotation_delay_secs`: must not be negative");
+        }
+        if raw.keys.rsa_bits < 2048 || raw.keys.rsa_bits > 8192 {
+            bail!("invalid `keys.rsa_bits`: must be between 2048 and 8192");
+        }
+        if raw.password_hashing.memory_kib < 8 * 1024 || raw.password_hashing.iterations == 0 {
+            bail!("invalid `password_hashing`: memory_kib must be at least 8192 and iterations at least 1");
+        }
+        Ok(Config {
+            listen,
+            issuer,
+            database_url: raw.database_url,
+            keys_dir: raw.keys_dir,
+            templates_dir: raw.templates_dir,
+            log_format: raw.log_format,
+            product_name: raw.product_name,
+            tokens: raw.tokens,
+            sessions: raw.sessions,
+            keys: raw.keys,
+            password_hashing: raw.password_hashing,
+        })
+    }
+
+    /// The issuer as a string without a trailing slash, as it appears in `iss`.
+    pub fn issuer_str(&self) -> &str {
+        self.issuer.as_str().trim_end_matches('/')
+    }
+
+    /// An absolute URL for one of our paths.
+    pub fn url_for(&self, path: &str) -> String {
+        format!("{}{}", self.issuer_str(), path)
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.issuer.scheme() == "https"
+    }
+}
+
+fn parse_issuer(raw: &str) -> anyhow::Result<Url> {
+    let url = Url::parse(raw).with_context(|| format!("invalid `issuer` {raw:?}: not an absolute URL"))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        bail!("invalid `issuer` {raw:?}: OpenID Connect Discovery §3 forbids a query or fragment");
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback_host(&url) => {}
+        _ => bail!("invalid `issuer` {raw:?}: must be https (http is allowed only for localhost / 127.0.0.1)"),
+    }
+    if raw.ends_with('/') {
+        bail!("invalid `issuer` {raw:?}: remove the trailing slash (iss must match it exactly)");
+    }
+    Ok(url)
+}
+
+/// True for `localhost`, 127.0.0.0/8 and `[::1]`: the hosts where plain http is acceptable.
+pub fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+fn describe_figment_error(err: figment::Error) -> anyhow::Error {
+    let mut parts = Vec::new();
+    for e in err {
+        let key = if e.path.is_empty() {
+            String::new()
+        } else {
+            format!(" `{}`", e.path.join("."))
+        };
+        let source = e
+            .metadata
+            .as_ref()
+            .map(|m| format!(" (from {})", m.name))
+            .unwrap_or_default();
+        parts.push(format!("invalid configuration{key}{source}: {}", e.kind));
+    }
+    anyhow!(parts.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = Config::from_raw(RawConfig::default()).unwrap();
+        assert_eq!(config.issuer_str(), "http://127.0.0.1:8080");
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn issuer_rules() {
+        for bad in ["http://example.com", "https://a.example/?x=1", "https://a.example/", "not a url"] {
+            let raw = RawConfig { issuer: bad.into(), ..RawConfig::default() };
+            let err = Config::from_raw(raw).unwrap_err().to_string();
+            assert!(err.contains("`issuer`"), "{bad}: {err}");
+        }
+        let raw = RawConfig { issuer: "https://id.example.com/tenant".into(), ..RawConfig::default() };
+        let config = Config::from_raw(raw).unwrap();
+        assert_eq!(config.url_for("/token"), "https://id.example.com/tenant/token");
+    }
+
+    #[test]
+    fn bad_database_scheme_names_the_key() {
+        let raw = RawConfig { database_url: "mysql://x".into(), ..RawConfig::default() };
+        assert!(Config::from_raw(raw).unwrap_err().to_string().contains("`database_url`"));
+    }
+}

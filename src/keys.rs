@@ -1,0 +1,359 @@
+//! Signing keys: RSA key pairs kept as PKCS#8 PEM files in `keys/`, each with a small JSON
+//! sidecar saying when it may start signing and whether it is retired. The only module
+//! that touches josekit. Keys are parsed once at load; signing and verification use the
+//! parsed keys.
+
+use anyhow::{bail, Context};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use josekit::jws::alg::rsassa::{RsassaJwsSigner, RsassaJwsVerifier};
+use josekit::jws::{JwsHeader, JwsVerifier, RS256};
+use josekit::jwt::JwtPayload;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// When a key signs, and whether it is still published.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyMeta {
+    pub kid: String,
+    pub created_at: i64,
+    /// Published from creation; used for signing from this time on.
+    pub signing_from: i64,
+    /// Set when retired: no longer signs, no longer published, its tokens no longer verify.
+    #[serde(default)]
+    pub retired_at: Option<i64>,
+}
+
+struct LoadedKey {
+    meta: KeyMeta,
+    signer: RsassaJwsSigner,
+    verifier: RsassaJwsVerifier,
+    n: String,
+    e: String,
+}
+
+/// Every key in `keys/`, parsed.
+pub struct KeySet {
+    keys: Vec<LoadedKey>,
+    jwks: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("malformed or wrongly signed token")]
+    BadSignature,
+    #[error("unexpected token type")]
+    WrongType,
+    #[error("token expired")]
+    Expired,
+    #[error("token from another issuer")]
+    WrongIssuer,
+}
+
+impl KeySet {
+    /// Loads every key in `dir`, generating a first one if there is none. Refuses keys that
+    /// others can read.
+    pub fn load_or_init(dir: &Path, rsa_bits: u32, now: i64) -> anyhow::Result<KeySet> {
+        ensure_dir(dir)?;
+        if pem_files(dir)?.is_empty() {
+            generate(dir, rsa_bits, now, now)?;
+        }
+        KeySet::load(dir, now)
+    }
+
+    pub fn load(dir: &Path, now: i64) -> anyhow::Result<KeySet> {
+        let mut keys = Vec::new();
+        for path in pem_files(dir)? {
+            keys.push(load_key(&path)?);
+        }
+        keys.sort_by_key(|k| (k.meta.signing_from, k.meta.created_at));
+        let set = KeySet {
+            jwks: String::new(),
+            keys,
+        };
+        if set.signing_key(now).is_none() {
+            bail!(
+                "no usable signing key in {}: every key is retired or not yet active; run `gatehouse keys rotate`",
+                dir.display()
+            );
+        }
+        let jwks = set.render_jwks();
+        Ok(KeySet { jwks, ..set })
+    }
+
+    /// The JWKS document: every non-retired public key, and nothing private.
+    pub fn jwks_json(&self) -> &str {
+        &self.jwks
+    }
+
+    pub fn metas(&self) -> Vec<KeyMeta> {
+        self.keys.iter().map(|k| k.meta.clone()).collect()
+    }
+
+    fn published(&self) -> impl Iterator<Item = &LoadedKey> {
+        self.keys.iter().filter(|k| k.meta.retired_at.is_none())
+    }
+
+    /// The newest published key whose signing time has come.
+    fn signing_key(&self, now: i64) -> Option<&LoadedKey> {
+        self.published().filter(|k| k.meta.signing_from <= now).last()
+    }
+
+    fn render_jwks(&self) -> String {
+        let keys: Vec<Value> = self
+            .published()
+            .map(|k| {
+                serde_json::json!({
+                    "kty": "RSA", "use": "sig", "alg": "RS256",
+                    "kid": k.meta.kid, "n": k.n, "e": k.e,
+                })
+            })
+            .collect();
+        serde_json::json!({ "keys": keys }).to_string()
+    }
+
+    /// Signs `claims` as an RS256 JWS with the given `typ` header.
+    pub fn sign(&self, typ: &str, claims: Map<String, Value>, now: i64) -> anyhow::Result<String> {
+        let key = self.signing_key(now).context("no active signing key")?;
+        let mut header = JwsHeader::new();
+        header.set_token_type(typ);
+        header.set_key_id(&key.meta.kid);
+        let payload = JwtPayload::from_map(claims).context("invalid claims")?;
+        josekit::jwt::encode_with_signer(&payload, &header, &key.signer).context("signing failed")
+    }
+
+    /// Verifies a token we issued: RS256 only, a `kid` of ours that is still published
+    /// (header `alg`, `jku`, `jwk`, `x5u` never choose the key), the expected `typ`, `iss`,
+    /// and `exp` against `now`.
+    pub fn verify(&self, token: &str, typ: &str, issuer: &str, now: i64) -> Result<Map<String, Value>, VerifyError> {
+        let (payload, header) = josekit::jwt::decode_with_verifier_selector(token, |header| {
+            if header.algorithm() != Some("RS256") {
+                return Ok(None);
+            }
+            let found = header
+                .key_id()
+                .and_then(|kid| self.published().find(|k| k.meta.kid == kid));
+            Ok(found.map(|k| &k.verifier as &dyn JwsVerifier))
+        })
+        .map_err(|_| VerifyError::BadSignature)?;
+        let header_typ = header.token_type().unwrap_or_default();
+        let typ_matches = header_typ.eq_ignore_ascii_case(typ)
+            || header_typ.eq_ignore_ascii_case(&format!("application/{typ}"));
+        if !typ_matches {
+            return Err(VerifyError::WrongType);
+        }
+        let claims = payload.claims_set().clone();
+        if claims.get("iss").and_then(Value::as_str) != Some(issuer) {
+            return Err(VerifyError::WrongIssuer);
+        }
+        match claims.get("exp").and_then(Value::as_i64) {
+            Some(exp) if exp > now => Ok(claims),
+            _ => Err(VerifyError::Expired),
+        }
+    }
+}
+
+/// Creates a new key that signs from `signing_from` on. Returns its metadata.
+pub fn generate(dir: &Path, rsa_bits: u32, now: i64, signing_from: i64) -> anyhow::Result<KeyMeta> {
+    ensure_dir(dir)?;
+    let pair = RS256.generate_key_pair(rsa_bits).context("RSA key generation failed")?;
+    let public = pair.to_jwk_public_key();
+    let (n, e) = modulus_exponent(&public)?;
+    let kid = thumbprint(&n, &e);
+    let meta = KeyMeta {
+        kid: kid.clone(),
+        created_at: now,
+        signing_from,
+        retired_at: None,
+    };
+    write_private(&dir.join(format!("{kid}.json")), serde_json::to_string_pretty(&meta)?.as_bytes())?;
+    write_private(&dir.join(format!("{kid}.pem")), &pair.to_pem_private_key())?;
+    Ok(meta)
+}
+
+/// Marks a key retired. It stops signing and leaves the JWKS at the next load.
+pub fn retire(dir: &Path, kid: &str, now: i64) -> anyhow::Result<KeyMeta> {
+    let path = dir.join(format!("{kid}.json"));
+    if !kid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') || !path.exists() {
+        bail!("no key with kid {kid:?} in {}", dir.display());
+    }
+    let mut meta: KeyMeta = serde_json::from_slice(&fs::read(&path)?).context("unreadable key metadata")?;
+    meta.retired_at = Some(now);
+    write_private(&path, serde_json::to_string_pretty(&meta)?.as_bytes())?;
+    Ok(meta)
+}
+
+/// RFC 7638 thumbprint of an RSA public key: SHA-256 over the members e, kty, n in
+/// lexicographic order with no whitespace.
+pub fn thumbprint(n: &str, e: &str) -> String {
+    let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+fn modulus_exponent(jwk: &josekit::jwk::Jwk) -> anyhow::Result<(String, String)> {
+    let get = |name: &str| {
+        jwk.parameter(name)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .with_context(|| format!("RSA key without {name}"))
+    };
+    Ok((get("n")?, get("e")?))
+}
+
+fn load_key(path: &Path) -> anyhow::Result<LoadedKey> {
+    let mode = fs::metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        bail!(
+            "refusing to use {}: it is readable by other users (mode {:o}). Fix with: chmod 600 {}",
+            path.display(),
+            mode & 0o777,
+            path.display()
+        );
+    }
+    let pem = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let pair = RS256
+        .key_pair_from_pem(&pem)
+        .with_context(|| format!("{} is not an RSA private key in PEM", path.display()))?;
+    let public = pair.to_jwk_public_key();
+    let (n, e) = modulus_exponent(&public)?;
+    let bits = URL_SAFE_NO_PAD.decode(&n).map(|b| b.len() * 8).unwrap_or(0);
+    if bits < 2048 {
+        bail!("refusing to use {}: RSA keys must be at least 2048 bits", path.display());
+    }
+    let kid = thumbprint(&n, &e);
+    let meta_path = path.with_extension("json");
+    let meta = match fs::read(&meta_path) {
+        Ok(bytes) => {
+            let mut meta: KeyMeta = serde_json::from_slice(&bytes)
+                .with_context(|| format!("{} is not valid key metadata", meta_path.display()))?;
+            meta.kid = kid;
+            meta
+        }
+        // A PEM dropped in by hand, without a sidecar: treat it as active since ever.
+        Err(_) => KeyMeta {
+            kid,
+            created_at: 0,
+            signing_from: 0,
+            retired_at: None,
+        },
+    };
+    let signer = RS256
+        .signer_from_jwk(&pair.to_jwk_private_key())
+        .context("cannot build signer")?;
+    let verifier = RS256.verifier_from_jwk(&public).context("cannot build verifier")?;
+    Ok(LoadedKey {
+        meta,
+        signer,
+        verifier,
+        n,
+        e,
+    })
+}
+
+fn pem_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|ext| ext == "pem") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create the keys directory {}", dir.display()))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Writes a file readable by its owner only, atomically (write then rename), so a
+/// concurrent reader never sees half a key.
+fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn thumbprint_matches_rfc7638_example() {
+        // RFC 7638 §3.1.
+        let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+        assert_eq!(thumbprint(n, "AQAB"), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+    }
+
+    #[test]
+    fn sign_verify_and_rejections() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = KeySet::load_or_init(dir.path(), 2048, 1000).unwrap();
+        let token = set
+            .sign("at+jwt", claims(json!({"iss": "https://i", "exp": 2000})), 1000)
+            .unwrap();
+        assert!(set.verify(&token, "at+jwt", "https://i", 1500).is_ok());
+        assert!(matches!(set.verify(&token, "JWT", "https://i", 1500), Err(VerifyError::WrongType)));
+        assert!(matches!(set.verify(&token, "at+jwt", "https://other", 1500), Err(VerifyError::WrongIssuer)));
+        assert!(matches!(set.verify(&token, "at+jwt", "https://i", 2000), Err(VerifyError::Expired)));
+        let mut tampered = token.clone();
+        tampered.push('A');
+        assert!(set.verify(&tampered, "at+jwt", "https://i", 1500).is_err());
+    }
+
+    #[test]
+    fn world_readable_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = generate(dir.path(), 2048, 0, 0).unwrap();
+        let pem = dir.path().join(format!("{}.pem", meta.kid));
+        fs::set_permissions(&pem, fs::Permissions::from_mode(0o644)).unwrap();
+        let err = KeySet::load(dir.path(), 0).err().unwrap().to_string();
+        assert!(err.contains("chmod 600"), "{err}");
+    }
+
+    #[test]
+    fn rotated_key_is_published_before_it_signs() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = generate(dir.path(), 2048, 0, 0).unwrap();
+        let second = generate(dir.path(), 2048, 100, 200).unwrap();
+        let set = KeySet::load(dir.path(), 100).unwrap();
+        assert!(set.jwks_json().contains(&second.kid));
+        let kid_at = |now| {
+            let token = set.sign("JWT", claims(json!({"iss": "i", "exp": 10_000})), now).unwrap();
+            let header = token.split('.').next().unwrap().to_string();
+            String::from_utf8(URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap()
+        };
+        assert!(kid_at(150).contains(&first.kid));
+        assert!(kid_at(250).contains(&second.kid));
+        retire(dir.path(), &first.kid, 300).unwrap();
+        let set = KeySet::load(dir.path(), 300).unwrap();
+        assert!(!set.jwks_json().contains(&first.kid));
+        assert!(!set.jwks_json().contains("\"d\""));
+    }
+}

@@ -1,0 +1,43 @@
+//! The OpenID Connect / OAuth 2.0 protocol endpoints. Every path is defined once here and
+//! used both by the router (`app.rs`) and by discovery, so they cannot drift apart.
+
+pub mod authorize;
+pub mod claims;
+pub mod client_auth;
+pub mod discovery;
+pub mod error;
+pub mod jwks;
+pub mod params;
+pub mod pkce;
+pub mod token;
+pub mod userinfo;
+
+pub const DISCOVERY: &str = "/.well-known/openid-configuration";
+pub const JWKS: &str = "/jwks";
+pub const AUTHORIZE: &str = "/authorize";
+pub const AUTHORIZE_RESUME: &str = "/authorize/resume/{id}";
+pub const TOKEN: &str = "/token";
+pub const USERINFO: &str = "/userinfo";
+
+/// Scopes we understand. Others are ignored, as RFC 6749 §3.3 allows.
+pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email"];
+
+/// The claims we can release, for discovery's `claims_supported`.
+pub const SUPPORTED_CLAIMS: &[&str] = &[
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "at_hash",
+    "sid",
+    "name",
+    "given_name",
+    "family_name",
+    "preferred_username",
+    "updated_at",
+    "email",
+    "email_verified",
+];

@@ -1,0 +1,101 @@
+//! `GET`/`POST /userinfo` (OIDC Core §5.3) with RFC 6750 bearer tokens. A token must be
+//! one of our RS256 access tokens (never an ID token), unexpired, and its grant still
+//! live: a JWT stays valid on paper after its grant is revoked, so we ask the database.
+
+use super::claims;
+use super::error::OAuthError;
+use super::params::Params;
+use crate::app::AppState;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::Value;
+
+pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    respond(userinfo(&state, bearer(&headers, None)).await)
+}
+
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let params = if is_form { Params::parse(&body).ok() } else { None };
+    respond(userinfo(&state, bearer(&headers, params.as_ref())).await)
+}
+
+fn respond(result: Result<serde_json::Map<String, Value>, OAuthError>) -> Response {
+    match result {
+        Ok(claims) => {
+            let mut response = Json(claims).into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// RFC 6750 §2.1 (header) and §2.2 (form body); exactly one of them.
+fn bearer(headers: &HeaderMap, form: Option<&Params>) -> Result<String, OAuthError> {
+    let from_header = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(value) => {
+            let value = value
+                .to_str()
+                .map_err(|_| OAuthError::invalid_token("malformed Authorization header"))?;
+            match value.split_once(' ') {
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+                    Some(token.trim().to_string())
+                }
+                _ => return Err(OAuthError::invalid_token("expected a Bearer token")),
+            }
+        }
+    };
+    let from_form = form.and_then(|p| p.get("access_token")).map(str::to_string);
+    match (from_header, from_form) {
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request("send the token in one place only")),
+        (Some(t), None) | (None, Some(t)) => Ok(t),
+        (None, None) => Err(OAuthError::invalid_token("an access token is required")),
+    }
+}
+
+async fn userinfo(
+    state: &AppState,
+    token: Result<String, OAuthError>,
+) -> Result<serde_json::Map<String, Value>, OAuthError> {
+    let token = token?;
+    let now = state.clock.now();
+    let issuer = state.config.issuer_str();
+    let claims = state
+        .keys
+        .verify(&token, claims::ACCESS_TOKEN_TYP, issuer, now)
+        .map_err(|e| OAuthError::invalid_token(e.to_string()))?;
+    let audience_ok = match claims.get("aud") {
+        Some(Value::String(aud)) => aud == issuer,
+        Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(issuer)),
+        _ => false,
+    };
+    if !audience_ok {
+        return Err(OAuthError::invalid_token("the token is not meant for userinfo"));
+    }
+    let grant_id = claims.get("gid").and_then(Value::as_str).unwrap_or_default();
+    if !state.store.grant_is_live(grant_id).await? {
+        return Err(OAuthError::invalid_token("the token has been revoked"));
+    }
+    let scope = claims.get("scope").and_then(Value::as_str).unwrap_or_default();
+    let scopes: Vec<&str> = scope.split(' ').collect();
+    if !scopes.contains(&"openid") {
+        return Err(OAuthError::insufficient_scope("userinfo needs the openid scope"));
+    }
+    let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
+    let account = state
+        .store
+        .account_by_id(sub)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_token("the account no longer exists"))?;
+    Ok(claims::userinfo(&account, &scopes))
+}

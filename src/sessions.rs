@@ -1,0 +1,148 @@
+//! Browser sessions and CSRF protection.
+//!
+//! The session cookie carries 256 random bits; the database keeps only their digest, so
+//! a copy of the database cannot be replayed as cookies. Cookies are HttpOnly,
+//! SameSite=Lax (Lax, not Strict, so a relying party's top-level redirect to /authorize
+//! still carries the session), and Secure with the `__Host-` prefix when the issuer is
+//! https. Forms carry a CSRF token: the session's own for signed-in forms, and for the
+//! login form a double-submit value bound to a separate cookie. Every POST also passes an
+//! Origin / Sec-Fetch-Site check.
+
+use crate::app::AppState;
+use crate::config::Config;
+use crate::error::AppError;
+use crate::secrets;
+use crate::store::sessions::SessionRow;
+use axum::http::{header, HeaderMap, HeaderValue};
+
+const SESSION_COOKIE: &str = "gatehouse_session";
+const CSRF_COOKIE: &str = "gatehouse_csrf";
+
+/// Don't write `last_seen_at` more often than this: the idle timeout is days, not seconds.
+const TOUCH_INTERVAL_SECS: i64 = 60;
+
+fn cookie_name(config: &Config, base: &str) -> String {
+    if config.is_https() {
+        format!("__Host-{base}")
+    } else {
+        base.to_string()
+    }
+}
+
+pub fn session_cookie_name(config: &Config) -> String {
+    cookie_name(config, SESSION_COOKIE)
+}
+
+/// A `Set-Cookie` value with our hardening. `max_age` None makes a browser-session cookie;
+/// Some(0) deletes it.
+pub fn set_cookie(config: &Config, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+    let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if config.is_https() {
+        cookie.push_str("; Secure");
+    }
+    if let Some(age) = max_age {
+        cookie.push_str(&format!("; Max-Age={age}"));
+    }
+    // Names and values are ours: base64url and ASCII.
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The value of cookie `name` in the request, if any.
+pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// The live session of this browser, if any.
+pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<SessionRow>, AppError> {
+    let Some(cookie) = read_cookie(headers, &session_cookie_name(&state.config)) else {
+        return Ok(None);
+    };
+    let now = state.clock.now();
+    let session = state
+        .store
+        .session_by_cookie(&secrets::digest(&cookie), now, state.config.sessions.idle_ttl_secs)
+        .await?;
+    if let Some(s) = &session {
+        if now - s.last_seen_at >= TOUCH_INTERVAL_SECS {
+            state.store.touch_session(&s.id, now).await?;
+        }
+    }
+    Ok(session)
+}
+
+/// Starts a new session for `user_id` after a successful login, ending the browser's
+/// previous one (a fixed or stolen pre-login id is worthless afterwards). Returns the
+/// session and its Set-Cookie header.
+pub async fn start(state: &AppState, headers: &HeaderMap, user_id: &str) -> Result<(SessionRow, HeaderValue), AppError> {
+    let name = session_cookie_name(&state.config);
+    if let Some(old) = read_cookie(headers, &name) {
+        state.store.delete_session_by_cookie(&secrets::digest(&old)).await?;
+    }
+    let now = state.clock.now();
+    let cookie = secrets::random_token();
+    let row = SessionRow {
+        id: secrets::random_id(),
+        user_id: user_id.to_string(),
+        csrf_token: secrets::random_token(),
+        auth_time: now,
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + state.config.sessions.absolute_ttl_secs,
+    };
+    state.store.create_session(&row, &secrets::digest(&cookie)).await?;
+    let set = set_cookie(&state.config, &name, &cookie, None);
+    Ok((row, set))
+}
+
+/// Ends this browser's session. Returns the Set-Cookie header that clears the cookie.
+pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, AppError> {
+    let name = session_cookie_name(&state.config);
+    if let Some(cookie) = read_cookie(headers, &name) {
+        state.store.delete_session_by_cookie(&secrets::digest(&cookie)).await?;
+    }
+    Ok(set_cookie(&state.config, &name, "", Some(0)))
+}
+
+/// The CSRF token for a form shown to a visitor who may not be signed in, and the cookie to
+/// set when the browser has none yet (double-submit).
+pub fn anonymous_csrf(config: &Config, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    let name = cookie_name(config, CSRF_COOKIE);
+    match read_cookie(headers, &name) {
+        Some(token) => (token, None),
+        None => {
+            let token = secrets::random_token();
+            let set = set_cookie(config, &name, &token, None);
+            (token, Some(set))
+        }
+    }
+}
+
+/// Checks a submitted anonymous-form CSRF token against the cookie.
+pub fn anonymous_csrf_ok(config: &Config, headers: &HeaderMap, submitted: Option<&str>) -> bool {
+    match (read_cookie(headers, &cookie_name(config, CSRF_COOKIE)), submitted) {
+        (Some(expected), Some(submitted)) => secrets::constant_time_eq(&expected, submitted),
+        _ => false,
+    }
+}
+
+/// Refuses cross-site form posts: `Sec-Fetch-Site` must be same-origin (or none, for a
+/// user-typed navigation) and `Origin`, when sent, must be our issuer's origin.
+pub fn same_origin(config: &Config, headers: &HeaderMap) -> bool {
+    let fetch_site_ok = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v == "same-origin" || v == "none");
+    let origin_ok = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|origin| origin == config.issuer.origin().ascii_serialization());
+    fetch_site_ok && origin_ok
+}

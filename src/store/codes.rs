@@ -1,0 +1,144 @@
+//! Authorization codes and the grants their redemption creates.
+
+use super::Store;
+use sqlx::{Any, Transaction};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CodeRow {
+    pub grant_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub session_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: i64,
+    pub expires_at: i64,
+}
+
+const COLUMNS: &str = "grant_id, client_id, user_id, session_id, redirect_uri, scope, nonce, \
+                       code_challenge, auth_time, expires_at";
+
+/// What consuming a code found.
+#[derive(Debug)]
+pub enum Consumed {
+    /// This call consumed it: the only one that ever will.
+    Fresh(CodeRow),
+    /// It was consumed before: a replay. Carries the grant the first use created.
+    Replayed { grant_id: String },
+    Unknown,
+}
+
+impl Store {
+    pub async fn insert_code(&self, code_hash: &str, row: &CodeRow, now: i64) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO authorization_codes (code_hash, grant_id, client_id, user_id, session_id, \
+             redirect_uri, scope, nonce, code_challenge, auth_time, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(code_hash)
+        .bind(&row.grant_id)
+        .bind(&row.client_id)
+        .bind(&row.user_id)
+        .bind(&row.session_id)
+        .bind(&row.redirect_uri)
+        .bind(&row.scope)
+        .bind(&row.nonce)
+        .bind(&row.code_challenge)
+        .bind(row.auth_time)
+        .bind(now)
+        .bind(row.expires_at)
+        .execute(self.pool())
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn begin(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        self.pool().begin().await
+    }
+
+    /// Marks the code consumed inside `tx`. Of any number of concurrent calls for one code,
+    /// exactly one sees `Fresh`: the conditional UPDATE is decided by the database.
+    pub async fn consume_code(
+        tx: &mut Transaction<'static, Any>,
+        code_hash: &str,
+        now: i64,
+    ) -> Result<Consumed, sqlx::Error> {
+        let fresh = sqlx::query_as::<_, CodeRow>(&format!(
+            "UPDATE authorization_codes SET consumed_at = $2 \
+             WHERE code_hash = $1 AND consumed_at IS NULL RETURNING {COLUMNS}"
+        ))
+        .bind(code_hash)
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(row) = fresh {
+            return Ok(Consumed::Fresh(row));
+        }
+        let previous = sqlx::query_as::<_, (String,)>(
+            "SELECT grant_id FROM authorization_codes WHERE code_hash = $1",
+        )
+        .bind(code_hash)
+        .fetch_optional(&mut **tx)
+        .await?;
+        Ok(match previous {
+            Some((grant_id,)) => Consumed::Replayed { grant_id },
+            None => Consumed::Unknown,
+        })
+    }
+
+    /// Records the grant a redeemed code creates, in the redeeming transaction.
+    pub async fn insert_grant(
+        tx: &mut Transaction<'static, Any>,
+        code: &CodeRow,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO grants (id, client_id, user_id, session_id, scope, auth_time, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&code.grant_id)
+        .bind(&code.client_id)
+        .bind(&code.user_id)
+        .bind(&code.session_id)
+        .bind(&code.scope)
+        .bind(code.auth_time)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn session_live_in(
+        tx: &mut Transaction<'static, Any>,
+        session_id: &str,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        sqlx::query("SELECT 1 FROM sessions WHERE id = $1 AND expires_at > $2")
+            .bind(session_id)
+            .bind(now)
+            .fetch_optional(&mut **tx)
+            .await
+            .map(|row| row.is_some())
+    }
+
+    /// Revokes a grant; tokens that point at it stop working at once.
+    pub async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(grant_id)
+            .bind(now)
+            .execute(self.pool())
+            .await
+            .map(|_| ())
+    }
+
+    /// True when the grant exists and has not been revoked.
+    pub async fn grant_is_live(&self, grant_id: &str) -> Result<bool, sqlx::Error> {
+        sqlx::query("SELECT 1 FROM grants WHERE id = $1 AND revoked_at IS NULL")
+            .bind(grant_id)
+            .fetch_optional(self.pool())
+            .await
+            .map(|row| row.is_some())
+    }
+}

@@ -1,0 +1,53 @@
+//! Authorization requests parked while the user signs in. The id travels through the
+//! login page; the parameters stay here, so nothing the browser carries can alter them.
+
+use super::Store;
+
+impl Store {
+    pub async fn park_request(&self, id: &str, params_json: &str, now: i64, ttl: i64) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO authorization_requests (id, params, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(params_json)
+        .bind(now)
+        .bind(now + ttl)
+        .execute(self.pool())
+        .await
+        .map(|_| ())
+    }
+
+    /// The parked parameters (JSON) and when they were parked, if still live.
+    pub async fn parked_request(&self, id: &str, now: i64) -> Result<Option<(String, i64)>, sqlx::Error> {
+        sqlx::query_as::<_, (String, i64)>(
+            "SELECT params, created_at FROM authorization_requests WHERE id = $1 AND expires_at > $2",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await
+    }
+
+    pub async fn drop_request(&self, id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM authorization_requests WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map(|_| ())
+    }
+
+    /// Deletes what can no longer be used: expired parked requests, codes and sessions.
+    /// Returns the number of rows removed.
+    pub async fn purge_expired(&self, now: i64) -> Result<u64, sqlx::Error> {
+        let mut removed = 0;
+        for sql in [
+            "DELETE FROM authorization_requests WHERE expires_at <= $1",
+            // Keep consumed codes until expiry so a replay is still recognised as one.
+            "DELETE FROM authorization_codes WHERE expires_at <= $1",
+            "DELETE FROM sessions WHERE expires_at <= $1",
+        ] {
+            removed += sqlx::query(sql).bind(now).execute(self.pool()).await?.rows_affected();
+        }
+        Ok(removed)
+    }
+}

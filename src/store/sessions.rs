@@ -1,0 +1,80 @@
+//! Browser sessions. The cookie holds a random value; the row holds its digest.
+
+use super::Store;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: String,
+    pub user_id: String,
+    pub csrf_token: String,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+}
+
+const COLUMNS: &str = "id, user_id, csrf_token, auth_time, created_at, last_seen_at, expires_at";
+
+impl Store {
+    pub async fn create_session(&self, row: &SessionRow, cookie_hash: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO sessions (id, cookie_hash, user_id, csrf_token, auth_time, created_at, \
+             last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&row.id)
+        .bind(cookie_hash)
+        .bind(&row.user_id)
+        .bind(&row.csrf_token)
+        .bind(row.auth_time)
+        .bind(row.created_at)
+        .bind(row.last_seen_at)
+        .bind(row.expires_at)
+        .execute(self.pool())
+        .await
+        .map(|_| ())
+    }
+
+    /// The live session behind a cookie digest: not past its absolute expiry and used
+    /// within `idle_ttl` seconds.
+    pub async fn session_by_cookie(
+        &self,
+        cookie_hash: &str,
+        now: i64,
+        idle_ttl: i64,
+    ) -> Result<Option<SessionRow>, sqlx::Error> {
+        sqlx::query_as::<_, SessionRow>(&format!(
+            "SELECT {COLUMNS} FROM sessions WHERE cookie_hash = $1 AND expires_at > $2 AND last_seen_at > $3"
+        ))
+        .bind(cookie_hash)
+        .bind(now)
+        .bind(now - idle_ttl)
+        .fetch_optional(self.pool())
+        .await
+    }
+
+    pub async fn session_exists(&self, id: &str, now: i64) -> Result<bool, sqlx::Error> {
+        sqlx::query("SELECT 1 FROM sessions WHERE id = $1 AND expires_at > $2")
+            .bind(id)
+            .bind(now)
+            .fetch_optional(self.pool())
+            .await
+            .map(|row| row.is_some())
+    }
+
+    pub async fn touch_session(&self, id: &str, now: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(self.pool())
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn delete_session_by_cookie(&self, cookie_hash: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM sessions WHERE cookie_hash = $1")
+            .bind(cookie_hash)
+            .execute(self.pool())
+            .await
+            .map(|_| ())
+    }
+}
