@@ -42,8 +42,17 @@ pub struct App {
 }
 
 impl App {
-    /// Opens the store (migrating it), loads or creates keys, binds the listener.
+    /// Opens the store (migrating it), loads or creates keys, binds `config.listen`.
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<App> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        App::build_on(listener, config, clock).await
+    }
+
+    /// As [`App::build`], on a listener bound by the caller (tests bind port 0 first, so
+    /// the issuer can name the port).
+    pub async fn build_on(listener: TcpListener, config: Config, clock: Clock) -> anyhow::Result<App> {
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
         let keys = KeySet::load_or_init(&config.keys_dir, config.keys.rsa_bits, clock.now())?;
@@ -56,9 +65,6 @@ impl App {
             clock,
             config: Arc::new(config),
         };
-        let listener = TcpListener::bind(state.config.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", state.config.listen))?;
         Ok(App { router: router(state.clone()), listener, state })
     }
 

@@ -7,10 +7,10 @@ use super::password::MAX_PASSWORD_BYTES;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::oauth::authorize::AuthorizeRequest;
-use crate::oauth::params::Params;
+use crate::oauth::params::read_form;
 use crate::secrets;
 use crate::sessions;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -63,8 +63,8 @@ pub async fn show(
     Ok(form(&state, &headers, StatusCode::OK, pending.as_ref(), &identifier, None))
 }
 
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
-    let params = Params::parse(&body).unwrap_or_default();
+pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+    let params = read_form(&headers, body).await.unwrap_or_default();
     let pending = pending(&state, params.get("request_id")).await?;
     if params.get("request_id").is_some() && pending.is_none() {
         return Ok(expired(&state));
@@ -173,8 +173,8 @@ pub async fn confirm_logout(State(state): State<AppState>, headers: HeaderMap) -
 }
 
 /// `POST /logout`: ends the session, given the session's CSRF token from a same-origin form.
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
-    let params = Params::parse(&body).unwrap_or_default();
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+    let params = read_form(&headers, body).await.unwrap_or_default();
     let Some(session) = sessions::current(&state, &headers).await? else {
         return Ok(state.pages.render(StatusCode::OK, "logout.html", context! { signed_out => true }));
     };

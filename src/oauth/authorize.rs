@@ -5,14 +5,14 @@
 //! redirect needs: the rule is in the types.
 
 use super::error::OAuthError;
-use super::params::{split_list, Params};
+use super::params::{read_form, split_list, Params};
 use super::{pkce, SUPPORTED_SCOPES};
 use crate::app::AppState;
 use crate::secrets;
 use crate::sessions;
 use crate::store::codes::CodeRow;
 use crate::store::sessions::SessionRow;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -65,16 +65,8 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(que
     handle(&state, &headers, params).await
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let params = if is_form {
-        Params::parse(&body)
-    } else {
-        Err("POST /authorize takes application/x-www-form-urlencoded".into())
-    };
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let params = read_form(&headers, body).await;
     handle(&state, &headers, params).await
 }
 

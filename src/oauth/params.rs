@@ -2,6 +2,8 @@
 //! repeated parameter or bytes that are not UTF-8 are errors (RFC 6749 §3.1), and an
 //! empty value counts as absent.
 
+use axum::body::Body;
+use axum::http::{header, HeaderMap};
 use std::collections::HashMap;
 
 /// Largest request body or query we parse. Real requests are a few hundred bytes.
@@ -47,6 +49,22 @@ fn decode(raw: &[u8]) -> Result<String, String> {
         .decode_utf8()
         .map(|s| s.into_owned())
         .map_err(|_| "parameters must be UTF-8".to_string())
+}
+
+/// Reads a form-encoded request body: the content type must say so, and a body larger
+/// than [`MAX_PARAMS_BYTES`] is refused before it is buffered whole.
+pub async fn read_form(headers: &HeaderMap, body: Body) -> Result<Params, String> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err("the body must be application/x-www-form-urlencoded".into());
+    }
+    let bytes = axum::body::to_bytes(body, MAX_PARAMS_BYTES)
+        .await
+        .map_err(|_| format!("the request body exceeds {MAX_PARAMS_BYTES} bytes"))?;
+    Params::parse(&bytes)
 }
 
 /// A space-separated list such as `scope` or `prompt`, in order, without duplicates.

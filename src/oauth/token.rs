@@ -5,14 +5,14 @@
 use super::claims::{self, Subject};
 use super::client_auth;
 use super::error::OAuthError;
-use super::params::Params;
+use super::params::{read_form, Params};
 use super::pkce;
 use crate::app::AppState;
 use crate::clients::Client;
 use crate::secrets;
 use crate::store::codes::{CodeRow, Consumed};
 use crate::store::Store;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -28,8 +28,8 @@ struct TokenResponse {
     scope: String,
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match token(&state, &headers, &body).await {
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    match token(&state, &headers, body).await {
         Ok(response) => {
             let mut response = Json(response).into_response();
             let h = response.headers_mut();
@@ -41,15 +41,8 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     }
 }
 
-async fn token(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<TokenResponse, OAuthError> {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
-    }
-    let params = Params::parse(body).map_err(OAuthError::invalid_request)?;
+async fn token(state: &AppState, headers: &HeaderMap, body: Body) -> Result<TokenResponse, OAuthError> {
+    let params = read_form(headers, body).await.map_err(OAuthError::invalid_request)?;
     let grant_type = params
         .get("grant_type")
         .ok_or_else(|| OAuthError::invalid_request("missing grant_type"))?;

@@ -4,9 +4,9 @@
 
 use super::claims;
 use super::error::OAuthError;
-use super::params::Params;
+use super::params::{read_form, Params};
 use crate::app::AppState;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -17,12 +17,9 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response 
     respond(userinfo(&state, bearer(&headers, None)).await)
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let params = if is_form { Params::parse(&body).ok() } else { None };
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    // A body that is not a form simply carries no token; the header may.
+    let params = read_form(&headers, body).await.ok();
     respond(userinfo(&state, bearer(&headers, params.as_ref())).await)
 }
 

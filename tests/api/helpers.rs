@@ -1,0 +1,384 @@
+//! The harness: a real Gatehouse on an ephemeral port with its own temp data dir and
+//! database (a SQLite file, or a fresh PostgreSQL database created for the test and
+//! dropped after), plus a cookie-keeping "browser" and helpers that drive a sign-in.
+
+use gatehouse::clients::Client;
+use gatehouse::config::{HashingSettings, RawConfig};
+use gatehouse::store::accounts::NewAccount;
+use gatehouse::store::Store;
+use gatehouse::{App, Clock, Config};
+use reqwest::header::{HeaderMap, LOCATION};
+use reqwest::redirect::Policy;
+use tempfile::TempDir;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const CONFIDENTIAL_REDIRECT: &str = "http://127.0.0.1:9/callback";
+pub const PUBLIC_REDIRECT: &str = "http://localhost:9/spa/callback";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestClient {
+    pub id: String,
+    pub secret: Option<String>,
+    pub redirect_uri: String,
+}
+
+pub struct TestUser {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub clock: Clock,
+    pub store: Store,
+    pub client: TestClient,
+    pub other_client: TestClient,
+    pub public_client: TestClient,
+    pub user: TestUser,
+    _dir: TempDir,
+    _db: Option<PgDatabase>,
+}
+
+/// Starts a Gatehouse for one test. Returns None (after saying so loudly) when the
+/// PostgreSQL backend is asked for but GATEHOUSE_TEST_POSTGRES_URL is unset, unless
+/// GATEHOUSE_REQUIRE_POSTGRES=1, in which case that is a failure.
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut RawConfig)) -> Option<TestApp> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (database_url, db) = match backend {
+        Backend::Sqlite => (format!("sqlite://{}/gatehouse.db", dir.path().display()), None),
+        Backend::Postgres => {
+            let db = PgDatabase::create().await?;
+            (db.url.clone(), Some(db))
+        }
+    };
+    let mut raw = RawConfig {
+        listen: "127.0.0.1:0".into(),
+        database_url,
+        keys_dir: dir.path().join("keys"),
+        // Lighter than production so the suite stays quick; the algorithm is the same.
+        password_hashing: HashingSettings { memory_kib: 8192, iterations: 1, max_concurrent: 0 },
+        ..RawConfig::default()
+    };
+    adjust(&mut raw);
+    let custom_issuer = raw.issuer != RawConfig::default().issuer;
+    let mut config = Config::from_raw(raw).expect("test config");
+    // The issuer must name the port we get, so bind first.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    config.listen = listener.local_addr().expect("addr");
+    if !custom_issuer {
+        config.issuer = format!("http://127.0.0.1:{port}").parse().expect("issuer");
+    }
+    let clock = Clock::system();
+    let app = App::build_on(listener, config, clock.clone()).await.expect("app starts");
+    let store = app.state().store.clone();
+    let base = format!("http://{}", app.local_addr().expect("addr"));
+    tokio::spawn(app.serve());
+
+    let now = clock.now();
+    let client = register(&store, "client", "Test App", Some(CONFIDENTIAL_REDIRECT), now).await;
+    let other_client = register(&store, "client2", "Other App", Some(CONFIDENTIAL_REDIRECT), now).await;
+    let public_client = register(&store, "spa", "Single Page App", None, now).await;
+    let user = create_user(&store, "alice", "alice@example.com", now).await;
+    Some(TestApp { base, clock, store, client, other_client, public_client, user, _dir: dir, _db: db })
+}
+
+async fn register(store: &Store, id: &str, name: &str, confidential_redirect: Option<&str>, now: i64) -> TestClient {
+    let secret = confidential_redirect.map(|_| gatehouse::clients::generate_secret());
+    let redirect_uri = confidential_redirect.unwrap_or(PUBLIC_REDIRECT).to_string();
+    store
+        .create_client(&Client {
+            id: id.into(),
+            name: name.into(),
+            secret_hash: secret.as_deref().map(gatehouse::secrets::digest),
+            redirect_uris: vec![redirect_uri.clone()],
+            post_logout_redirect_uris: vec![],
+            require_pkce: false,
+            created_at: now,
+        })
+        .await
+        .expect("client");
+    TestClient { id: id.into(), secret, redirect_uri }
+}
+
+pub async fn create_user(store: &Store, username: &str, email: &str, now: i64) -> TestUser {
+    let hasher = gatehouse::accounts::password::PasswordHasherPool::new(&HashingSettings {
+        memory_kib: 8192,
+        iterations: 1,
+        max_concurrent: 0,
+    })
+    .expect("hasher");
+    let hash = hasher.hash(PASSWORD).await.expect("hash");
+    let id = gatehouse::secrets::random_id();
+    store
+        .create_account(
+            &NewAccount {
+                id: &id,
+                username,
+                email,
+                email_verified: true,
+                given_name: "Alice",
+                family_name: "Liddell",
+                password_hash: &hash,
+            },
+            now,
+        )
+        .await
+        .expect("user");
+    TestUser { id, username: username.into(), email: email.into() }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.base)
+    }
+
+    /// An authorize URL for `client` with S256 PKCE; returns it and the verifier.
+    pub fn authorize_url(&self, client: &TestClient, extra: &[(&str, &str)]) -> (String, String) {
+        let verifier = gatehouse::secrets::random_token();
+        let challenge = pkce_challenge(&verifier);
+        let mut params = vec![
+            ("response_type", "code"),
+            ("client_id", client.id.as_str()),
+            ("redirect_uri", client.redirect_uri.as_str()),
+            ("scope", "openid email profile"),
+            ("state", "st4te"),
+            ("nonce", "n0nce"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ];
+        for (k, v) in extra {
+            params.retain(|(name, _)| name != k);
+            if !v.is_empty() {
+                params.push((k, v));
+            }
+        }
+        let query = serde_urlencoded::to_string(&params).expect("query");
+        (format!("{}/authorize?{query}", self.base), verifier)
+    }
+
+    /// Signs in as the test user and returns a fresh code for `client` and its verifier.
+    pub async fn code_for(&self, client: &TestClient) -> (String, String) {
+        let (url, verifier) = self.authorize_url(client, &[]);
+        let browser = self.browser();
+        let location = browser.sign_in(&url, &self.user.username, PASSWORD).await;
+        (query_param(&location, "code").expect("code in redirect"), verifier)
+    }
+
+    /// POSTs a form to /token as `client` (client_secret_basic when it has a secret).
+    pub async fn token_request(&self, client: &TestClient, form: &[(&str, &str)]) -> reqwest::Response {
+        let http = reqwest::Client::new();
+        let mut request = http.post(self.url("/token")).form(form);
+        match &client.secret {
+            Some(secret) => request = request.basic_auth(&client.id, Some(secret)),
+            None => {
+                let mut with_id = form.to_vec();
+                with_id.push(("client_id", &client.id));
+                request = http.post(self.url("/token")).form(&with_id);
+            }
+        }
+        request.send().await.expect("token request")
+    }
+
+    pub async fn redeem(&self, client: &TestClient, code: &str, verifier: &str) -> reqwest::Response {
+        self.token_request(
+            client,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", &client.redirect_uri),
+                ("code_verifier", verifier),
+            ],
+        )
+        .await
+    }
+}
+
+pub fn pkce_challenge(verifier: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
+}
+
+/// A browser: keeps cookies, does not follow redirects (tests look at each hop).
+pub struct Browser {
+    pub http: reqwest::Client,
+    base: String,
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Browser {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .build()
+            .expect("http client");
+        Browser { http, base: base.to_string() }
+    }
+
+    fn absolute(&self, location: &str) -> String {
+        if location.starts_with('/') {
+            format!("{}{location}", self.base)
+        } else {
+            location.to_string()
+        }
+    }
+
+    pub async fn get(&self, url: &str) -> reqwest::Response {
+        self.http.get(self.absolute(url)).send().await.expect("GET")
+    }
+
+    /// Follows redirects that stay on Gatehouse; returns the first response that is not
+    /// such a redirect (a page, or a redirect to an app).
+    pub async fn follow(&self, url: &str) -> reqwest::Response {
+        let mut response = self.get(url).await;
+        for _ in 0..10 {
+            match location(response.headers()) {
+                Some(next) if next.starts_with('/') || next.starts_with(&self.base) => {
+                    response = self.get(&next).await;
+                }
+                _ => break,
+            }
+        }
+        response
+    }
+
+    /// Opens an authorize URL, fills in the login form, and returns where Gatehouse finally
+    /// redirects the browser (the app's redirect URI with code or error).
+    pub async fn sign_in(&self, authorize_url: &str, identifier: &str, password: &str) -> String {
+        let page = self.follow(authorize_url).await;
+        assert_eq!(page.status(), 200, "expected the login page");
+        let html = page.text().await.expect("login page");
+        let response = self.submit_login(&html, identifier, password).await;
+        assert_eq!(response.status(), 303, "login should succeed");
+        let next = location(response.headers()).expect("redirect after login");
+        let done = self.follow(&next).await;
+        location(done.headers()).expect("redirect to the app")
+    }
+
+    /// Submits the login form found in `html`.
+    pub async fn submit_login(&self, html: &str, identifier: &str, password: &str) -> reqwest::Response {
+        let mut form = vec![("identifier", identifier.to_string()), ("password", password.to_string())];
+        form.push(("csrf_token", hidden_input(html, "csrf_token").expect("csrf token")));
+        if let Some(id) = hidden_input(html, "request_id") {
+            form.push(("request_id", id));
+        }
+        self.http
+            .post(format!("{}/login", self.base))
+            .form(&form)
+            .send()
+            .await
+            .expect("POST /login")
+    }
+}
+
+pub fn location(headers: &HeaderMap) -> Option<String> {
+    headers.get(LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    let value = parsed.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    value
+}
+
+/// The value of `<input type="hidden" name=NAME value=...>` in our templates.
+pub fn hidden_input(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_string())
+}
+
+/// A PostgreSQL database that exists for one test.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    async fn create() -> Option<PgDatabase> {
+        let Ok(admin_url) = std::env::var("GATEHOUSE_TEST_POSTGRES_URL") else {
+            if std::env::var("GATEHOUSE_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+                panic!("GATEHOUSE_REQUIRE_POSTGRES=1 but GATEHOUSE_TEST_POSTGRES_URL is not set");
+            }
+            eprintln!("\n*** SKIPPED on PostgreSQL: set GATEHOUSE_TEST_POSTGRES_URL to run this test there ***\n");
+            return None;
+        };
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let name = format!("gatehouse_test_{}", gatehouse::secrets::random_id().to_lowercase().replace(['-', '_'], "x"));
+        let mut conn = sqlx::AnyConnection::connect(&admin_url).await.expect("connect to test PostgreSQL");
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create database");
+        let _ = conn.close().await;
+        let mut url = url::Url::parse(&admin_url).expect("GATEHOUSE_TEST_POSTGRES_URL");
+        url.set_path(&format!("/{name}"));
+        Some(PgDatabase { admin_url, name, url: url.to_string() })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime; use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            rt.block_on(async move {
+                use sqlx::Connection;
+                if let Ok(mut conn) = sqlx::AnyConnection::connect(&admin_url).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Declares each test twice, as `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+                #[allow(unused_imports)]
+                use $crate::helpers::*;
+
+                async fn run($app: TestApp) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    run(spawn_app(Backend::Sqlite).await.expect("sqlite app")).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) = spawn_app(Backend::Postgres).await {
+                        run(app).await
+                    }
+                }
+            }
+        )*
+    };
+}

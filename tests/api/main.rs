@@ -1,0 +1,13 @@
+//! Black-box tests: each starts a real Gatehouse on loopback and talks HTTP to it, as a
+//! relying party (the `openidconnect` crate) and as a browser would. Tests that touch
+//! the database run on SQLite and on PostgreSQL (`name::sqlite`, `name::postgres`).
+
+mod helpers;
+
+mod authorize;
+mod cli;
+mod discovery;
+mod pages;
+mod sign_in;
+mod token;
+mod userinfo;
