@@ -52,7 +52,11 @@ impl App {
 
     /// As [`App::build`], on a listener bound by the caller (tests bind port 0 first, so
     /// the issuer can name the port).
-    pub async fn build_on(listener: TcpListener, config: Config, clock: Clock) -> anyhow::Result<App> {
+    pub async fn build_on(
+        listener: TcpListener,
+        config: Config,
+        clock: Clock,
+    ) -> anyhow::Result<App> {
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
         let keys = KeySet::load_or_init(&config.keys_dir, config.keys.rsa_bits, clock.now())?;
@@ -65,7 +69,11 @@ impl App {
             clock,
             config: Arc::new(config),
         };
-        Ok(App { router: router(state.clone()), listener, state })
+        Ok(App {
+            router: router(state.clone()),
+            listener,
+            state,
+        })
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
@@ -113,14 +121,23 @@ pub fn router(state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
         .layer(CatchPanicLayer::custom(|_| {
-            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong on our side.",
+            )
+                .into_response()
         }))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            // Path only: query strings carry codes, states and hints.
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-        }))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                // Path only: query strings carry codes, states and hints.
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            }),
+        )
 }
 
 async fn stylesheet() -> Response {
@@ -146,7 +163,11 @@ async fn health(State(state): State<AppState>) -> Response {
 }
 
 async fn not_found(State(state): State<AppState>) -> Response {
-    state.pages.error(StatusCode::NOT_FOUND, "Page not found", "There is nothing at this address.")
+    state.pages.error(
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is nothing at this address.",
+    )
 }
 
 async fn purge_expired(state: AppState) {

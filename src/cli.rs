@@ -17,7 +17,11 @@ use std::io::Read;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "gatehouse", version, about = "A self-hostable OpenID Connect identity provider")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "A self-hostable OpenID Connect identity provider"
+)]
 pub struct Cli {
     /// Configuration file [default: ./gatehouse.toml if present]
     #[arg(long, global = true, env = "GATEHOUSE_CONFIG")]
@@ -147,7 +151,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             let store = Store::connect(&config.database_url).await?;
             store.migrate().await?;
-            println!("database {} is up to date", store::redact_url(&config.database_url));
+            println!(
+                "database {} is up to date",
+                store::redact_url(&config.database_url)
+            );
             Ok(())
         }
         Command::Keys(cmd) => keys_command(&config, cmd, clock.now()),
@@ -178,21 +185,30 @@ fn keys_command(config: &Config, cmd: KeysCommand, now: i64) -> anyhow::Result<(
     match cmd {
         KeysCommand::List => {
             let set = KeySet::load_or_init(dir, config.keys.rsa_bits, now)?;
-            println!("{:<44} {:<10} {:>12} {:>12}", "KID", "STATE", "CREATED", "SIGNS FROM");
+            println!(
+                "{:<44} {:<10} {:>12} {:>12}",
+                "KID", "STATE", "CREATED", "SIGNS FROM"
+            );
             for meta in set.metas() {
                 let state = match meta.retired_at {
                     Some(_) => "retired",
                     None if meta.signing_from > now => "published",
                     None => "active",
                 };
-                println!("{:<44} {:<10} {:>12} {:>12}", meta.kid, state, meta.created_at, meta.signing_from);
+                println!(
+                    "{:<44} {:<10} {:>12} {:>12}",
+                    meta.kid, state, meta.created_at, meta.signing_from
+                );
             }
             Ok(())
         }
         KeysCommand::Rotate => {
             let from = now + config.keys.rotation_delay_secs;
             let meta = keys::generate(dir, config.keys.rsa_bits, now, from)?;
-            println!("added key {} (published now, signing from unix time {from})", meta.kid);
+            println!(
+                "added key {} (published now, signing from unix time {from})",
+                meta.kid
+            );
             println!("running servers pick it up when restarted");
             Ok(())
         }
@@ -214,11 +230,21 @@ async fn client_command(config: &Config, cmd: ClientCommand, now: i64) -> anyhow
     let store = open_store(config).await?;
     match cmd {
         ClientCommand::Create(args) => {
-            for uri in args.redirect_uris.iter().chain(&args.post_logout_redirect_uris) {
-                clients::validate_redirect_uri(uri).map_err(|e| anyhow::anyhow!("invalid redirect URI: {e}"))?;
+            for uri in args
+                .redirect_uris
+                .iter()
+                .chain(&args.post_logout_redirect_uris)
+            {
+                clients::validate_redirect_uri(uri)
+                    .map_err(|e| anyhow::anyhow!("invalid redirect URI: {e}"))?;
             }
             let id = args.client_id.unwrap_or_else(secrets::random_id);
-            if id.is_empty() || id.len() > 128 || id.chars().any(|c| c.is_whitespace() || c.is_control() || c == ':') {
+            if id.is_empty()
+                || id.len() > 128
+                || id
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || c == ':')
+            {
                 bail!("invalid client id {id:?}: 1-128 characters, no spaces, control characters or ':'");
             }
             let secret = (!args.public).then(clients::generate_secret);
@@ -259,12 +285,28 @@ async fn client_command(config: &Config, cmd: ClientCommand, now: i64) -> anyhow
         ClientCommand::List { json } => {
             let all = store.clients().await?;
             if json {
-                println!("{}", serde_json::Value::Array(all.iter().map(client_json).collect()));
+                println!(
+                    "{}",
+                    serde_json::Value::Array(all.iter().map(client_json).collect())
+                );
             } else {
-                println!("{:<24} {:<12} {:<24} REDIRECT URIS", "CLIENT ID", "TYPE", "NAME");
+                println!(
+                    "{:<24} {:<12} {:<24} REDIRECT URIS",
+                    "CLIENT ID", "TYPE", "NAME"
+                );
                 for c in &all {
-                    let kind = if c.is_public() { "public" } else { "confidential" };
-                    println!("{:<24} {:<12} {:<24} {}", c.id, kind, c.name, c.redirect_uris.join(" "));
+                    let kind = if c.is_public() {
+                        "public"
+                    } else {
+                        "confidential"
+                    };
+                    println!(
+                        "{:<24} {:<12} {:<24} {}",
+                        c.id,
+                        kind,
+                        c.name,
+                        c.redirect_uris.join(" ")
+                    );
                 }
             }
             Ok(())
@@ -279,7 +321,14 @@ async fn client_command(config: &Config, cmd: ClientCommand, now: i64) -> anyhow
             } else {
                 println!("client_id:     {}", client.id);
                 println!("name:          {}", client.name);
-                println!("type:          {}", if client.is_public() { "public" } else { "confidential" });
+                println!(
+                    "type:          {}",
+                    if client.is_public() {
+                        "public"
+                    } else {
+                        "confidential"
+                    }
+                );
                 println!("require_pkce:  {}", client.pkce_required());
                 for uri in &client.redirect_uris {
                     println!("redirect_uri:  {uri}");
@@ -313,9 +362,17 @@ fn client_json(client: &Client) -> serde_json::Value {
 }
 
 async fn user_command(config: &Config, cmd: UserCommand, now: i64) -> anyhow::Result<()> {
-    let UserCommand::Create { username, email, given_name, family_name, password_stdin: _ } = cmd;
-    let username = accounts::validate_username(&username).map_err(|e| anyhow::anyhow!("invalid --username: {e}"))?;
-    let email = accounts::validate_email(&email).map_err(|e| anyhow::anyhow!("invalid --email: {e}"))?;
+    let UserCommand::Create {
+        username,
+        email,
+        given_name,
+        family_name,
+        password_stdin: _,
+    } = cmd;
+    let username = accounts::validate_username(&username)
+        .map_err(|e| anyhow::anyhow!("invalid --username: {e}"))?;
+    let email =
+        accounts::validate_email(&email).map_err(|e| anyhow::anyhow!("invalid --email: {e}"))?;
     let mut password = String::new();
     std::io::stdin()
         .read_to_string(&mut password)

@@ -182,21 +182,23 @@ impl Config {
             figment = figment.merge(Toml::file_exact(path));
         }
         figment = figment
-            .merge(
-                Env::prefixed("GATEHOUSE_")
-                    .split("__")
-                    .filter(|key| !NON_CONFIG_ENV.iter().any(|k| key.as_str().eq_ignore_ascii_case(k))),
-            )
+            .merge(Env::prefixed("GATEHOUSE_").split("__").filter(|key| {
+                !NON_CONFIG_ENV
+                    .iter()
+                    .any(|k| key.as_str().eq_ignore_ascii_case(k))
+            }))
             .merge(Serialized::defaults(overrides));
         let raw: RawConfig = figment.extract().map_err(describe_figment_error)?;
         Config::from_raw(raw)
     }
 
     pub fn from_raw(raw: RawConfig) -> anyhow::Result<Config> {
-        let listen: SocketAddr = raw
-            .listen
-            .parse()
-            .with_context(|| format!("invalid `listen` {:?}: expected host:port such as 127.0.0.1:8080", raw.listen))?;
+        let listen: SocketAddr = raw.listen.parse().with_context(|| {
+            format!(
+                "invalid `listen` {:?}: expected host:port such as 127.0.0.1:8080",
+                raw.listen
+            )
+        })?;
         let issuer = parse_issuer(&raw.issuer)?;
         let scheme = raw.database_url.split(':').next().unwrap_or_default();
         if !matches!(scheme, "sqlite" | "postgres" | "postgresql") {
@@ -206,9 +208,15 @@ impl Config {
         }
         let positive = [
             ("tokens.code_ttl_secs", raw.tokens.code_ttl_secs),
-            ("tokens.access_token_ttl_secs", raw.tokens.access_token_ttl_secs),
+            (
+                "tokens.access_token_ttl_secs",
+                raw.tokens.access_token_ttl_secs,
+            ),
             ("tokens.id_token_ttl_secs", raw.tokens.id_token_ttl_secs),
-            ("tokens.authorization_request_ttl_secs", raw.tokens.authorization_request_ttl_secs),
+            (
+                "tokens.authorization_request_ttl_secs",
+                raw.tokens.authorization_request_ttl_secs,
+            ),
             ("sessions.idle_ttl_secs", raw.sessions.idle_ttl_secs),
             ("sessions.absolute_ttl_secs", raw.sessions.absolute_ttl_secs),
         ];
@@ -260,7 +268,8 @@ impl Config {
 }
 
 fn parse_issuer(raw: &str) -> anyhow::Result<Url> {
-    let url = Url::parse(raw).with_context(|| format!("invalid `issuer` {raw:?}: not an absolute URL"))?;
+    let url = Url::parse(raw)
+        .with_context(|| format!("invalid `issuer` {raw:?}: not an absolute URL"))?;
     if url.query().is_some() || url.fragment().is_some() {
         bail!("invalid `issuer` {raw:?}: OpenID Connect Discovery §3 forbids a query or fragment");
     }
@@ -316,19 +325,39 @@ mod tests {
 
     #[test]
     fn issuer_rules() {
-        for bad in ["http://example.com", "https://a.example/?x=1", "https://a.example/", "not a url"] {
-            let raw = RawConfig { issuer: bad.into(), ..RawConfig::default() };
+        for bad in [
+            "http://example.com",
+            "https://a.example/?x=1",
+            "https://a.example/",
+            "not a url",
+        ] {
+            let raw = RawConfig {
+                issuer: bad.into(),
+                ..RawConfig::default()
+            };
             let err = Config::from_raw(raw).unwrap_err().to_string();
             assert!(err.contains("`issuer`"), "{bad}: {err}");
         }
-        let raw = RawConfig { issuer: "https://id.example.com/tenant".into(), ..RawConfig::default() };
+        let raw = RawConfig {
+            issuer: "https://id.example.com/tenant".into(),
+            ..RawConfig::default()
+        };
         let config = Config::from_raw(raw).unwrap();
-        assert_eq!(config.url_for("/token"), "https://id.example.com/tenant/token");
+        assert_eq!(
+            config.url_for("/token"),
+            "https://id.example.com/tenant/token"
+        );
     }
 
     #[test]
     fn bad_database_scheme_names_the_key() {
-        let raw = RawConfig { database_url: "mysql://x".into(), ..RawConfig::default() };
-        assert!(Config::from_raw(raw).unwrap_err().to_string().contains("`database_url`"));
+        let raw = RawConfig {
+            database_url: "mysql://x".into(),
+            ..RawConfig::default()
+        };
+        assert!(Config::from_raw(raw)
+            .unwrap_err()
+            .to_string()
+            .contains("`database_url`"));
     }
 }

@@ -101,7 +101,9 @@ impl KeySet {
 
     /// The newest published key whose signing time has come.
     fn signing_key(&self, now: i64) -> Option<&LoadedKey> {
-        self.published().filter(|k| k.meta.signing_from <= now).last()
+        self.published()
+            .filter(|k| k.meta.signing_from <= now)
+            .last()
     }
 
     fn render_jwks(&self) -> String {
@@ -130,7 +132,13 @@ impl KeySet {
     /// Verifies a token we issued: RS256 only, a `kid` of ours that is still published
     /// (header `alg`, `jku`, `jwk`, `x5u` never choose the key), the expected `typ`, `iss`,
     /// and `exp` against `now`.
-    pub fn verify(&self, token: &str, typ: &str, issuer: &str, now: i64) -> Result<Map<String, Value>, VerifyError> {
+    pub fn verify(
+        &self,
+        token: &str,
+        typ: &str,
+        issuer: &str,
+        now: i64,
+    ) -> Result<Map<String, Value>, VerifyError> {
         let (payload, header) = josekit::jwt::decode_with_verifier_selector(token, |header| {
             if header.algorithm() != Some("RS256") {
                 return Ok(None);
@@ -161,7 +169,9 @@ impl KeySet {
 /// Creates a new key that signs from `signing_from` on. Returns its metadata.
 pub fn generate(dir: &Path, rsa_bits: u32, now: i64, signing_from: i64) -> anyhow::Result<KeyMeta> {
     ensure_dir(dir)?;
-    let pair = RS256.generate_key_pair(rsa_bits).context("RSA key generation failed")?;
+    let pair = RS256
+        .generate_key_pair(rsa_bits)
+        .context("RSA key generation failed")?;
     let public = pair.to_jwk_public_key();
     let (n, e) = modulus_exponent(&public)?;
     let kid = thumbprint(&n, &e);
@@ -171,7 +181,10 @@ pub fn generate(dir: &Path, rsa_bits: u32, now: i64, signing_from: i64) -> anyho
         signing_from,
         retired_at: None,
     };
-    write_private(&dir.join(format!("{kid}.json")), serde_json::to_string_pretty(&meta)?.as_bytes())?;
+    write_private(
+        &dir.join(format!("{kid}.json")),
+        serde_json::to_string_pretty(&meta)?.as_bytes(),
+    )?;
     write_private(&dir.join(format!("{kid}.pem")), &pair.to_pem_private_key())?;
     Ok(meta)
 }
@@ -179,10 +192,15 @@ pub fn generate(dir: &Path, rsa_bits: u32, now: i64, signing_from: i64) -> anyho
 /// Marks a key retired. It stops signing and leaves the JWKS at the next load.
 pub fn retire(dir: &Path, kid: &str, now: i64) -> anyhow::Result<KeyMeta> {
     let path = dir.join(format!("{kid}.json"));
-    if !kid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') || !path.exists() {
+    if !kid
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        || !path.exists()
+    {
         bail!("no key with kid {kid:?} in {}", dir.display());
     }
-    let mut meta: KeyMeta = serde_json::from_slice(&fs::read(&path)?).context("unreadable key metadata")?;
+    let mut meta: KeyMeta =
+        serde_json::from_slice(&fs::read(&path)?).context("unreadable key metadata")?;
     meta.retired_at = Some(now);
     write_private(&path, serde_json::to_string_pretty(&meta)?.as_bytes())?;
     Ok(meta)
@@ -226,7 +244,10 @@ fn load_key(path: &Path) -> anyhow::Result<LoadedKey> {
     let (n, e) = modulus_exponent(&public)?;
     let bits = URL_SAFE_NO_PAD.decode(&n).map(|b| b.len() * 8).unwrap_or(0);
     if bits < 2048 {
-        bail!("refusing to use {}: RSA keys must be at least 2048 bits", path.display());
+        bail!(
+            "refusing to use {}: RSA keys must be at least 2048 bits",
+            path.display()
+        );
     }
     let kid = thumbprint(&n, &e);
     let meta_path = path.with_extension("json");
@@ -248,7 +269,9 @@ fn load_key(path: &Path) -> anyhow::Result<LoadedKey> {
     let signer = RS256
         .signer_from_jwk(&pair.to_jwk_private_key())
         .context("cannot build signer")?;
-    let verifier = RS256.verifier_from_jwk(&public).context("cannot build verifier")?;
+    let verifier = RS256
+        .verifier_from_jwk(&public)
+        .context("cannot build verifier")?;
     Ok(LoadedKey {
         meta,
         signer,
@@ -272,7 +295,8 @@ fn pem_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 
 fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
     if !dir.exists() {
-        fs::create_dir_all(dir).with_context(|| format!("cannot create the keys directory {}", dir.display()))?;
+        fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the keys directory {}", dir.display()))?;
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
     }
     Ok(())
@@ -308,7 +332,10 @@ mod tests {
     fn thumbprint_matches_rfc7638_example() {
         // RFC 7638 §3.1.
         let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
-        assert_eq!(thumbprint(n, "AQAB"), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        assert_eq!(
+            thumbprint(n, "AQAB"),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
     }
 
     #[test]
@@ -316,12 +343,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let set = KeySet::load_or_init(dir.path(), 2048, 1000).unwrap();
         let token = set
-            .sign("at+jwt", claims(json!({"iss": "https://i", "exp": 2000})), 1000)
+            .sign(
+                "at+jwt",
+                claims(json!({"iss": "https://i", "exp": 2000})),
+                1000,
+            )
             .unwrap();
         assert!(set.verify(&token, "at+jwt", "https://i", 1500).is_ok());
-        assert!(matches!(set.verify(&token, "JWT", "https://i", 1500), Err(VerifyError::WrongType)));
-        assert!(matches!(set.verify(&token, "at+jwt", "https://other", 1500), Err(VerifyError::WrongIssuer)));
-        assert!(matches!(set.verify(&token, "at+jwt", "https://i", 2000), Err(VerifyError::Expired)));
+        assert!(matches!(
+            set.verify(&token, "JWT", "https://i", 1500),
+            Err(VerifyError::WrongType)
+        ));
+        assert!(matches!(
+            set.verify(&token, "at+jwt", "https://other", 1500),
+            Err(VerifyError::WrongIssuer)
+        ));
+        assert!(matches!(
+            set.verify(&token, "at+jwt", "https://i", 2000),
+            Err(VerifyError::Expired)
+        ));
         let mut tampered = token.clone();
         tampered.push('A');
         assert!(set.verify(&tampered, "at+jwt", "https://i", 1500).is_err());
@@ -345,7 +385,9 @@ mod tests {
         let set = KeySet::load(dir.path(), 100).unwrap();
         assert!(set.jwks_json().contains(&second.kid));
         let kid_at = |now| {
-            let token = set.sign("JWT", claims(json!({"iss": "i", "exp": 10_000})), now).unwrap();
+            let token = set
+                .sign("JWT", claims(json!({"iss": "i", "exp": 10_000})), now)
+                .unwrap();
             let header = token.split('.').next().unwrap().to_string();
             String::from_utf8(URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap()
         };

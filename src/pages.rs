@@ -52,7 +52,10 @@ impl Pages {
                     }
                 }
             }
-            Ok(EMBEDDED.iter().find(|(n, _)| *n == name).map(|(_, t)| t.to_string()))
+            Ok(EMBEDDED
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, t)| t.to_string()))
         });
         env.set_auto_escape_callback(|_| AutoEscape::Html);
         // Fail at startup, not on a user's request, if an override does not compile.
@@ -70,17 +73,15 @@ impl Pages {
     /// Renders `template` with `ctx` (plus `product_name`) as a complete page response.
     pub fn render(&self, status: StatusCode, template: &str, ctx: Value) -> Response {
         let ctx = minijinja::context! { product_name => self.product_name, ..ctx };
-        let html = self
-            .env
-            .get_template(template)
-            .and_then(|t| t.render(ctx));
+        let html = self.env.get_template(template).and_then(|t| t.render(ctx));
         match html {
             Ok(html) => self.page(status, html),
             Err(e) => {
                 tracing::error!(error = %e, template, "template rendering failed");
                 self.page(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "<!doctype html><title>Error</title><p>Something went wrong on our side.</p>".into(),
+                    "<!doctype html><title>Error</title><p>Something went wrong on our side.</p>"
+                        .into(),
                 )
             }
         }
@@ -94,8 +95,14 @@ impl Pages {
     fn page(&self, status: StatusCode, html: String) -> Response {
         let mut response = (status, html).into_response();
         let h = response.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if self.hsts {

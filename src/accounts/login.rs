@@ -39,15 +39,19 @@ async fn pending(state: &AppState, request_id: Option<&str>) -> Result<Option<Pe
     let Some((json, _)) = state.store.parked_request(id, state.clock.now()).await? else {
         return Ok(None);
     };
-    let request: AuthorizeRequest =
-        serde_json::from_str(&json).map_err(|e| anyhow::anyhow!("unreadable parked request: {e}"))?;
+    let request: AuthorizeRequest = serde_json::from_str(&json)
+        .map_err(|e| anyhow::anyhow!("unreadable parked request: {e}"))?;
     let client_name = state
         .store
         .client(&request.client_id)
         .await?
         .map(|c| c.name)
         .unwrap_or_default();
-    Ok(Some(Pending { id: id.to_string(), client_name, login_hint: request.login_hint }))
+    Ok(Some(Pending {
+        id: id.to_string(),
+        client_name,
+        login_hint: request.login_hint,
+    }))
 }
 
 pub async fn show(
@@ -59,21 +63,46 @@ pub async fn show(
     if query.request_id.is_some() && pending.is_none() {
         return Ok(expired(&state));
     }
-    let identifier = pending.as_ref().and_then(|p| p.login_hint.clone()).unwrap_or_default();
-    Ok(form(&state, &headers, StatusCode::OK, pending.as_ref(), &identifier, None))
+    let identifier = pending
+        .as_ref()
+        .and_then(|p| p.login_hint.clone())
+        .unwrap_or_default();
+    Ok(form(
+        &state,
+        &headers,
+        StatusCode::OK,
+        pending.as_ref(),
+        &identifier,
+        None,
+    ))
 }
 
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
     let params = read_form(&headers, body).await.unwrap_or_default();
     let pending = pending(&state, params.get("request_id")).await?;
     if params.get("request_id").is_some() && pending.is_none() {
         return Ok(expired(&state));
     }
-    let identifier = params.get("identifier").unwrap_or_default().trim().to_string();
+    let identifier = params
+        .get("identifier")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     if !sessions::same_origin(&state.config, &headers)
         || !sessions::anonymous_csrf_ok(&state.config, &headers, params.get("csrf_token"))
     {
-        return Ok(form(&state, &headers, StatusCode::FORBIDDEN, pending.as_ref(), &identifier, Some(FORM_EXPIRED)));
+        return Ok(form(
+            &state,
+            &headers,
+            StatusCode::FORBIDDEN,
+            pending.as_ref(),
+            &identifier,
+            Some(FORM_EXPIRED),
+        ));
     }
     let password = params.get("password").unwrap_or_default();
     let account = if identifier.is_empty() {
@@ -86,11 +115,22 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Bod
         .as_ref()
         .filter(|_| password.len() <= MAX_PASSWORD_BYTES)
         .and_then(|a| a.password_hash.as_deref());
-    let probe = if password.len() <= MAX_PASSWORD_BYTES { password } else { "" };
+    let probe = if password.len() <= MAX_PASSWORD_BYTES {
+        password
+    } else {
+        ""
+    };
     let verified = state.hasher.verify(probe, hash).await?;
     let Some(account) = account.filter(|_| verified) else {
         tracing::info!("failed login");
-        return Ok(form(&state, &headers, StatusCode::UNAUTHORIZED, pending.as_ref(), &identifier, Some(BAD_CREDENTIALS)));
+        return Ok(form(
+            &state,
+            &headers,
+            StatusCode::UNAUTHORIZED,
+            pending.as_ref(),
+            &identifier,
+            Some(BAD_CREDENTIALS),
+        ));
     };
     let (_session, cookie) = sessions::start(&state, &headers, &account.id).await?;
     tracing::info!(user_id = %account.id, "login");
@@ -136,7 +176,11 @@ fn expired(state: &AppState) -> Response {
 }
 
 fn see_other(location: &str, cookie: Option<HeaderValue>) -> Response {
-    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location.to_string())]).into_response();
+    let mut response = (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, location.to_string())],
+    )
+        .into_response();
     if let Some(cookie) = cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -147,17 +191,30 @@ fn see_other(location: &str, cookie: Option<HeaderValue>) -> Response {
 pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
     let session = sessions::current(&state, &headers).await?;
     let (user, csrf_token) = match &session {
-        Some(s) => (state.store.account_by_id(&s.user_id).await?, s.csrf_token.clone()),
+        Some(s) => (
+            state.store.account_by_id(&s.user_id).await?,
+            s.csrf_token.clone(),
+        ),
         None => (None, String::new()),
     };
-    let user = user.map(|u| context! { username => u.username, email => u.email, given_name => u.given_name });
-    Ok(state.pages.render(StatusCode::OK, "home.html", context! { user, csrf_token }))
+    let user = user
+        .map(|u| context! { username => u.username, email => u.email, given_name => u.given_name });
+    Ok(state
+        .pages
+        .render(StatusCode::OK, "home.html", context! { user, csrf_token }))
 }
 
 /// `GET /logout`: asks before signing out; a GET never changes state.
-pub async fn confirm_logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+pub async fn confirm_logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
     let Some(session) = sessions::current(&state, &headers).await? else {
-        return Ok(state.pages.render(StatusCode::OK, "logout.html", context! { signed_out => true }));
+        return Ok(state.pages.render(
+            StatusCode::OK,
+            "logout.html",
+            context! { signed_out => true },
+        ));
     };
     let username = state
         .store
@@ -173,20 +230,36 @@ pub async fn confirm_logout(State(state): State<AppState>, headers: HeaderMap) -
 }
 
 /// `POST /logout`: ends the session, given the session's CSRF token from a same-origin form.
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
     let params = read_form(&headers, body).await.unwrap_or_default();
     let Some(session) = sessions::current(&state, &headers).await? else {
-        return Ok(state.pages.render(StatusCode::OK, "logout.html", context! { signed_out => true }));
+        return Ok(state.pages.render(
+            StatusCode::OK,
+            "logout.html",
+            context! { signed_out => true },
+        ));
     };
     let csrf_ok = params
         .get("csrf_token")
         .is_some_and(|t| secrets::constant_time_eq(t, &session.csrf_token));
     if !csrf_ok || !sessions::same_origin(&state.config, &headers) {
-        return Ok(state.pages.error(StatusCode::FORBIDDEN, "Sign-out not confirmed", FORM_EXPIRED));
+        return Ok(state.pages.error(
+            StatusCode::FORBIDDEN,
+            "Sign-out not confirmed",
+            FORM_EXPIRED,
+        ));
     }
     let clear = sessions::end(&state, &headers).await?;
     tracing::info!(user_id = %session.user_id, "logout");
-    let mut response = state.pages.render(StatusCode::OK, "logout.html", context! { signed_out => true });
+    let mut response = state.pages.render(
+        StatusCode::OK,
+        "logout.html",
+        context! { signed_out => true },
+    );
     response.headers_mut().append(header::SET_COOKIE, clear);
     Ok(response)
 }

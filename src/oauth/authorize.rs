@@ -60,7 +60,11 @@ pub enum AuthorizeError {
 const PROMPTS: &[&str] = &["none", "login", "consent", "select_account"];
 const MAX_VALUE_LEN: usize = 2048;
 
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let params = Params::parse(query.unwrap_or_default().as_bytes());
     handle(&state, &headers, params).await
 }
@@ -71,7 +75,11 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
 }
 
 /// `GET /authorize/resume/{id}`: continues a parked request after the login page.
-pub async fn resume(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+pub async fn resume(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let now = state.clock.now();
     let parked = match state.store.parked_request(&id, now).await {
         Ok(parked) => parked,
@@ -86,7 +94,9 @@ pub async fn resume(State(state): State<AppState>, Path(id): Path<String>, heade
     };
     let result = match serde_json::from_str::<AuthorizeRequest>(&json) {
         Ok(request) => proceed(&state, &headers, request, Some((id, parked_at))).await,
-        Err(e) => Err(AuthorizeError::Show(anyhow::anyhow!("unreadable parked request: {e}").into())),
+        Err(e) => Err(AuthorizeError::Show(
+            anyhow::anyhow!("unreadable parked request: {e}").into(),
+        )),
     };
     result.unwrap_or_else(|e| render(&state, e))
 }
@@ -106,19 +116,25 @@ async fn handle(state: &AppState, headers: &HeaderMap, params: Result<Params, St
 async fn validate(state: &AppState, params: &Params) -> Result<AuthorizeRequest, AuthorizeError> {
     let show = |msg: &'static str| AuthorizeError::Show(OAuthError::invalid_request(msg));
     // RFC 6749 §4.1.2.1: unknown client — never redirect.
-    let client_id = params.get("client_id").ok_or(show("The request has no client_id."))?;
+    let client_id = params
+        .get("client_id")
+        .ok_or(show("The request has no client_id."))?;
     let client = state
         .store
         .client(client_id)
         .await
         .map_err(|e| AuthorizeError::Show(e.into()))?
-        .ok_or(show("The application that sent you here is not registered."))?;
+        .ok_or(show(
+            "The application that sent you here is not registered.",
+        ))?;
     // OIDC Core §3.1.2.1: redirect_uri is required and must match a registered one exactly.
     let redirect_uri = params
         .get("redirect_uri")
         .ok_or(show("The request has no redirect_uri."))?;
     if !client.has_redirect_uri(redirect_uri) {
-        return Err(show("The redirect_uri is not registered for this application."));
+        return Err(show(
+            "The redirect_uri is not registered for this application.",
+        ));
     }
     let target = Verified {
         redirect_uri: redirect_uri.to_string(),
@@ -128,23 +144,33 @@ async fn validate(state: &AppState, params: &Params) -> Result<AuthorizeRequest,
 
     // OIDC Core §6: request objects are not supported (and not advertised).
     if params.get("request").is_some() {
-        return Err(fail(OAuthError::request_not_supported("request objects are not supported")));
+        return Err(fail(OAuthError::request_not_supported(
+            "request objects are not supported",
+        )));
     }
     if params.get("request_uri").is_some() {
-        return Err(fail(OAuthError::request_uri_not_supported("request_uri is not supported")));
+        return Err(fail(OAuthError::request_uri_not_supported(
+            "request_uri is not supported",
+        )));
     }
     // RFC 6749 §3.1.1; RFC 9700 §2.1.2: the code flow only.
     match params.get("response_type") {
         None => return Err(fail(OAuthError::invalid_request("missing response_type"))),
         Some("code") => {}
         Some(_) => {
-            return Err(fail(OAuthError::unsupported_response_type("only response_type=code is supported")))
+            return Err(fail(OAuthError::unsupported_response_type(
+                "only response_type=code is supported",
+            )))
         }
     }
     // OAuth 2.0 Multiple Response Types §2.1.
     match params.get("response_mode") {
         None | Some("query") => {}
-        Some(_) => return Err(fail(OAuthError::invalid_request("unsupported response_mode"))),
+        Some(_) => {
+            return Err(fail(OAuthError::invalid_request(
+                "unsupported response_mode",
+            )))
+        }
     }
     // OIDC Core §3.1.2.1: openid is required; unknown scopes are ignored (RFC 6749 §3.3).
     let requested = split_list(params.get("scope"));
@@ -167,7 +193,9 @@ async fn validate(state: &AppState, params: &Params) -> Result<AuthorizeRequest,
         }
         (None, None) => {}
         (None, Some(_)) => {
-            return Err(fail(OAuthError::invalid_request("code_challenge_method without code_challenge")))
+            return Err(fail(OAuthError::invalid_request(
+                "code_challenge_method without code_challenge",
+            )))
         }
         (Some(_), None) | (Some(_), Some("plain")) => {
             return Err(fail(OAuthError::invalid_request(
@@ -175,31 +203,45 @@ async fn validate(state: &AppState, params: &Params) -> Result<AuthorizeRequest,
             )))
         }
         (Some(_), Some(method)) if method != "S256" => {
-            return Err(fail(OAuthError::invalid_request("unsupported code_challenge_method")))
+            return Err(fail(OAuthError::invalid_request(
+                "unsupported code_challenge_method",
+            )))
         }
         (Some(challenge), Some(_)) if !pkce::valid_challenge(challenge) => {
-            return Err(fail(OAuthError::invalid_request("malformed code_challenge")))
+            return Err(fail(OAuthError::invalid_request(
+                "malformed code_challenge",
+            )))
         }
         (Some(_), Some(_)) => {}
     }
     // OIDC Core §3.1.2.1: prompt.
     let prompt = split_list(params.get("prompt"));
     if let Some(unknown) = prompt.iter().find(|p| !PROMPTS.contains(&p.as_str())) {
-        return Err(fail(OAuthError::invalid_request(format!("unsupported prompt value {unknown:?}"))));
+        return Err(fail(OAuthError::invalid_request(format!(
+            "unsupported prompt value {unknown:?}"
+        ))));
     }
     if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
-        return Err(fail(OAuthError::invalid_request("prompt=none cannot be combined with other values")));
+        return Err(fail(OAuthError::invalid_request(
+            "prompt=none cannot be combined with other values",
+        )));
     }
     let max_age = match params.get("max_age") {
         None => None,
         Some(v) => match v.parse::<i64>() {
             Ok(n) if n >= 0 => Some(n),
-            _ => return Err(fail(OAuthError::invalid_request("max_age must be a non-negative integer"))),
+            _ => {
+                return Err(fail(OAuthError::invalid_request(
+                    "max_age must be a non-negative integer",
+                )))
+            }
         },
     };
     for name in ["state", "nonce", "login_hint"] {
         if params.get(name).is_some_and(|v| v.len() > MAX_VALUE_LEN) {
-            return Err(fail(OAuthError::invalid_request(format!("{name} is too long"))));
+            return Err(fail(OAuthError::invalid_request(format!(
+                "{name} is too long"
+            ))));
         }
     }
     Ok(AuthorizeRequest {
@@ -233,17 +275,25 @@ async fn proceed(
     let session = match session {
         Some(s) if !needs_login(&request, &s, parked.as_ref().map(|p| p.1), now) => s,
         _ if request.prompt.iter().any(|p| p == "none") => {
-            return Err(server_error(OAuthError::login_required("the user must sign in")));
+            return Err(server_error(OAuthError::login_required(
+                "the user must sign in",
+            )));
         }
         _ => {
             let id = match parked {
                 Some((id, _)) => id,
                 None => {
                     let id = secrets::random_token();
-                    let json = serde_json::to_string(&request).map_err(|e| server_error(anyhow::Error::from(e).into()))?;
+                    let json = serde_json::to_string(&request)
+                        .map_err(|e| server_error(anyhow::Error::from(e).into()))?;
                     state
                         .store
-                        .park_request(&id, &json, now, state.config.tokens.authorization_request_ttl_secs)
+                        .park_request(
+                            &id,
+                            &json,
+                            now,
+                            state.config.tokens.authorization_request_ttl_secs,
+                        )
                         .await
                         .map_err(|e| server_error(e.into()))?;
                     id
@@ -274,17 +324,28 @@ async fn proceed(
         // Best effort: an unremoved parked request expires on its own.
         let _ = state.store.drop_request(&id).await;
     }
-    Ok(respond(&target, state.config.issuer_str(), &[("code", &code)]))
+    Ok(respond(
+        &target,
+        state.config.issuer_str(),
+        &[("code", &code)],
+    ))
 }
 
 /// OIDC Core §3.1.2.1: prompt=login and max_age ask for a fresh authentication, which a
 /// login after the request was parked provides.
-fn needs_login(request: &AuthorizeRequest, session: &SessionRow, parked_at: Option<i64>, now: i64) -> bool {
+fn needs_login(
+    request: &AuthorizeRequest,
+    session: &SessionRow,
+    parked_at: Option<i64>,
+    now: i64,
+) -> bool {
     if parked_at.is_some_and(|t| session.auth_time >= t) {
         return false;
     }
     request.prompt.iter().any(|p| p == "login")
-        || request.max_age.is_some_and(|max| now - session.auth_time > max)
+        || request
+            .max_age
+            .is_some_and(|max| now - session.auth_time > max)
 }
 
 /// A redirect to the client with `pairs`, `state` and the RFC 9207 `iss`.
@@ -297,8 +358,16 @@ fn respond(target: &Verified, issuer: &str, pairs: &[(&str, &str)]) -> Response 
         query.append_pair("state", state);
     }
     query.append_pair("iss", issuer);
-    let separator = if target.redirect_uri.contains('?') { '&' } else { '?' };
-    found(&format!("{}{separator}{}", target.redirect_uri, query.finish()))
+    let separator = if target.redirect_uri.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    found(&format!(
+        "{}{separator}{}",
+        target.redirect_uri,
+        query.finish()
+    ))
 }
 
 /// 302 Found; never 307, which would re-post a login form to the client (RFC 9700 §4.12).
@@ -306,7 +375,10 @@ fn found(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(value) => (
             StatusCode::FOUND,
-            [(header::LOCATION, value), (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+            [
+                (header::LOCATION, value),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
         )
             .into_response(),
         Err(_) => StatusCode::BAD_REQUEST.into_response(),
@@ -318,14 +390,21 @@ fn render(state: &AppState, err: AuthorizeError) -> Response {
         AuthorizeError::Redirect(target, e) => respond(
             &target,
             state.config.issuer_str(),
-            &[("error", e.code.as_str()), ("error_description", &e.description)],
+            &[
+                ("error", e.code.as_str()),
+                ("error_description", &e.description),
+            ],
         ),
         AuthorizeError::Show(e) => {
             let status = match e.status() {
                 s if s.is_server_error() => s,
                 _ => StatusCode::BAD_REQUEST,
             };
-            state.pages.error(status, "We can't sign you in from this link", &e.description)
+            state.pages.error(
+                status,
+                "We can't sign you in from this link",
+                &e.description,
+            )
         }
     }
 }

@@ -82,7 +82,10 @@ pub fn userinfo(account: &Account, scopes: &[&str]) -> Map<String, Value> {
     }
     if scopes.contains(&"email") {
         claims.insert("email".into(), account.email.clone().into());
-        claims.insert("email_verified".into(), (account.email_verified != 0).into());
+        claims.insert(
+            "email_verified".into(),
+            (account.email_verified != 0).into(),
+        );
     }
     claims
 }
@@ -101,6 +104,9 @@ mod tests {
     #[test]
     fn at_hash_matches_oidc_example() {
         // OIDC Core Appendix A.3/A.4 example access token and its at_hash.
-        assert_eq!(left_half_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"), "77QmUPtjPfzWtF2AnpK9RQ");
+        assert_eq!(
+            left_half_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
     }
 }

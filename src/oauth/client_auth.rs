@@ -15,7 +15,11 @@ struct Presented {
     secret: Option<String>,
 }
 
-pub async fn authenticate(store: &Store, headers: &HeaderMap, params: &Params) -> Result<Client, OAuthError> {
+pub async fn authenticate(
+    store: &Store,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Client, OAuthError> {
     let presented = presented_credentials(headers, params)?;
     let client = store
         .client(&presented.client_id)
@@ -24,9 +28,13 @@ pub async fn authenticate(store: &Store, headers: &HeaderMap, params: &Params) -
     match (&presented.secret, client.is_public()) {
         (Some(secret), false) if client.secret_matches(secret) => Ok(client),
         (None, true) => Ok(client),
-        (None, false) => Err(OAuthError::invalid_client("client authentication is required")),
+        (None, false) => Err(OAuthError::invalid_client(
+            "client authentication is required",
+        )),
         (Some(_), true) => Err(OAuthError::invalid_client("public clients have no secret")),
-        (Some(_), false) => Err(OAuthError::invalid_client("unknown client or bad credentials")),
+        (Some(_), false) => Err(OAuthError::invalid_client(
+            "unknown client or bad credentials",
+        )),
     }
 }
 
@@ -37,18 +45,28 @@ fn presented_credentials(headers: &HeaderMap, params: &Params) -> Result<Present
     match basic {
         Some((id, secret)) => {
             if body_secret.is_some() {
-                return Err(OAuthError::invalid_request("use one client authentication method, not two"));
+                return Err(OAuthError::invalid_request(
+                    "use one client authentication method, not two",
+                ));
             }
             if body_id.is_some_and(|b| b != id) {
-                return Err(OAuthError::invalid_request("client_id does not match the Authorization header"));
+                return Err(OAuthError::invalid_request(
+                    "client_id does not match the Authorization header",
+                ));
             }
-            Ok(Presented { client_id: id, secret: Some(secret) })
+            Ok(Presented {
+                client_id: id,
+                secret: Some(secret),
+            })
         }
         None => {
             let client_id = body_id
                 .ok_or_else(|| OAuthError::invalid_client("client authentication is required"))?
                 .to_string();
-            Ok(Presented { client_id, secret: body_secret.map(str::to_string) })
+            Ok(Presented {
+                client_id,
+                secret: body_secret.map(str::to_string),
+            })
         }
     }
 }
@@ -62,7 +80,9 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     let value = value.to_str().map_err(|_| bad())?;
     let (scheme, encoded) = value.split_once(' ').ok_or_else(bad)?;
     if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(OAuthError::invalid_client("unsupported authentication scheme"));
+        return Err(OAuthError::invalid_client(
+            "unsupported authentication scheme",
+        ));
     }
     let decoded = STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
     let decoded = String::from_utf8(decoded).map_err(|_| bad())?;

@@ -41,22 +41,38 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     }
 }
 
-async fn token(state: &AppState, headers: &HeaderMap, body: Body) -> Result<TokenResponse, OAuthError> {
-    let params = read_form(headers, body).await.map_err(OAuthError::invalid_request)?;
+async fn token(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<TokenResponse, OAuthError> {
+    let params = read_form(headers, body)
+        .await
+        .map_err(OAuthError::invalid_request)?;
     let grant_type = params
         .get("grant_type")
         .ok_or_else(|| OAuthError::invalid_request("missing grant_type"))?;
     let client = client_auth::authenticate(&state.store, headers, &params).await?;
     match grant_type {
         "authorization_code" => authorization_code(state, &client, &params).await,
-        other => Err(OAuthError::unsupported_grant_type(format!("grant_type {other:?} is not supported"))),
+        other => Err(OAuthError::unsupported_grant_type(format!(
+            "grant_type {other:?} is not supported"
+        ))),
     }
 }
 
 /// RFC 6749 §4.1.3.
-async fn authorization_code(state: &AppState, client: &Client, params: &Params) -> Result<TokenResponse, OAuthError> {
-    let code = params.require("code").map_err(OAuthError::invalid_request)?;
-    let redirect_uri = params.require("redirect_uri").map_err(OAuthError::invalid_request)?;
+async fn authorization_code(
+    state: &AppState,
+    client: &Client,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    let code = params
+        .require("code")
+        .map_err(OAuthError::invalid_request)?;
+    let redirect_uri = params
+        .require("redirect_uri")
+        .map_err(OAuthError::invalid_request)?;
     let verifier = params.get("code_verifier");
     let now = state.clock.now();
 
@@ -67,16 +83,18 @@ async fn authorization_code(state: &AppState, client: &Client, params: &Params) 
             tx.commit().await?;
             state.store.revoke_grant(&grant_id, now).await?;
             tracing::warn!(client_id = %client.id, "authorization code replayed; its grant is revoked");
-            return Err(OAuthError::invalid_grant("the authorization code was already used"));
+            return Err(OAuthError::invalid_grant(
+                "the authorization code was already used",
+            ));
         }
         Consumed::Unknown => return Err(OAuthError::invalid_grant("unknown authorization code")),
     };
     // The code is spent whatever happens next: a failed check must not leave it usable.
     let checked = check_code(&row, client, redirect_uri, verifier, now);
     let checked = match checked {
-        Ok(()) if !Store::session_live_in(&mut tx, &row.session_id, now).await? => {
-            Err(OAuthError::invalid_grant("the sign-in session behind this code has ended"))
-        }
+        Ok(()) if !Store::session_live_in(&mut tx, &row.session_id, now).await? => Err(
+            OAuthError::invalid_grant("the sign-in session behind this code has ended"),
+        ),
         other => other,
     };
     if let Err(e) = checked {
@@ -95,27 +113,49 @@ async fn authorization_code(state: &AppState, client: &Client, params: &Params) 
 }
 
 /// Binding checks of RFC 6749 §4.1.3 and RFC 7636 §4.6.
-fn check_code(row: &CodeRow, client: &Client, redirect_uri: &str, verifier: Option<&str>, now: i64) -> Result<(), OAuthError> {
+fn check_code(
+    row: &CodeRow,
+    client: &Client,
+    redirect_uri: &str,
+    verifier: Option<&str>,
+    now: i64,
+) -> Result<(), OAuthError> {
     if row.expires_at <= now {
-        return Err(OAuthError::invalid_grant("the authorization code has expired"));
+        return Err(OAuthError::invalid_grant(
+            "the authorization code has expired",
+        ));
     }
     if row.client_id != client.id {
-        return Err(OAuthError::invalid_grant("the authorization code was issued to another client"));
+        return Err(OAuthError::invalid_grant(
+            "the authorization code was issued to another client",
+        ));
     }
     if row.redirect_uri != redirect_uri {
-        return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
     }
     match (&row.code_challenge, verifier) {
         (Some(challenge), Some(verifier)) if pkce::verify_s256(verifier, challenge) => Ok(()),
-        (Some(_), Some(_)) => Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge")),
+        (Some(_), Some(_)) => Err(OAuthError::invalid_grant(
+            "code_verifier does not match the code_challenge",
+        )),
         (Some(_), None) => Err(OAuthError::invalid_grant("code_verifier is required")),
         // RFC 9700 §4.8.2: a verifier for a code issued without a challenge is a downgrade.
-        (None, Some(_)) => Err(OAuthError::invalid_grant("this code was issued without PKCE")),
+        (None, Some(_)) => Err(OAuthError::invalid_grant(
+            "this code was issued without PKCE",
+        )),
         (None, None) => Ok(()),
     }
 }
 
-fn issue(state: &AppState, client: &Client, row: &CodeRow, user_id: &str, now: i64) -> Result<TokenResponse, OAuthError> {
+fn issue(
+    state: &AppState,
+    client: &Client,
+    row: &CodeRow,
+    user_id: &str,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
     let config = &state.config;
     let subject = Subject {
         issuer: config.issuer_str(),
@@ -128,8 +168,16 @@ fn issue(state: &AppState, client: &Client, row: &CodeRow, user_id: &str, now: i
     };
     let ttl = config.tokens.access_token_ttl_secs;
     let access_claims = claims::access_token(&subject, &secrets::random_id(), now, ttl);
-    let access_token = state.keys.sign(claims::ACCESS_TOKEN_TYP, access_claims, now)?;
-    let id_claims = claims::id_token(&subject, row.nonce.as_deref(), &access_token, now, config.tokens.id_token_ttl_secs);
+    let access_token = state
+        .keys
+        .sign(claims::ACCESS_TOKEN_TYP, access_claims, now)?;
+    let id_claims = claims::id_token(
+        &subject,
+        row.nonce.as_deref(),
+        &access_token,
+        now,
+        config.tokens.id_token_ttl_secs,
+    );
     let id_token = state.keys.sign(claims::ID_TOKEN_TYP, id_claims, now)?;
     Ok(TokenResponse {
         access_token,

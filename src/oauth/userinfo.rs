@@ -45,7 +45,9 @@ fn bearer(headers: &HeaderMap, form: Option<&Params>) -> Result<String, OAuthErr
                 .to_str()
                 .map_err(|_| OAuthError::invalid_token("malformed Authorization header"))?;
             match value.split_once(' ') {
-                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+                Some((scheme, token))
+                    if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+                {
                     Some(token.trim().to_string())
                 }
                 _ => return Err(OAuthError::invalid_token("expected a Bearer token")),
@@ -54,7 +56,9 @@ fn bearer(headers: &HeaderMap, form: Option<&Params>) -> Result<String, OAuthErr
     };
     let from_form = form.and_then(|p| p.get("access_token")).map(str::to_string);
     match (from_header, from_form) {
-        (Some(_), Some(_)) => Err(OAuthError::invalid_request("send the token in one place only")),
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
+            "send the token in one place only",
+        )),
         (Some(t), None) | (None, Some(t)) => Ok(t),
         (None, None) => Err(OAuthError::invalid_token("an access token is required")),
     }
@@ -77,18 +81,31 @@ async fn userinfo(
         _ => false,
     };
     if !audience_ok {
-        return Err(OAuthError::invalid_token("the token is not meant for userinfo"));
+        return Err(OAuthError::invalid_token(
+            "the token is not meant for userinfo",
+        ));
     }
-    let grant_id = claims.get("gid").and_then(Value::as_str).unwrap_or_default();
+    let grant_id = claims
+        .get("gid")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if !state.store.grant_is_live(grant_id).await? {
         return Err(OAuthError::invalid_token("the token has been revoked"));
     }
-    let scope = claims.get("scope").and_then(Value::as_str).unwrap_or_default();
+    let scope = claims
+        .get("scope")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let scopes: Vec<&str> = scope.split(' ').collect();
     if !scopes.contains(&"openid") {
-        return Err(OAuthError::insufficient_scope("userinfo needs the openid scope"));
+        return Err(OAuthError::insufficient_scope(
+            "userinfo needs the openid scope",
+        ));
     }
-    let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
+    let sub = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let account = state
         .store
         .account_by_id(sub)

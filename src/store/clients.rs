@@ -61,10 +61,12 @@ impl Store {
     }
 
     pub async fn clients(&self) -> Result<Vec<Client>, sqlx::Error> {
-        sqlx::query_as::<_, ClientRow>(&format!("SELECT {COLUMNS} FROM clients ORDER BY created_at, id"))
-            .fetch_all(self.pool())
-            .await
-            .map(|rows| rows.into_iter().map(Client::from).collect())
+        sqlx::query_as::<_, ClientRow>(&format!(
+            "SELECT {COLUMNS} FROM clients ORDER BY created_at, id"
+        ))
+        .fetch_all(self.pool())
+        .await
+        .map(|rows| rows.into_iter().map(Client::from).collect())
     }
 
     /// Deletes a client with its codes and grants (by cascade). Returns whether it existed.

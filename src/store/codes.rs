@@ -26,12 +26,19 @@ pub enum Consumed {
     /// This call consumed it: the only one that ever will.
     Fresh(CodeRow),
     /// It was consumed before: a replay. Carries the grant the first use created.
-    Replayed { grant_id: String },
+    Replayed {
+        grant_id: String,
+    },
     Unknown,
 }
 
 impl Store {
-    pub async fn insert_code(&self, code_hash: &str, row: &CodeRow, now: i64) -> Result<(), sqlx::Error> {
+    pub async fn insert_code(
+        &self,
+        code_hash: &str,
+        row: &CodeRow,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, grant_id, client_id, user_id, session_id, \
              redirect_uri, scope, nonce, code_challenge, auth_time, created_at, expires_at) \

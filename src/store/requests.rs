@@ -4,7 +4,13 @@
 use super::Store;
 
 impl Store {
-    pub async fn park_request(&self, id: &str, params_json: &str, now: i64, ttl: i64) -> Result<(), sqlx::Error> {
+    pub async fn park_request(
+        &self,
+        id: &str,
+        params_json: &str,
+        now: i64,
+        ttl: i64,
+    ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO authorization_requests (id, params, created_at, expires_at) VALUES ($1, $2, $3, $4)",
         )
@@ -18,7 +24,11 @@ impl Store {
     }
 
     /// The parked parameters (JSON) and when they were parked, if still live.
-    pub async fn parked_request(&self, id: &str, now: i64) -> Result<Option<(String, i64)>, sqlx::Error> {
+    pub async fn parked_request(
+        &self,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<(String, i64)>, sqlx::Error> {
         sqlx::query_as::<_, (String, i64)>(
             "SELECT params, created_at FROM authorization_requests WHERE id = $1 AND expires_at > $2",
         )
@@ -46,7 +56,11 @@ impl Store {
             "DELETE FROM authorization_codes WHERE expires_at <= $1",
             "DELETE FROM sessions WHERE expires_at <= $1",
         ] {
-            removed += sqlx::query(sql).bind(now).execute(self.pool()).await?.rows_affected();
+            removed += sqlx::query(sql)
+                .bind(now)
+                .execute(self.pool())
+                .await?
+                .rows_affected();
         }
         Ok(removed)
     }

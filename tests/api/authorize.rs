@@ -8,12 +8,20 @@ use crate::on_both_backends;
 async fn assert_error_page(response: reqwest::Response) -> String {
     assert_eq!(response.status(), 400);
     assert!(location(response.headers()).is_none(), "must not redirect");
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     response.text().await.unwrap()
 }
 
 /// Asserts a redirect to the client's redirect URI carrying `error`, state and iss.
-fn assert_error_redirect(app: &TestApp, client: &TestClient, response: &reqwest::Response, error: &str) {
+fn assert_error_redirect(
+    app: &TestApp,
+    client: &TestClient,
+    response: &reqwest::Response,
+    error: &str,
+) {
     assert_eq!(response.status(), 302);
     let to = location(response.headers()).expect("redirect");
     assert!(to.starts_with(&client.redirect_uri), "{to}");

@@ -24,7 +24,12 @@ fn gatehouse(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str
     }
     let mut child = command.spawn().expect("run gatehouse");
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     drop(child.stdin.take());
     child.wait_with_output().expect("gatehouse output")
@@ -44,8 +49,14 @@ fn invalid_configuration_is_a_clear_error_naming_the_key() {
     let cases: &[(&[(&str, &str)], &str)] = &[
         (&[("GATEHOUSE_LISTEN", "not-an-address")], "`listen`"),
         (&[("GATEHOUSE_ISSUER", "http://example.com")], "`issuer`"),
-        (&[("GATEHOUSE_DATABASE_URL", "mysql://x/y")], "`database_url`"),
-        (&[("GATEHOUSE_TOKENS__CODE_TTL_SECS", "soon")], "tokens.code_ttl_secs"),
+        (
+            &[("GATEHOUSE_DATABASE_URL", "mysql://x/y")],
+            "`database_url`",
+        ),
+        (
+            &[("GATEHOUSE_TOKENS__CODE_TTL_SECS", "soon")],
+            "tokens.code_ttl_secs",
+        ),
     ];
     for (env, key) in cases {
         let output = gatehouse(dir.path(), &["serve"], env, None);
@@ -54,12 +65,25 @@ fn invalid_configuration_is_a_clear_error_naming_the_key() {
         assert!(err.contains(key), "{env:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
-    std::fs::write(dir.path().join("gatehouse.toml"), "lisen = \"127.0.0.1:1\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("gatehouse.toml"),
+        "lisen = \"127.0.0.1:1\"\n",
+    )
+    .unwrap();
     let output = gatehouse(dir.path(), &["serve"], &[], None);
     assert!(!output.status.success());
     assert!(stderr(&output).contains("lisen"), "{}", stderr(&output));
-    let output = gatehouse(dir.path(), &["--config", "missing.toml", "serve"], &[], None);
-    assert!(stderr(&output).contains("missing.toml"), "{}", stderr(&output));
+    let output = gatehouse(
+        dir.path(),
+        &["--config", "missing.toml", "serve"],
+        &[],
+        None,
+    );
+    assert!(
+        stderr(&output).contains("missing.toml"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -67,7 +91,15 @@ fn clients_are_created_listed_shown_and_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let create = gatehouse(
         dir.path(),
-        &["client", "create", "--name", "Demo", "--redirect-uri", "https://app.example.com/cb", "--json"],
+        &[
+            "client",
+            "create",
+            "--name",
+            "Demo",
+            "--redirect-uri",
+            "https://app.example.com/cb",
+            "--json",
+        ],
         &[],
         None,
     );
@@ -76,28 +108,71 @@ fn clients_are_created_listed_shown_and_deleted() {
     let id = created["client_id"].as_str().unwrap().to_string();
     let secret = created["client_secret"].as_str().unwrap();
     use base64::Engine;
-    assert_eq!(base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(secret).unwrap().len(), 32);
+    assert_eq!(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(secret)
+            .unwrap()
+            .len(),
+        32
+    );
 
-    let list: Value = serde_json::from_str(&stdout(&gatehouse(dir.path(), &["client", "list", "--json"], &[], None))).unwrap();
+    let list: Value = serde_json::from_str(&stdout(&gatehouse(
+        dir.path(),
+        &["client", "list", "--json"],
+        &[],
+        None,
+    )))
+    .unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
-    assert!(!list.to_string().contains(secret), "the secret is shown once only");
+    assert!(
+        !list.to_string().contains(secret),
+        "the secret is shown once only"
+    );
     let show = gatehouse(dir.path(), &["client", "show", &id], &[], None);
     assert!(stdout(&show).contains("https://app.example.com/cb"));
     assert!(!stdout(&show).contains(secret));
 
     let public = gatehouse(
         dir.path(),
-        &["client", "create", "--name", "SPA", "--public", "--redirect-uri", "http://localhost:3000/cb", "--client-id", "spa", "--json"],
+        &[
+            "client",
+            "create",
+            "--name",
+            "SPA",
+            "--public",
+            "--redirect-uri",
+            "http://localhost:3000/cb",
+            "--client-id",
+            "spa",
+            "--json",
+        ],
         &[],
         None,
     );
     let public: Value = serde_json::from_str(&stdout(&public)).unwrap();
     assert_eq!(public["client_id"], "spa");
     assert!(public.get("client_secret").is_none());
-    let duplicate = gatehouse(dir.path(), &["client", "create", "--name", "x", "--public", "--redirect-uri", "http://localhost/cb", "--client-id", "spa"], &[], None);
+    let duplicate = gatehouse(
+        dir.path(),
+        &[
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--public",
+            "--redirect-uri",
+            "http://localhost/cb",
+            "--client-id",
+            "spa",
+        ],
+        &[],
+        None,
+    );
     assert!(stderr(&duplicate).contains("already exists"));
 
-    assert!(gatehouse(dir.path(), &["client", "delete", &id], &[], None).status.success());
+    assert!(gatehouse(dir.path(), &["client", "delete", &id], &[], None)
+        .status
+        .success());
     let again = gatehouse(dir.path(), &["client", "delete", &id], &[], None);
     assert!(!again.status.success());
     assert!(stderr(&again).contains("no client"));
@@ -106,10 +181,25 @@ fn clients_are_created_listed_shown_and_deleted() {
 #[test]
 fn dangerous_redirect_uris_are_refused_at_registration() {
     let dir = tempfile::tempdir().unwrap();
-    for uri in ["javascript:alert(1)", "JaVaScRiPt:alert(1)", "data:text/html,x", "http://app.example.com/cb", "https://app.example.com/cb#x"] {
-        let output = gatehouse(dir.path(), &["client", "create", "--name", "x", "--redirect-uri", uri], &[], None);
+    for uri in [
+        "javascript:alert(1)",
+        "JaVaScRiPt:alert(1)",
+        "data:text/html,x",
+        "http://app.example.com/cb",
+        "https://app.example.com/cb#x",
+    ] {
+        let output = gatehouse(
+            dir.path(),
+            &["client", "create", "--name", "x", "--redirect-uri", uri],
+            &[],
+            None,
+        );
         assert!(!output.status.success(), "{uri}");
-        assert!(stderr(&output).contains("invalid redirect URI"), "{uri}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains("invalid redirect URI"),
+            "{uri}: {}",
+            stderr(&output)
+        );
     }
 }
 
@@ -141,14 +231,52 @@ fn keys_rotate_publishes_a_key_that_signs_later_and_readable_keys_are_refused() 
 #[test]
 fn user_create_reads_the_password_from_stdin_and_refuses_duplicates() {
     let dir = tempfile::tempdir().unwrap();
-    let args = ["user", "create", "--username", "bob", "--email", "bob@example.com", "--password-stdin"];
+    let args = [
+        "user",
+        "create",
+        "--username",
+        "bob",
+        "--email",
+        "bob@example.com",
+        "--password-stdin",
+    ];
     let output = gatehouse(dir.path(), &args, &[], Some("short\n"));
     assert!(stderr(&output).contains("at least 8"));
     let output = gatehouse(dir.path(), &args, &[], Some(&format!("{PASSWORD}\n")));
     assert!(output.status.success(), "{}", stderr(&output));
-    let again = gatehouse(dir.path(), &["user", "create", "--username", "BOB", "--email", "other@example.com", "--password-stdin"], &[], Some(&format!("{PASSWORD}\n")));
-    assert!(stderr(&again).contains("already taken"), "{}", stderr(&again));
-    let bad = gatehouse(dir.path(), &["user", "create", "--username", "a@b", "--email", "x@example.com", "--password-stdin"], &[], Some(PASSWORD));
+    let again = gatehouse(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--username",
+            "BOB",
+            "--email",
+            "other@example.com",
+            "--password-stdin",
+        ],
+        &[],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(
+        stderr(&again).contains("already taken"),
+        "{}",
+        stderr(&again)
+    );
+    let bad = gatehouse(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--username",
+            "a@b",
+            "--email",
+            "x@example.com",
+            "--password-stdin",
+        ],
+        &[],
+        Some(PASSWORD),
+    );
     assert!(stderr(&bad).contains("--username"));
 }
 
@@ -157,20 +285,43 @@ fn user_create_reads_the_password_from_stdin_and_refuses_duplicates() {
 #[tokio::test]
 async fn quickstart_from_the_readme_signs_in_against_the_real_binary() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let issuer = format!("http://127.0.0.1:{port}");
-    let env = [("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}")), ("GATEHOUSE_ISSUER", issuer.clone())];
+    let env = [
+        ("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}")),
+        ("GATEHOUSE_ISSUER", issuer.clone()),
+    ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let create = gatehouse(
         dir.path(),
-        &["client", "create", "--name", "Quickstart", "--redirect-uri", "http://127.0.0.1:9/cb", "--json"],
+        &[
+            "client",
+            "create",
+            "--name",
+            "Quickstart",
+            "--redirect-uri",
+            "http://127.0.0.1:9/cb",
+            "--json",
+        ],
         &env,
         None,
     );
     let client: Value = serde_json::from_str(&stdout(&create)).expect("client JSON");
     let user = gatehouse(
         dir.path(),
-        &["user", "create", "--username", "carol", "--email", "carol@example.com", "--password-stdin"],
+        &[
+            "user",
+            "create",
+            "--username",
+            "carol",
+            "--email",
+            "carol@example.com",
+            "--password-stdin",
+        ],
         &env,
         Some(PASSWORD),
     );
@@ -186,14 +337,22 @@ async fn quickstart_from_the_readme_signs_in_against_the_real_binary() {
     let http = reqwest::Client::new();
     let mut up = false;
     for _ in 0..100 {
-        if http.get(format!("{issuer}/healthz")).send().await.is_ok_and(|r| r.status() == 200) {
+        if http
+            .get(format!("{issuer}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
             up = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(up, "gatehouse serve did not come up");
-    assert!(dir.path().join("data/gatehouse.db").exists(), "default database location");
+    assert!(
+        dir.path().join("data/gatehouse.db").exists(),
+        "default database location"
+    );
 
     let verifier = gatehouse::secrets::random_token();
     let query = serde_urlencoded::to_string([
@@ -212,8 +371,16 @@ async fn quickstart_from_the_readme_signs_in_against_the_real_binary() {
     let code = query_param(&to, "code").expect("code");
     let tokens: Value = http
         .post(format!("{issuer}/token"))
-        .basic_auth(client["client_id"].as_str().unwrap(), client["client_secret"].as_str())
-        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", "http://127.0.0.1:9/cb"), ("code_verifier", &verifier)])
+        .basic_auth(
+            client["client_id"].as_str().unwrap(),
+            client["client_secret"].as_str(),
+        )
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:9/cb"),
+            ("code_verifier", &verifier),
+        ])
         .send()
         .await
         .unwrap()

@@ -52,10 +52,16 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     spawn_app_with(backend, |_| {}).await
 }
 
-pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut RawConfig)) -> Option<TestApp> {
+pub async fn spawn_app_with(
+    backend: Backend,
+    adjust: impl FnOnce(&mut RawConfig),
+) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("temp dir");
     let (database_url, db) = match backend {
-        Backend::Sqlite => (format!("sqlite://{}/gatehouse.db", dir.path().display()), None),
+        Backend::Sqlite => (
+            format!("sqlite://{}/gatehouse.db", dir.path().display()),
+            None,
+        ),
         Backend::Postgres => {
             let db = PgDatabase::create().await?;
             (db.url.clone(), Some(db))
@@ -66,34 +72,72 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut RawConfig
         database_url,
         keys_dir: dir.path().join("keys"),
         // Lighter than production so the suite stays quick; the algorithm is the same.
-        password_hashing: HashingSettings { memory_kib: 8192, iterations: 1, max_concurrent: 0 },
+        password_hashing: HashingSettings {
+            memory_kib: 8192,
+            iterations: 1,
+            max_concurrent: 0,
+        },
         ..RawConfig::default()
     };
     adjust(&mut raw);
     let custom_issuer = raw.issuer != RawConfig::default().issuer;
     let mut config = Config::from_raw(raw).expect("test config");
     // The issuer must name the port we get, so bind first.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let port = listener.local_addr().expect("addr").port();
     config.listen = listener.local_addr().expect("addr");
     if !custom_issuer {
         config.issuer = format!("http://127.0.0.1:{port}").parse().expect("issuer");
     }
     let clock = Clock::system();
-    let app = App::build_on(listener, config, clock.clone()).await.expect("app starts");
+    let app = App::build_on(listener, config, clock.clone())
+        .await
+        .expect("app starts");
     let store = app.state().store.clone();
     let base = format!("http://{}", app.local_addr().expect("addr"));
     tokio::spawn(app.serve());
 
     let now = clock.now();
-    let client = register(&store, "client", "Test App", Some(CONFIDENTIAL_REDIRECT), now).await;
-    let other_client = register(&store, "client2", "Other App", Some(CONFIDENTIAL_REDIRECT), now).await;
+    let client = register(
+        &store,
+        "client",
+        "Test App",
+        Some(CONFIDENTIAL_REDIRECT),
+        now,
+    )
+    .await;
+    let other_client = register(
+        &store,
+        "client2",
+        "Other App",
+        Some(CONFIDENTIAL_REDIRECT),
+        now,
+    )
+    .await;
     let public_client = register(&store, "spa", "Single Page App", None, now).await;
     let user = create_user(&store, "alice", "alice@example.com", now).await;
-    Some(TestApp { base, clock, store, client, other_client, public_client, user, _dir: dir, _db: db })
+    Some(TestApp {
+        base,
+        clock,
+        store,
+        client,
+        other_client,
+        public_client,
+        user,
+        _dir: dir,
+        _db: db,
+    })
 }
 
-async fn register(store: &Store, id: &str, name: &str, confidential_redirect: Option<&str>, now: i64) -> TestClient {
+async fn register(
+    store: &Store,
+    id: &str,
+    name: &str,
+    confidential_redirect: Option<&str>,
+    now: i64,
+) -> TestClient {
     let secret = confidential_redirect.map(|_| gatehouse::clients::generate_secret());
     let redirect_uri = confidential_redirect.unwrap_or(PUBLIC_REDIRECT).to_string();
     store
@@ -108,7 +152,11 @@ async fn register(store: &Store, id: &str, name: &str, confidential_redirect: Op
         })
         .await
         .expect("client");
-    TestClient { id: id.into(), secret, redirect_uri }
+    TestClient {
+        id: id.into(),
+        secret,
+        redirect_uri,
+    }
 }
 
 pub async fn create_user(store: &Store, username: &str, email: &str, now: i64) -> TestUser {
@@ -135,7 +183,11 @@ pub async fn create_user(store: &Store, username: &str, email: &str, now: i64) -
         )
         .await
         .expect("user");
-    TestUser { id, username: username.into(), email: email.into() }
+    TestUser {
+        id,
+        username: username.into(),
+        email: email.into(),
+    }
 }
 
 impl TestApp {
@@ -176,11 +228,18 @@ impl TestApp {
         let (url, verifier) = self.authorize_url(client, &[]);
         let browser = self.browser();
         let location = browser.sign_in(&url, &self.user.username, PASSWORD).await;
-        (query_param(&location, "code").expect("code in redirect"), verifier)
+        (
+            query_param(&location, "code").expect("code in redirect"),
+            verifier,
+        )
     }
 
     /// POSTs a form to /token as `client` (client_secret_basic when it has a secret).
-    pub async fn token_request(&self, client: &TestClient, form: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn token_request(
+        &self,
+        client: &TestClient,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
         let http = reqwest::Client::new();
         let mut request = http.post(self.url("/token")).form(form);
         match &client.secret {
@@ -194,7 +253,12 @@ impl TestApp {
         request.send().await.expect("token request")
     }
 
-    pub async fn redeem(&self, client: &TestClient, code: &str, verifier: &str) -> reqwest::Response {
+    pub async fn redeem(
+        &self,
+        client: &TestClient,
+        code: &str,
+        verifier: &str,
+    ) -> reqwest::Response {
         self.token_request(
             client,
             &[
@@ -211,7 +275,8 @@ impl TestApp {
 pub fn pkce_challenge(verifier: &str) -> String {
     use base64::Engine;
     use sha2::Digest;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()))
 }
 
 /// A browser: keeps cookies, does not follow redirects (tests look at each hop).
@@ -227,7 +292,10 @@ impl Browser {
             .redirect(Policy::none())
             .build()
             .expect("http client");
-        Browser { http, base: base.to_string() }
+        Browser {
+            http,
+            base: base.to_string(),
+        }
     }
 
     fn absolute(&self, location: &str) -> String {
@@ -271,9 +339,20 @@ impl Browser {
     }
 
     /// Submits the login form found in `html`.
-    pub async fn submit_login(&self, html: &str, identifier: &str, password: &str) -> reqwest::Response {
-        let mut form = vec![("identifier", identifier.to_string()), ("password", password.to_string())];
-        form.push(("csrf_token", hidden_input(html, "csrf_token").expect("csrf token")));
+    pub async fn submit_login(
+        &self,
+        html: &str,
+        identifier: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        let mut form = vec![
+            ("identifier", identifier.to_string()),
+            ("password", password.to_string()),
+        ];
+        form.push((
+            "csrf_token",
+            hidden_input(html, "csrf_token").expect("csrf token"),
+        ));
         if let Some(id) = hidden_input(html, "request_id") {
             form.push(("request_id", id));
         }
@@ -287,12 +366,18 @@ impl Browser {
 }
 
 pub fn location(headers: &HeaderMap) -> Option<String> {
-    headers.get(LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string)
+    headers
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 pub fn query_param(url: &str, name: &str) -> Option<String> {
     let parsed = url::Url::parse(url).ok()?;
-    let value = parsed.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    let value = parsed
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned());
     value
 }
 
@@ -322,13 +407,27 @@ impl PgDatabase {
         };
         use sqlx::Connection;
         sqlx::any::install_default_drivers();
-        let name = format!("gatehouse_test_{}", gatehouse::secrets::random_id().to_lowercase().replace(['-', '_'], "x"));
-        let mut conn = sqlx::AnyConnection::connect(&admin_url).await.expect("connect to test PostgreSQL");
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create database");
+        let name = format!(
+            "gatehouse_test_{}",
+            gatehouse::secrets::random_id()
+                .to_lowercase()
+                .replace(['-', '_'], "x")
+        );
+        let mut conn = sqlx::AnyConnection::connect(&admin_url)
+            .await
+            .expect("connect to test PostgreSQL");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create database");
         let _ = conn.close().await;
         let mut url = url::Url::parse(&admin_url).expect("GATEHOUSE_TEST_POSTGRES_URL");
         url.set_path(&format!("/{name}"));
-        Some(PgDatabase { admin_url, name, url: url.to_string() })
+        Some(PgDatabase {
+            admin_url,
+            name,
+            url: url.to_string(),
+        })
     }
 }
 
@@ -338,7 +437,10 @@ impl Drop for PgDatabase {
         let name = self.name.clone();
         // Drop runs inside the test's runtime; use a thread with its own.
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             rt.block_on(async move {

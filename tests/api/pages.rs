@@ -15,7 +15,14 @@ fn set_cookies(response: &reqwest::Response) -> Vec<String> {
 }
 
 fn cookie_value(set_cookie: &str) -> String {
-    set_cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_string()
+    set_cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_string()
 }
 
 async fn login_page(browser: &Browser) -> String {
@@ -175,14 +182,25 @@ on_both_backends! {
 
 #[tokio::test]
 async fn https_issuer_gets_host_prefixed_secure_cookies_and_hsts() {
-    let app = spawn_app_with(Backend::Sqlite, |raw| raw.issuer = "https://id.example.test".into())
-        .await
+    let app = spawn_app_with(Backend::Sqlite, |raw| {
+        raw.issuer = "https://id.example.test".into()
+    })
+    .await
+    .unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
         .unwrap();
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let page = http.get(app.url("/login")).send().await.unwrap();
-    assert!(page.headers()["strict-transport-security"].to_str().unwrap().contains("max-age=31536000"));
+    assert!(page.headers()["strict-transport-security"]
+        .to_str()
+        .unwrap()
+        .contains("max-age=31536000"));
     let csrf_cookie = set_cookies(&page).into_iter().next().unwrap();
-    assert!(csrf_cookie.starts_with("__Host-gatehouse_csrf=") && csrf_cookie.contains("Secure"), "{csrf_cookie}");
+    assert!(
+        csrf_cookie.starts_with("__Host-gatehouse_csrf=") && csrf_cookie.contains("Secure"),
+        "{csrf_cookie}"
+    );
     let html = page.text().await.unwrap();
     let response = http
         .post(app.url("/login"))
@@ -197,10 +215,19 @@ async fn https_issuer_gets_host_prefixed_secure_cookies_and_hsts() {
         .await
         .unwrap();
     assert_eq!(response.status(), 303);
-    let session = set_cookies(&response).into_iter().find(|c| c.contains("gatehouse_session")).unwrap();
-    assert!(session.starts_with("__Host-gatehouse_session="), "{session}");
+    let session = set_cookies(&response)
+        .into_iter()
+        .find(|c| c.contains("gatehouse_session"))
+        .unwrap();
+    assert!(
+        session.starts_with("__Host-gatehouse_session="),
+        "{session}"
+    );
     for attribute in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(session.contains(attribute), "{session}");
     }
-    assert!(!session.contains("Domain="), "__Host- cookies carry no Domain");
+    assert!(
+        !session.contains("Domain="),
+        "__Host- cookies carry no Domain"
+    );
 }

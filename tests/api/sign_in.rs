@@ -3,10 +3,12 @@
 
 use crate::helpers::*;
 use crate::on_both_backends;
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
+};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 
 fn rp_http() -> reqwest::Client {
@@ -16,11 +18,16 @@ fn rp_http() -> reqwest::Client {
         .unwrap()
 }
 
-async fn sign_in_as_relying_party(app: &TestApp, client: &TestClient, scopes: &[&str]) -> (CoreUserInfoClaims, serde_json::Value) {
+async fn sign_in_as_relying_party(
+    app: &TestApp,
+    client: &TestClient,
+    scopes: &[&str],
+) -> (CoreUserInfoClaims, serde_json::Value) {
     let http = rp_http();
-    let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(app.base.clone()).unwrap(), &http)
-        .await
-        .expect("discovery");
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(app.base.clone()).unwrap(), &http)
+            .await
+            .expect("discovery");
     let rp = CoreClient::from_provider_metadata(
         metadata,
         ClientId::new(client.id.clone()),
@@ -29,18 +36,31 @@ async fn sign_in_as_relying_party(app: &TestApp, client: &TestClient, scopes: &[
     .set_redirect_uri(RedirectUrl::new(client.redirect_uri.clone()).unwrap());
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = rp
-        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
         .set_pkce_challenge(challenge);
     for scope in scopes {
         request = request.add_scope(Scope::new(scope.to_string()));
     }
     let (url, csrf, nonce) = request.url();
 
-    let redirect = app.browser().sign_in(url.as_str(), "Alice@Example.com", PASSWORD).await;
+    let redirect = app
+        .browser()
+        .sign_in(url.as_str(), "Alice@Example.com", PASSWORD)
+        .await;
     assert!(redirect.starts_with(&client.redirect_uri), "{redirect}");
-    assert_eq!(query_param(&redirect, "state").as_deref(), Some(csrf.secret().as_str()));
+    assert_eq!(
+        query_param(&redirect, "state").as_deref(),
+        Some(csrf.secret().as_str())
+    );
     // RFC 9207: the issuer identifies itself in the response.
-    assert_eq!(query_param(&redirect, "iss").as_deref(), Some(app.base.as_str()));
+    assert_eq!(
+        query_param(&redirect, "iss").as_deref(),
+        Some(app.base.as_str())
+    );
     let code = query_param(&redirect, "code").expect("code");
 
     let tokens = rp
@@ -52,7 +72,9 @@ async fn sign_in_as_relying_party(app: &TestApp, client: &TestClient, scopes: &[
         .expect("code exchange");
     let id_token = tokens.id_token().expect("id token");
     // Signature against the JWKS, iss, aud, exp, nonce: all checked by the library.
-    let claims = id_token.claims(&rp.id_token_verifier(), &nonce).expect("valid ID token");
+    let claims = id_token
+        .claims(&rp.id_token_verifier(), &nonce)
+        .expect("valid ID token");
     assert_eq!(claims.subject().as_str(), app.user.id);
     assert!(claims.auth_time().is_some());
     let at_hash = claims.access_token_hash().expect("at_hash");
@@ -75,7 +97,12 @@ async fn sign_in_as_relying_party(app: &TestApp, client: &TestClient, scopes: &[
 pub fn decode_payload(jwt: &str) -> serde_json::Value {
     use base64::Engine;
     let payload = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 on_both_backends! {
