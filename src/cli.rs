@@ -171,12 +171,21 @@ async fn serve(config: Config, clock: Clock) -> anyhow::Result<()> {
     } else {
         store::redact_url(&config.database_url)
     };
-    println!("Gatehouse is listening on http://{addr}");
-    println!("  issuer:    {}", config.issuer_str());
-    println!("  discovery: {}", config.url_for(crate::oauth::DISCOVERY));
-    println!("  database:  {data}");
-    println!("  keys:      {}", config.keys_dir.display());
-    tracing::info!(%addr, issuer = config.issuer_str(), "listening");
+    if config.log_format == crate::config::LogFormat::Human {
+        println!("Gatehouse is listening on http://{addr}");
+        println!("  issuer:    {}", config.issuer_str());
+        println!("  discovery: {}", config.url_for(crate::oauth::DISCOVERY));
+        println!("  database:  {data}");
+        println!("  keys:      {}", config.keys_dir.display());
+    }
+    tracing::info!(
+        %addr,
+        issuer = config.issuer_str(),
+        discovery = config.url_for(crate::oauth::DISCOVERY),
+        database = data,
+        keys = %config.keys_dir.display(),
+        "listening"
+    );
     app.serve().await
 }
 

@@ -372,6 +372,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let meta = generate(dir.path(), 2048, 0, 0).unwrap();
         let pem = dir.path().join(format!("{}.pem", meta.kid));
+        assert_eq!(
+            fs::metadata(&pem).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(
+            fs::read_to_string(&pem)
+                .unwrap()
+                .starts_with("-----BEGIN PRIVATE KEY-----"),
+            "PKCS#8"
+        );
         fs::set_permissions(&pem, fs::Permissions::from_mode(0o644)).unwrap();
         let err = KeySet::load(dir.path(), 0).err().unwrap().to_string();
         assert!(err.contains("chmod 600"), "{err}");

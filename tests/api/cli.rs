@@ -327,11 +327,16 @@ async fn quickstart_from_the_readme_signs_in_against_the_real_binary() {
     );
     assert!(user.status.success(), "{}", stderr(&user));
 
+    // Structured logs at the most verbose level, to check below that no secret reaches them.
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
     let mut server = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .current_dir(dir.path())
         .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .env("GATEHOUSE_LOG_FORMAT", "json")
+        .env("RUST_LOG", "trace")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
         .spawn()
         .unwrap();
     let http = reqwest::Client::new();
@@ -365,7 +370,8 @@ async fn quickstart_from_the_readme_signs_in_against_the_real_binary() {
         ("code_challenge_method", "S256"),
     ])
     .unwrap();
-    let to = Browser::new(&issuer)
+    let browser = Browser::new(&issuer);
+    let to = browser
         .sign_in(&format!("{issuer}/authorize?{query}"), "carol", PASSWORD)
         .await;
     let code = query_param(&to, "code").expect("code");
@@ -399,4 +405,56 @@ async fn quickstart_from_the_readme_signs_in_against_the_real_binary() {
     let _ = server.kill();
     let _ = server.wait();
     assert_eq!(userinfo["email"], "carol@example.com");
+
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        logs.contains("\"listening\""),
+        "the startup event is logged"
+    );
+    for line in logs.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            serde_json::from_str::<Value>(line).is_ok(),
+            "not a JSON log line: {line}"
+        );
+    }
+    let session_cookie = browser.cookies();
+    assert!(session_cookie.contains("gatehouse_session="));
+    let secrets = [
+        ("password", PASSWORD.to_string()),
+        (
+            "client secret",
+            client["client_secret"].as_str().unwrap().to_string(),
+        ),
+        ("authorization code", code.clone()),
+        (
+            "access token",
+            tokens["access_token"].as_str().unwrap().to_string(),
+        ),
+        ("ID token", tokens["id_token"].as_str().unwrap().to_string()),
+        ("PKCE verifier", verifier.clone()),
+    ];
+    for (name, secret) in secrets.iter().chain(
+        session_cookie
+            .split("; ")
+            .filter_map(|c| c.split_once('='))
+            .map(|(_, v)| ("cookie", v.to_string()))
+            .collect::<Vec<_>>()
+            .iter(),
+    ) {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "the {name} appears in the logs"
+        );
+    }
+}
+
+#[test]
+fn migrate_creates_the_schema_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let output = gatehouse(dir.path(), &["migrate"], &[], None);
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(stdout(&output).contains("up to date"));
+    }
+    assert!(dir.path().join("data/gatehouse.db").exists());
 }

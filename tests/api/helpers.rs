@@ -9,6 +9,7 @@ use gatehouse::store::Store;
 use gatehouse::{App, Clock, Config};
 use reqwest::header::{HeaderMap, LOCATION};
 use reqwest::redirect::Policy;
+use std::sync::Arc;
 use tempfile::TempDir;
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -282,20 +283,33 @@ pub fn pkce_challenge(verifier: &str) -> String {
 /// A browser: keeps cookies, does not follow redirects (tests look at each hop).
 pub struct Browser {
     pub http: reqwest::Client,
+    pub jar: Arc<reqwest::cookie::Jar>,
     base: String,
 }
 
 impl Browser {
     pub fn new(base: &str) -> Browser {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
         let http = reqwest::Client::builder()
-            .cookie_store(true)
+            .cookie_provider(jar.clone())
             .redirect(Policy::none())
             .build()
             .expect("http client");
         Browser {
             http,
+            jar,
             base: base.to_string(),
         }
+    }
+
+    /// The `Cookie` header this browser would send to Gatehouse.
+    pub fn cookies(&self) -> String {
+        use reqwest::cookie::CookieStore;
+        let url = url::Url::parse(&self.base).expect("base URL");
+        self.jar
+            .cookies(&url)
+            .map(|v| v.to_str().unwrap_or_default().to_string())
+            .unwrap_or_default()
     }
 
     fn absolute(&self, location: &str) -> String {

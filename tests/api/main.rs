@@ -9,5 +9,6 @@ mod cli;
 mod discovery;
 mod pages;
 mod sign_in;
+mod store;
 mod token;
 mod userinfo;
