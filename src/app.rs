@@ -5,8 +5,8 @@ use crate::accounts::password::PasswordHasherPool;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::keys::KeySet;
-use crate::oauth::{self, authorize, discovery, jwks, token, userinfo};
-use crate::pages::{Pages, STYLESHEET};
+use crate::oauth::{self, authorize, consent, discovery, jwks, token, userinfo};
+use crate::pages::{Pages, FORM_POST_SCRIPT, STYLESHEET};
 use crate::store::Store;
 use anyhow::Context;
 use axum::extract::{DefaultBodyLimit, State};
@@ -105,10 +105,17 @@ pub fn router(state: AppState) -> Router {
         .route(oauth::AUTHORIZE_RESUME, get(authorize::resume))
         .route(oauth::TOKEN, axum::routing::post(token::post))
         .route(oauth::USERINFO, get(userinfo::get).post(userinfo::post))
+        .route("/consent", get(consent::show).post(consent::decide))
+        .route("/account/consents", get(consent::list))
+        .route(
+            "/account/consents/revoke",
+            axum::routing::post(consent::revoke),
+        )
         .route("/login", get(login::show).post(login::submit))
         .route("/logout", get(login::confirm_logout).post(login::logout))
         .route("/", get(login::home))
         .route("/assets/gatehouse.css", get(stylesheet))
+        .route("/assets/form_post.js", get(form_post_script))
         .route("/healthz", get(health))
         .fallback(not_found)
         .with_state(state)
@@ -147,6 +154,17 @@ async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         STYLESHEET,
+    )
+        .into_response()
+}
+
+async fn form_post_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        FORM_POST_SCRIPT,
     )
         .into_response()
 }

@@ -16,7 +16,25 @@ pub struct Client {
     /// PKCE is always required of public clients; this requires it of a confidential one.
     pub require_pkce: bool,
     pub created_at: i64,
+    /// Grant types it may use at /token: authorization_code, refresh_token, client_credentials.
+    pub grant_types: Vec<String>,
+    /// First-party apps (the operator's own) skip the consent screen.
+    pub first_party: bool,
+    /// Scopes it may ask for; `None` means the OpenID Connect scopes we support.
+    pub allowed_scopes: Option<Vec<String>>,
+    /// Resources (RFC 8707) it may get client_credentials tokens for; the first is the default.
+    pub audiences: Vec<String>,
+    /// A JWK Set (JSON) of its public keys, enabling private_key_jwt.
+    pub jwks: Option<String>,
+    pub backchannel_logout_uri: Option<String>,
+    /// Issue refresh tokens without asking for offline_access (first-party apps).
+    pub always_refresh: bool,
+    pub access_token_ttl_secs: Option<i64>,
+    pub refresh_idle_ttl_secs: Option<i64>,
+    pub refresh_absolute_ttl_secs: Option<i64>,
 }
+
+pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
 
 impl Client {
     pub fn is_public(&self) -> bool {
@@ -25,6 +43,35 @@ impl Client {
 
     pub fn pkce_required(&self) -> bool {
         self.is_public() || self.require_pkce
+    }
+
+    pub fn may_use_grant(&self, grant_type: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant_type)
+    }
+
+    /// Whether it may ask for `scope` in an authorization request.
+    pub fn may_request_scope(&self, scope: &str) -> bool {
+        match &self.allowed_scopes {
+            Some(allowed) => allowed.iter().any(|s| s == scope),
+            None => crate::oauth::SUPPORTED_SCOPES.contains(&scope),
+        }
+    }
+
+    /// Where it may be sent after logout: exact match, as for redirect URIs.
+    pub fn has_post_logout_redirect_uri(&self, uri: &str) -> bool {
+        self.post_logout_redirect_uris
+            .iter()
+            .any(|registered| registered == uri)
+    }
+
+    /// Origins a browser app of this client runs on, from its redirect URIs: the only ones
+    /// that get CORS answers for its token requests.
+    pub fn origins(&self) -> Vec<String> {
+        self.redirect_uris
+            .iter()
+            .filter_map(|u| Url::parse(u).ok())
+            .map(|u| u.origin().ascii_serialization())
+            .collect()
     }
 
     /// Exact string comparison, as RFC 9700 §4.1.3 and OIDC Core §3.1.2.1 require: no case
@@ -39,6 +86,32 @@ impl Client {
         match &self.secret_hash {
             Some(hash) => secrets::constant_time_eq(hash, &secrets::digest(presented)),
             None => false,
+        }
+    }
+}
+
+impl Client {
+    /// A client with the defaults `gatehouse client create` uses: first party, code and
+    /// refresh grants, no redirect URIs yet.
+    pub fn new(id: &str, name: &str, secret_hash: Option<String>) -> Client {
+        Client {
+            id: id.to_string(),
+            name: name.to_string(),
+            secret_hash,
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            require_pkce: false,
+            created_at: 0,
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            first_party: true,
+            allowed_scopes: None,
+            audiences: vec![],
+            jwks: None,
+            backchannel_logout_uri: None,
+            always_refresh: false,
+            access_token_ttl_secs: None,
+            refresh_idle_ttl_secs: None,
+            refresh_absolute_ttl_secs: None,
         }
     }
 }
@@ -119,13 +192,8 @@ mod tests {
     #[test]
     fn redirect_match_is_exact_security_checklist_a1() {
         let client = Client {
-            id: "c".into(),
-            name: "c".into(),
-            secret_hash: None,
             redirect_uris: vec!["https://app.example.com/cb".into()],
-            post_logout_redirect_uris: vec![],
-            require_pkce: false,
-            created_at: 0,
+            ..Client::new("c", "c", None)
         };
         assert!(client.has_redirect_uri("https://app.example.com/cb"));
         for near in [

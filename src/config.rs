@@ -67,6 +67,10 @@ pub struct TokenSettings {
     pub id_token_ttl_secs: i64,
     /// How long a sign-in that went to the login page may take before it must restart.
     pub authorization_request_ttl_secs: i64,
+    /// A refresh token unused this long expires; each use starts the clock again.
+    pub refresh_idle_ttl_secs: i64,
+    /// A refresh token family ends this long after the sign-in, however active.
+    pub refresh_absolute_ttl_secs: i64,
 }
 
 impl Default for TokenSettings {
@@ -76,6 +80,8 @@ impl Default for TokenSettings {
             access_token_ttl_secs: 15 * 60,
             id_token_ttl_secs: 60 * 60,
             authorization_request_ttl_secs: 30 * 60,
+            refresh_idle_ttl_secs: 14 * 24 * 3600,
+            refresh_absolute_ttl_secs: 90 * 24 * 3600,
         }
     }
 }
@@ -216,6 +222,14 @@ impl Config {
             (
                 "tokens.authorization_request_ttl_secs",
                 raw.tokens.authorization_request_ttl_secs,
+            ),
+            (
+                "tokens.refresh_idle_ttl_secs",
+                raw.tokens.refresh_idle_ttl_secs,
+            ),
+            (
+                "tokens.refresh_absolute_ttl_secs",
+                raw.tokens.refresh_absolute_ttl_secs,
             ),
             ("sessions.idle_ttl_secs", raw.sessions.idle_ttl_secs),
             ("sessions.absolute_ttl_secs", raw.sessions.absolute_ttl_secs),

@@ -16,9 +16,17 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("error.html", include_str!("../templates/error.html")),
     ("home.html", include_str!("../templates/home.html")),
     ("logout.html", include_str!("../templates/logout.html")),
+    (
+        "form_post.html",
+        include_str!("../templates/form_post.html"),
+    ),
+    ("consent.html", include_str!("../templates/consent.html")),
+    ("consents.html", include_str!("../templates/consents.html")),
 ];
 
 pub const STYLESHEET: &str = include_str!("../templates/assets/gatehouse.css");
+/// Submits the form_post page's form; an external file, so CSP needs no unsafe-inline.
+pub const FORM_POST_SCRIPT: &str = include_str!("../templates/assets/form_post.js");
 
 /// No inline script or style anywhere; `form-action` is left out on purpose: Chrome applies
 /// it to the redirects after a form post, which would block the hop back to the app.
@@ -85,6 +93,23 @@ impl Pages {
                 )
             }
         }
+    }
+
+    /// The form_post response (OAuth 2.0 Form Post Response Mode §2): a form that submits
+    /// itself with a script from our origin, and offers a button when scripts are off.
+    pub fn form_post(&self, action: &str, fields: Vec<Value>) -> Response {
+        let mut response = self.render(
+            StatusCode::OK,
+            "form_post.html",
+            minijinja::context! { action, fields },
+        );
+        response.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; script-src 'self'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+            ),
+        );
+        response
     }
 
     /// The error page shown when we cannot (or must not) send the user back to an app.

@@ -17,7 +17,7 @@ pub struct Subject<'a> {
     pub client_id: &'a str,
     pub scope: &'a str,
     pub grant_id: &'a str,
-    pub session_id: &'a str,
+    pub session_id: Option<&'a str>,
     pub auth_time: i64,
 }
 
@@ -56,8 +56,10 @@ pub fn id_token(
         "exp": now + ttl,
         "auth_time": s.auth_time,
         "at_hash": left_half_hash(access_token),
-        "sid": s.session_id,
     }));
+    if let Some(sid) = s.session_id {
+        claims.insert("sid".into(), sid.into());
+    }
     if let Some(nonce) = nonce {
         claims.insert("nonce".into(), nonce.into());
     }

@@ -38,6 +38,10 @@ pub enum ErrorCode {
     RequestNotSupported,
     /// OIDC Core §3.1.2.6
     RequestUriNotSupported,
+    /// RFC 8707 §2
+    InvalidTarget,
+    /// OIDC Core §3.1.2.6
+    ConsentRequired,
     /// RFC 6750 §3.1
     InvalidToken,
     /// RFC 6750 §3.1
@@ -61,6 +65,8 @@ impl ErrorCode {
             ErrorCode::InteractionRequired => "interaction_required",
             ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
+            ErrorCode::InvalidTarget => "invalid_target",
+            ErrorCode::ConsentRequired => "consent_required",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InsufficientScope => "insufficient_scope",
         }
@@ -95,6 +101,9 @@ constructors! {
     request_not_supported => RequestNotSupported,
     request_uri_not_supported => RequestUriNotSupported,
     invalid_token => InvalidToken,
+    invalid_target => InvalidTarget,
+    consent_required => ConsentRequired,
+    access_denied => AccessDenied,
     insufficient_scope => InsufficientScope,
 }
 

@@ -4,6 +4,7 @@
 pub mod authorize;
 pub mod claims;
 pub mod client_auth;
+pub mod consent;
 pub mod discovery;
 pub mod error;
 pub mod jwks;
@@ -20,7 +21,7 @@ pub const TOKEN: &str = "/token";
 pub const USERINFO: &str = "/userinfo";
 
 /// Scopes we understand. Others are ignored, as RFC 6749 §3.3 allows.
-pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email"];
+pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
 
 /// The claims we can release, for discovery's `claims_supported`.
 pub const SUPPORTED_CLAIMS: &[&str] = &[

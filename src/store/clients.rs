@@ -12,6 +12,26 @@ struct ClientRow {
     post_logout_redirect_uris: String,
     require_pkce: i64,
     created_at: i64,
+    grant_types: String,
+    first_party: i64,
+    allowed_scopes: Option<String>,
+    audiences: String,
+    jwks: Option<String>,
+    backchannel_logout_uri: Option<String>,
+    always_refresh: i64,
+    access_token_ttl_secs: Option<i64>,
+    refresh_idle_ttl_secs: Option<i64>,
+    refresh_absolute_ttl_secs: Option<i64>,
+}
+
+/// Lists are written only by this module from a Vec<String>; an unreadable value reads as
+/// empty, which fails closed (no URI, grant or audience matches).
+fn list(json: &str) -> Vec<String> {
+    serde_json::from_str(json).unwrap_or_default()
+}
+
+fn json(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
 }
 
 impl From<ClientRow> for Client {
@@ -20,36 +40,85 @@ impl From<ClientRow> for Client {
             id: row.id,
             name: row.name,
             secret_hash: row.secret_hash,
-            // Written only by `create_client` from a Vec<String>; an unreadable value
-            // means no URI matches, which fails closed.
-            redirect_uris: serde_json::from_str(&row.redirect_uris).unwrap_or_default(),
-            post_logout_redirect_uris: serde_json::from_str(&row.post_logout_redirect_uris)
-                .unwrap_or_default(),
+            redirect_uris: list(&row.redirect_uris),
+            post_logout_redirect_uris: list(&row.post_logout_redirect_uris),
             require_pkce: row.require_pkce != 0,
             created_at: row.created_at,
+            grant_types: list(&row.grant_types),
+            first_party: row.first_party != 0,
+            allowed_scopes: row.allowed_scopes.as_deref().map(list),
+            audiences: list(&row.audiences),
+            jwks: row.jwks,
+            backchannel_logout_uri: row.backchannel_logout_uri,
+            always_refresh: row.always_refresh != 0,
+            access_token_ttl_secs: row.access_token_ttl_secs,
+            refresh_idle_ttl_secs: row.refresh_idle_ttl_secs,
+            refresh_absolute_ttl_secs: row.refresh_absolute_ttl_secs,
         }
     }
 }
 
 const COLUMNS: &str =
-    "id, name, secret_hash, redirect_uris, post_logout_redirect_uris, require_pkce, created_at";
+    "id, name, secret_hash, redirect_uris, post_logout_redirect_uris, require_pkce, \
+    created_at, grant_types, first_party, allowed_scopes, audiences, jwks, backchannel_logout_uri, \
+    always_refresh, access_token_ttl_secs, refresh_idle_ttl_secs, refresh_absolute_ttl_secs";
 
 impl Store {
     pub async fn create_client(&self, client: &Client) -> Result<(), sqlx::Error> {
+        sqlx::query(&format!(
+            "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+             $13, $14, $15, $16, $17)"
+        ))
+        .bind(&client.id)
+        .bind(&client.name)
+        .bind(&client.secret_hash)
+        .bind(json(&client.redirect_uris))
+        .bind(json(&client.post_logout_redirect_uris))
+        .bind(client.require_pkce as i64)
+        .bind(client.created_at)
+        .bind(json(&client.grant_types))
+        .bind(client.first_party as i64)
+        .bind(client.allowed_scopes.as_deref().map(json))
+        .bind(json(&client.audiences))
+        .bind(&client.jwks)
+        .bind(&client.backchannel_logout_uri)
+        .bind(client.always_refresh as i64)
+        .bind(client.access_token_ttl_secs)
+        .bind(client.refresh_idle_ttl_secs)
+        .bind(client.refresh_absolute_ttl_secs)
+        .execute(self.pool())
+        .await
+        .map(|_| ())
+    }
+
+    /// Rewrites every setting of an existing client (not its id or creation time).
+    pub async fn update_client(&self, client: &Client) -> Result<bool, sqlx::Error> {
         sqlx::query(
-            "INSERT INTO clients (id, name, secret_hash, redirect_uris, post_logout_redirect_uris, \
-             require_pkce, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "UPDATE clients SET name = $2, secret_hash = $3, redirect_uris = $4, \
+             post_logout_redirect_uris = $5, require_pkce = $6, grant_types = $7, first_party = $8, \
+             allowed_scopes = $9, audiences = $10, jwks = $11, backchannel_logout_uri = $12, \
+             always_refresh = $13, access_token_ttl_secs = $14, refresh_idle_ttl_secs = $15, \
+             refresh_absolute_ttl_secs = $16 WHERE id = $1",
         )
         .bind(&client.id)
         .bind(&client.name)
         .bind(&client.secret_hash)
-        .bind(serde_json::to_string(&client.redirect_uris).unwrap_or_else(|_| "[]".into()))
-        .bind(serde_json::to_string(&client.post_logout_redirect_uris).unwrap_or_else(|_| "[]".into()))
+        .bind(json(&client.redirect_uris))
+        .bind(json(&client.post_logout_redirect_uris))
         .bind(client.require_pkce as i64)
-        .bind(client.created_at)
+        .bind(json(&client.grant_types))
+        .bind(client.first_party as i64)
+        .bind(client.allowed_scopes.as_deref().map(json))
+        .bind(json(&client.audiences))
+        .bind(&client.jwks)
+        .bind(&client.backchannel_logout_uri)
+        .bind(client.always_refresh as i64)
+        .bind(client.access_token_ttl_secs)
+        .bind(client.refresh_idle_ttl_secs)
+        .bind(client.refresh_absolute_ttl_secs)
         .execute(self.pool())
         .await
-        .map(|_| ())
+        .map(|r| r.rows_affected() > 0)
     }
 
     pub async fn client(&self, id: &str) -> Result<Option<Client>, sqlx::Error> {

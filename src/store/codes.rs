@@ -1,4 +1,4 @@
-//! Authorization codes and the grants their redemption creates.
+//! Authorization codes: issued at /authorize, consumed once at /token.
 
 use super::Store;
 use sqlx::{Any, Transaction};
@@ -95,28 +95,6 @@ impl Store {
         })
     }
 
-    /// Records the grant a redeemed code creates, in the redeeming transaction.
-    pub async fn insert_grant(
-        tx: &mut Transaction<'static, Any>,
-        code: &CodeRow,
-        now: i64,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO grants (id, client_id, user_id, session_id, scope, auth_time, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&code.grant_id)
-        .bind(&code.client_id)
-        .bind(&code.user_id)
-        .bind(&code.session_id)
-        .bind(&code.scope)
-        .bind(code.auth_time)
-        .bind(now)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ())
-    }
-
     pub async fn session_live_in(
         tx: &mut Transaction<'static, Any>,
         session_id: &str,
@@ -126,25 +104,6 @@ impl Store {
             .bind(session_id)
             .bind(now)
             .fetch_optional(&mut **tx)
-            .await
-            .map(|row| row.is_some())
-    }
-
-    /// Revokes a grant; tokens that point at it stop working at once.
-    pub async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-            .bind(grant_id)
-            .bind(now)
-            .execute(self.pool())
-            .await
-            .map(|_| ())
-    }
-
-    /// True when the grant exists and has not been revoked.
-    pub async fn grant_is_live(&self, grant_id: &str) -> Result<bool, sqlx::Error> {
-        sqlx::query("SELECT 1 FROM grants WHERE id = $1 AND revoked_at IS NULL")
-            .bind(grant_id)
-            .fetch_optional(self.pool())
             .await
             .map(|row| row.is_some())
     }

@@ -6,8 +6,11 @@
 pub mod accounts;
 pub mod clients;
 pub mod codes;
+pub mod consents;
+pub mod grants;
 pub mod requests;
 pub mod sessions;
+pub mod tokens;
 
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

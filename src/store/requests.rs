@@ -55,6 +55,9 @@ impl Store {
             // Keep consumed codes until expiry so a replay is still recognised as one.
             "DELETE FROM authorization_codes WHERE expires_at <= $1",
             "DELETE FROM sessions WHERE expires_at <= $1",
+            "DELETE FROM refresh_tokens WHERE expires_at <= $1",
+            "DELETE FROM revoked_access_tokens WHERE expires_at <= $1",
+            "DELETE FROM used_client_assertions WHERE expires_at <= $1",
         ] {
             removed += sqlx::query(sql)
                 .bind(now)

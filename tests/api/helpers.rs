@@ -139,24 +139,31 @@ async fn register(
     confidential_redirect: Option<&str>,
     now: i64,
 ) -> TestClient {
-    let secret = confidential_redirect.map(|_| gatehouse::clients::generate_secret());
     let redirect_uri = confidential_redirect.unwrap_or(PUBLIC_REDIRECT).to_string();
-    store
-        .create_client(&Client {
-            id: id.into(),
-            name: name.into(),
-            secret_hash: secret.as_deref().map(gatehouse::secrets::digest),
-            redirect_uris: vec![redirect_uri.clone()],
-            post_logout_redirect_uris: vec![],
-            require_pkce: false,
-            created_at: now,
-        })
-        .await
-        .expect("client");
+    add_client(store, id, confidential_redirect.is_some(), now, |c| {
+        c.name = name.into();
+        c.redirect_uris = vec![redirect_uri.clone()];
+    })
+    .await
+}
+
+/// Registers a client with the CLI's defaults, adjusted by `adjust`.
+pub async fn add_client(
+    store: &Store,
+    id: &str,
+    confidential: bool,
+    now: i64,
+    adjust: impl FnOnce(&mut Client),
+) -> TestClient {
+    let secret = confidential.then(gatehouse::clients::generate_secret);
+    let mut client = Client::new(id, id, secret.as_deref().map(gatehouse::secrets::digest));
+    client.created_at = now;
+    adjust(&mut client);
+    store.create_client(&client).await.expect("client");
     TestClient {
         id: id.into(),
         secret,
-        redirect_uri,
+        redirect_uri: client.redirect_uris.first().cloned().unwrap_or_default(),
     }
 }
 

@@ -3,7 +3,6 @@
 
 use crate::helpers::*;
 use crate::on_both_backends;
-use gatehouse::clients::Client;
 
 fn set_cookies(response: &reqwest::Response) -> Vec<String> {
     response
@@ -149,17 +148,11 @@ on_both_backends! {
     }
 
     async fn pages_escape_names_and_send_security_headers(app) {
-        let evil = Client {
-            id: "evil".into(),
-            name: "<script>alert(1)</script>".into(),
-            secret_hash: None,
-            redirect_uris: vec![PUBLIC_REDIRECT.into()],
-            post_logout_redirect_uris: vec![],
-            require_pkce: false,
-            created_at: 0,
-        };
-        app.store.create_client(&evil).await.unwrap();
-        let client = TestClient { id: "evil".into(), secret: None, redirect_uri: PUBLIC_REDIRECT.into() };
+        let client = add_client(&app.store, "evil", false, 0, |c| {
+            c.name = "<script>alert(1)</script>".into();
+            c.redirect_uris = vec![PUBLIC_REDIRECT.into()];
+        })
+        .await;
         let (url, _) = app.authorize_url(&client, &[("login_hint", "\"><img src=x onerror=alert(1)>")]);
         let response = app.browser().follow(&url).await;
         let headers = response.headers().clone();

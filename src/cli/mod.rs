@@ -2,8 +2,9 @@
 //! on the host (clients, users, keys, migrations). Flags override `GATEHOUSE_*`
 //! environment variables, which override `gatehouse.toml`.
 
+mod client;
+
 use crate::accounts::{self, password::PasswordHasherPool};
-use crate::clients::{self, Client};
 use crate::clock::Clock;
 use crate::config::{Config, Overrides};
 use crate::keys::{self, KeySet};
@@ -11,8 +12,7 @@ use crate::secrets;
 use crate::store::{self, accounts::NewAccount, Store};
 use crate::{telemetry, App};
 use anyhow::{bail, Context};
-use clap::{Args, Parser, Subcommand};
-use serde_json::json;
+use clap::{Parser, Subcommand};
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -53,7 +53,7 @@ enum Command {
     Keys(KeysCommand),
     /// Manage registered clients (relying parties)
     #[command(subcommand)]
-    Client(ClientCommand),
+    Client(client::ClientCommand),
     /// Manage user accounts
     #[command(subcommand)]
     User(UserCommand),
@@ -67,50 +67,6 @@ enum KeysCommand {
     Rotate,
     /// Retire a key: it stops signing and leaves the JWKS (tokens it signed stop verifying)
     Retire { kid: String },
-}
-
-#[derive(Subcommand, Debug)]
-enum ClientCommand {
-    /// Register a client; prints its id and, for confidential clients, its secret (once)
-    Create(CreateClient),
-    /// List clients
-    List {
-        #[arg(long)]
-        json: bool,
-    },
-    /// Show one client
-    Show {
-        client_id: String,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Delete a client and everything issued to it
-    Delete { client_id: String },
-}
-
-#[derive(Args, Debug)]
-struct CreateClient {
-    /// Name shown to users
-    #[arg(long)]
-    name: String,
-    /// Allowed redirect URI (repeatable); matched exactly
-    #[arg(long = "redirect-uri", required = true)]
-    redirect_uris: Vec<String>,
-    /// A public client (SPA, mobile, CLI): no secret, PKCE required
-    #[arg(long)]
-    public: bool,
-    /// Allowed post-logout redirect URI (repeatable)
-    #[arg(long = "post-logout-redirect-uri")]
-    post_logout_redirect_uris: Vec<String>,
-    /// Choose the client_id instead of a random one
-    #[arg(long)]
-    client_id: Option<String>,
-    /// Require PKCE of this confidential client too
-    #[arg(long)]
-    require_pkce: bool,
-    /// Print JSON
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -158,7 +114,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys(cmd) => keys_command(&config, cmd, clock.now()),
-        Command::Client(cmd) => client_command(&config, cmd, clock.now()).await,
+        Command::Client(cmd) => client::run(&config, cmd, clock.now()).await,
         Command::User(cmd) => user_command(&config, cmd, clock.now()).await,
     }
 }
@@ -229,145 +185,10 @@ fn keys_command(config: &Config, cmd: KeysCommand, now: i64) -> anyhow::Result<(
     }
 }
 
-async fn open_store(config: &Config) -> anyhow::Result<Store> {
+pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
     Ok(store)
-}
-
-async fn client_command(config: &Config, cmd: ClientCommand, now: i64) -> anyhow::Result<()> {
-    let store = open_store(config).await?;
-    match cmd {
-        ClientCommand::Create(args) => {
-            for uri in args
-                .redirect_uris
-                .iter()
-                .chain(&args.post_logout_redirect_uris)
-            {
-                clients::validate_redirect_uri(uri)
-                    .map_err(|e| anyhow::anyhow!("invalid redirect URI: {e}"))?;
-            }
-            let id = args.client_id.unwrap_or_else(secrets::random_id);
-            if id.is_empty()
-                || id.len() > 128
-                || id
-                    .chars()
-                    .any(|c| c.is_whitespace() || c.is_control() || c == ':')
-            {
-                bail!("invalid client id {id:?}: 1-128 characters, no spaces, control characters or ':'");
-            }
-            let secret = (!args.public).then(clients::generate_secret);
-            let client = Client {
-                id,
-                name: args.name,
-                secret_hash: secret.as_deref().map(secrets::digest),
-                redirect_uris: args.redirect_uris,
-                post_logout_redirect_uris: args.post_logout_redirect_uris,
-                require_pkce: args.require_pkce,
-                created_at: now,
-            };
-            store.create_client(&client).await.map_err(|e| {
-                if store::is_unique_violation(&e) {
-                    anyhow::anyhow!("a client with id {:?} already exists", client.id)
-                } else {
-                    e.into()
-                }
-            })?;
-            if args.json {
-                let mut out = client_json(&client);
-                if let Some(secret) = &secret {
-                    out["client_secret"] = secret.clone().into();
-                }
-                println!("{out}");
-            } else {
-                println!("client_id:     {}", client.id);
-                match &secret {
-                    Some(secret) => {
-                        println!("client_secret: {secret}");
-                        println!("Store the secret now: it is not kept and cannot be shown again.");
-                    }
-                    None => println!("public client: no secret; PKCE (S256) is required"),
-                }
-            }
-            Ok(())
-        }
-        ClientCommand::List { json } => {
-            let all = store.clients().await?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::Value::Array(all.iter().map(client_json).collect())
-                );
-            } else {
-                println!(
-                    "{:<24} {:<12} {:<24} REDIRECT URIS",
-                    "CLIENT ID", "TYPE", "NAME"
-                );
-                for c in &all {
-                    let kind = if c.is_public() {
-                        "public"
-                    } else {
-                        "confidential"
-                    };
-                    println!(
-                        "{:<24} {:<12} {:<24} {}",
-                        c.id,
-                        kind,
-                        c.name,
-                        c.redirect_uris.join(" ")
-                    );
-                }
-            }
-            Ok(())
-        }
-        ClientCommand::Show { client_id, json } => {
-            let client = store
-                .client(&client_id)
-                .await?
-                .with_context(|| format!("no client with id {client_id:?}"))?;
-            if json {
-                println!("{}", client_json(&client));
-            } else {
-                println!("client_id:     {}", client.id);
-                println!("name:          {}", client.name);
-                println!(
-                    "type:          {}",
-                    if client.is_public() {
-                        "public"
-                    } else {
-                        "confidential"
-                    }
-                );
-                println!("require_pkce:  {}", client.pkce_required());
-                for uri in &client.redirect_uris {
-                    println!("redirect_uri:  {uri}");
-                }
-                for uri in &client.post_logout_redirect_uris {
-                    println!("post_logout:   {uri}");
-                }
-            }
-            Ok(())
-        }
-        ClientCommand::Delete { client_id } => {
-            if !store.delete_client(&client_id).await? {
-                bail!("no client with id {client_id:?}");
-            }
-            println!("deleted client {client_id}");
-            Ok(())
-        }
-    }
-}
-
-fn client_json(client: &Client) -> serde_json::Value {
-    json!({
-        "client_id": client.id,
-        "name": client.name,
-        "public": client.is_public(),
-        "require_pkce": client.pkce_required(),
-        "redirect_uris": client.redirect_uris,
-        "post_logout_redirect_uris": client.post_logout_redirect_uris,
-        "created_at": client.created_at,
-    })
 }
 
 async fn user_command(config: &Config, cmd: UserCommand, now: i64) -> anyhow::Result<()> {

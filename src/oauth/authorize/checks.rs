@@ -1,0 +1,194 @@
+//! The checks of an authorization request, in order. Each one before `target` exists can
+//! only show an error page; after it, errors go back to the client.
+
+use super::{AuthorizeError, AuthorizeRequest, Verified};
+use crate::app::AppState;
+use crate::oauth::claims::ID_TOKEN_TYP;
+use crate::oauth::error::OAuthError;
+use crate::oauth::params::{split_list, Params};
+use crate::oauth::pkce;
+
+const PROMPTS: &[&str] = &["none", "login", "consent", "select_account"];
+const MAX_VALUE_LEN: usize = 2048;
+
+pub(super) async fn validate(
+    state: &AppState,
+    params: &Params,
+) -> Result<AuthorizeRequest, AuthorizeError> {
+    let show = |msg: &'static str| AuthorizeError::Show(OAuthError::invalid_request(msg));
+    // RFC 6749 §4.1.2.1: unknown client — never redirect.
+    let client_id = params
+        .get("client_id")
+        .ok_or(show("The request has no client_id."))?;
+    let client = state
+        .store
+        .client(client_id)
+        .await
+        .map_err(|e| AuthorizeError::Show(e.into()))?
+        .ok_or(show(
+            "The application that sent you here is not registered.",
+        ))?;
+    // OIDC Core §3.1.2.1: redirect_uri is required and must match a registered one exactly.
+    let redirect_uri = params
+        .get("redirect_uri")
+        .ok_or(show("The request has no redirect_uri."))?;
+    if !client.has_redirect_uri(redirect_uri) {
+        return Err(show(
+            "The redirect_uri is not registered for this application.",
+        ));
+    }
+    // OAuth 2.0 Form Post Response Mode; anything but query and form_post is refused, and
+    // that refusal goes back by query.
+    let response_mode = params.get("response_mode");
+    let target = Verified {
+        redirect_uri: redirect_uri.to_string(),
+        state: params.get("state").map(str::to_string),
+        form_post: response_mode == Some("form_post"),
+    };
+    let fail = |e: OAuthError| AuthorizeError::Redirect(target.clone(), e);
+    if !matches!(response_mode, None | Some("query") | Some("form_post")) {
+        return Err(fail(OAuthError::invalid_request(
+            "unsupported response_mode",
+        )));
+    }
+    // OIDC Core §6: request objects are not supported (and not advertised).
+    if params.get("request").is_some() {
+        return Err(fail(OAuthError::request_not_supported(
+            "request objects are not supported",
+        )));
+    }
+    if params.get("request_uri").is_some() {
+        return Err(fail(OAuthError::request_uri_not_supported(
+            "request_uri is not supported",
+        )));
+    }
+    // RFC 6749 §3.1.1; RFC 9700 §2.1.2: the code flow only.
+    match params.get("response_type") {
+        None => return Err(fail(OAuthError::invalid_request("missing response_type"))),
+        Some("code") => {}
+        Some(_) => {
+            return Err(fail(OAuthError::unsupported_response_type(
+                "only response_type=code is supported",
+            )))
+        }
+    }
+    if !client.may_use_grant("authorization_code") {
+        return Err(fail(OAuthError::unauthorized_client(
+            "this client may not use the authorization code flow",
+        )));
+    }
+    // OIDC Core §3.1.2.1: openid is required; scopes we or the client don't know are
+    // ignored (RFC 6749 §3.3), and offline_access only means something to clients that
+    // may refresh (OIDC Core §11).
+    let requested = split_list(params.get("scope"));
+    if !requested.iter().any(|s| s == "openid") {
+        return Err(fail(OAuthError::invalid_scope("scope must include openid")));
+    }
+    let scope = requested
+        .iter()
+        .filter(|s| s.as_str() == "openid" || client.may_request_scope(s))
+        .filter(|s| s.as_str() != "offline_access" || client.may_use_grant("refresh_token"))
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ");
+    // RFC 7636 §4.3, RFC 9700 §2.1.1: S256 only; required of public clients.
+    let code_challenge = params.get("code_challenge");
+    let pkce_error = match (code_challenge, params.get("code_challenge_method")) {
+        (None, None) if client.pkce_required() => {
+            Some("PKCE is required: send code_challenge with code_challenge_method=S256")
+        }
+        (None, None) => None,
+        (None, Some(_)) => Some("code_challenge_method without code_challenge"),
+        (Some(_), None) | (Some(_), Some("plain")) => {
+            Some("code_challenge_method must be S256 (plain is not allowed)")
+        }
+        (Some(_), Some(method)) if method != "S256" => Some("unsupported code_challenge_method"),
+        (Some(challenge), Some(_)) if !pkce::valid_challenge(challenge) => {
+            Some("malformed code_challenge")
+        }
+        (Some(_), Some(_)) => None,
+    };
+    if let Some(message) = pkce_error {
+        return Err(fail(OAuthError::invalid_request(message)));
+    }
+    // OIDC Core §3.1.2.1: prompt.
+    let prompt = split_list(params.get("prompt"));
+    if let Some(unknown) = prompt.iter().find(|p| !PROMPTS.contains(&p.as_str())) {
+        return Err(fail(OAuthError::invalid_request(format!(
+            "unsupported prompt value {unknown:?}"
+        ))));
+    }
+    if prompt.iter().any(|p| p == "none") && prompt.len() > 1 {
+        return Err(fail(OAuthError::invalid_request(
+            "prompt=none cannot be combined with other values",
+        )));
+    }
+    let max_age = match params.get("max_age") {
+        None => None,
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if n >= 0 => Some(n),
+            _ => {
+                return Err(fail(OAuthError::invalid_request(
+                    "max_age must be a non-negative integer",
+                )))
+            }
+        },
+    };
+    // OIDC Core §5.5: `claims` must at least be a JSON object. We release claims by scope;
+    // the names it asks for that a scope already covers are served from userinfo.
+    if let Some(claims) = params.get("claims") {
+        let valid = serde_json::from_str::<serde_json::Value>(claims).is_ok_and(|v| v.is_object());
+        if !valid {
+            return Err(fail(OAuthError::invalid_request(
+                "claims must be a JSON object",
+            )));
+        }
+    }
+    // OIDC Core §3.1.2.1: an id_token_hint we issued names the user the client expects.
+    // Its expiry does not matter; its signature does.
+    let hinted_sub = match params.get("id_token_hint") {
+        None => None,
+        Some(hint) => {
+            let claims = state
+                .keys
+                .verify_signature(hint, ID_TOKEN_TYP, state.config.issuer_str())
+                .map_err(|_| {
+                    fail(OAuthError::invalid_request(
+                        "id_token_hint is not an ID token we issued",
+                    ))
+                })?;
+            claims
+                .get("sub")
+                .and_then(|s| s.as_str())
+                .map(str::to_string)
+        }
+    };
+    for name in [
+        "state",
+        "nonce",
+        "login_hint",
+        "ui_locales",
+        "acr_values",
+        "claims_locales",
+        "display",
+    ] {
+        if params.get(name).is_some_and(|v| v.len() > MAX_VALUE_LEN) {
+            return Err(fail(OAuthError::invalid_request(format!(
+                "{name} is too long"
+            ))));
+        }
+    }
+    Ok(AuthorizeRequest {
+        client_id: client.id,
+        redirect_uri: target.redirect_uri.clone(),
+        scope,
+        state: target.state.clone(),
+        nonce: params.get("nonce").map(str::to_string),
+        code_challenge: code_challenge.map(str::to_string),
+        prompt,
+        max_age,
+        login_hint: params.get("login_hint").map(str::to_string),
+        form_post: target.form_post,
+        hinted_sub,
+    })
+}

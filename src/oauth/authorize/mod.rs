@@ -1,0 +1,322 @@
+//! `GET`/`POST /authorize` (RFC 6749 §4.1.1, OIDC Core §3.1.2). [`checks`] validates the
+//! request in spec order; this module decides between the login page, the consent page,
+//! an error and a code; [`response`] delivers the answer (query or form_post).
+//!
+//! Until the client and its exact redirect URI are verified, errors are shown on our own
+//! page; only after that may they go back to the client. [`Verified`] can only be built
+//! by the checks, and is what an error redirect needs: the rule is in the types.
+
+mod checks;
+mod response;
+
+use super::error::OAuthError;
+use super::params::{read_form, Params};
+use crate::app::AppState;
+use crate::secrets;
+use crate::sessions;
+use crate::store::codes::CodeRow;
+use crate::store::sessions::SessionRow;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+pub use response::found;
+use serde::{Deserialize, Serialize};
+
+/// A request that passed every check; safe to park while the user signs in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthorizeRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// The granted scopes: the requested ones we support and the client may have.
+    pub scope: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub prompt: Vec<String>,
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    #[serde(default)]
+    pub form_post: bool,
+    /// The `sub` of a verified id_token_hint: the user the client expects.
+    #[serde(default)]
+    pub hinted_sub: Option<String>,
+}
+
+/// Where a response may go: exists only once client and redirect URI are verified.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    redirect_uri: String,
+    state: Option<String>,
+    form_post: bool,
+}
+
+impl Verified {
+    fn of(request: &AuthorizeRequest) -> Verified {
+        Verified {
+            redirect_uri: request.redirect_uri.clone(),
+            state: request.state.clone(),
+            form_post: request.form_post,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum AuthorizeError {
+    /// Shown on our error page: the client or redirect URI cannot be trusted.
+    Show(OAuthError),
+    /// Sent back to the verified redirect URI.
+    Redirect(Verified, OAuthError),
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params = Params::parse(query.unwrap_or_default().as_bytes());
+    handle(&state, &headers, params).await
+}
+
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let params = read_form(&headers, body).await;
+    handle(&state, &headers, params).await
+}
+
+/// `GET /authorize/resume/{id}`: continues a parked request after the login or consent page.
+pub async fn resume(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match parked(&state, &id).await {
+        Ok(Some((request, parked_at))) => proceed(&state, &headers, request, Some((id, parked_at)))
+            .await
+            .unwrap_or_else(|e| render(&state, e)),
+        Ok(None) => expired_page(&state),
+        Err(e) => render(&state, e),
+    }
+}
+
+/// A parked request and when it was parked, if it is still live.
+pub async fn parked(
+    state: &AppState,
+    id: &str,
+) -> Result<Option<(AuthorizeRequest, i64)>, AuthorizeError> {
+    let found = state
+        .store
+        .parked_request(id, state.clock.now())
+        .await
+        .map_err(|e| AuthorizeError::Show(e.into()))?;
+    match found {
+        None => Ok(None),
+        Some((json, at)) => serde_json::from_str(&json)
+            .map(|r| Some((r, at)))
+            .map_err(|e| {
+                AuthorizeError::Show(anyhow::anyhow!("unreadable parked request: {e}").into())
+            }),
+    }
+}
+
+pub fn expired_page(state: &AppState) -> Response {
+    state.pages.error(
+        StatusCode::BAD_REQUEST,
+        "This sign-in link has expired",
+        "The sign-in took too long or was already completed. Go back to the app and start again.",
+    )
+}
+
+/// The user refused on the consent page: tell the client (OIDC Core §3.1.2.6).
+pub async fn deny(state: &AppState, id: &str, request: &AuthorizeRequest) -> Response {
+    let _ = state.store.drop_request(id).await;
+    render(
+        state,
+        AuthorizeError::Redirect(
+            Verified::of(request),
+            OAuthError::access_denied("the user denied the request"),
+        ),
+    )
+}
+
+async fn handle(state: &AppState, headers: &HeaderMap, params: Result<Params, String>) -> Response {
+    let result = match params {
+        Ok(params) => match checks::validate(state, &params).await {
+            Ok(request) => proceed(state, headers, request, None).await,
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(AuthorizeError::Show(OAuthError::invalid_request(e))),
+    };
+    result.unwrap_or_else(|e| render(state, e))
+}
+
+/// Decides between the login page, the consent page, an error, and a code. `parked` is the
+/// id and time of the parked request when resuming: a login or consent since then
+/// satisfies prompt=login, max_age and prompt=consent.
+async fn proceed(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: AuthorizeRequest,
+    parked: Option<(String, i64)>,
+) -> Result<Response, AuthorizeError> {
+    let target = Verified::of(&request);
+    let fail = |e: OAuthError| AuthorizeError::Redirect(target.clone(), e);
+    let session = sessions::current(state, headers)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    let now = state.clock.now();
+    let parked_at = parked.as_ref().map(|p| p.1);
+    let silent = request.prompt.iter().any(|p| p == "none");
+    let session = match session {
+        Some(s) if !needs_login(&request, &s, parked_at, now) => s,
+        _ if silent => return Err(fail(OAuthError::login_required("the user must sign in"))),
+        _ => {
+            return Ok(found(&format!(
+                "/login?request_id={}",
+                park(state, &request, parked, now).await.map_err(fail)?
+            )))
+        }
+    };
+    let client = state
+        .store
+        .client(&request.client_id)
+        .await
+        .map_err(|e| fail(e.into()))?
+        .ok_or_else(|| {
+            AuthorizeError::Show(OAuthError::invalid_request(
+                "The application is no longer registered.",
+            ))
+        })?;
+    if !client.first_party {
+        let consent = state
+            .store
+            .consent(&session.user_id, &client.id)
+            .await
+            .map_err(|e| fail(e.into()))?;
+        if needs_consent(&request, consent.as_ref(), parked_at) {
+            if silent {
+                return Err(fail(OAuthError::consent_required(
+                    "the user must approve this application",
+                )));
+            }
+            let id = park(state, &request, parked, now).await.map_err(fail)?;
+            return Ok(found(&format!("/consent?request_id={id}")));
+        }
+    }
+    let code = secrets::random_token();
+    let row = CodeRow {
+        grant_id: secrets::random_id(),
+        client_id: request.client_id.clone(),
+        user_id: session.user_id.clone(),
+        session_id: session.id.clone(),
+        redirect_uri: request.redirect_uri.clone(),
+        scope: request.scope.clone(),
+        nonce: request.nonce.clone(),
+        code_challenge: request.code_challenge.clone(),
+        auth_time: session.auth_time,
+        expires_at: now + state.config.tokens.code_ttl_secs,
+    };
+    state
+        .store
+        .insert_code(&secrets::digest(&code), &row, now)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    if let Some((id, _)) = parked {
+        // Best effort: an unremoved parked request expires on its own.
+        let _ = state.store.drop_request(&id).await;
+    }
+    Ok(response::deliver(state, &target, &[("code", &code)]))
+}
+
+/// Parks the request (once) and returns its id.
+async fn park(
+    state: &AppState,
+    request: &AuthorizeRequest,
+    parked: Option<(String, i64)>,
+    now: i64,
+) -> Result<String, OAuthError> {
+    if let Some((id, _)) = parked {
+        return Ok(id);
+    }
+    let id = secrets::random_token();
+    let json = serde_json::to_string(request).map_err(anyhow::Error::from)?;
+    state
+        .store
+        .park_request(
+            &id,
+            &json,
+            now,
+            state.config.tokens.authorization_request_ttl_secs,
+        )
+        .await?;
+    Ok(id)
+}
+
+/// OIDC Core §3.1.2.1: prompt=login and max_age ask for a fresh authentication, which a
+/// login after the request was parked provides; an id_token_hint for another user asks
+/// for that user.
+fn needs_login(
+    request: &AuthorizeRequest,
+    session: &SessionRow,
+    parked_at: Option<i64>,
+    now: i64,
+) -> bool {
+    if request
+        .hinted_sub
+        .as_ref()
+        .is_some_and(|sub| *sub != session.user_id)
+    {
+        return true;
+    }
+    if parked_at.is_some_and(|t| session.auth_time >= t) {
+        return false;
+    }
+    request.prompt.iter().any(|p| p == "login")
+        || request
+            .max_age
+            .is_some_and(|max| now - session.auth_time > max)
+}
+
+/// A third-party client needs the user's consent to every scope it asks for, and again
+/// when it sends prompt=consent, unless consent was given after the request was parked.
+fn needs_consent(
+    request: &AuthorizeRequest,
+    consent: Option<&(String, i64)>,
+    parked_at: Option<i64>,
+) -> bool {
+    let Some((scope, granted_at)) = consent else {
+        return true;
+    };
+    if parked_at.is_some_and(|t| *granted_at >= t) {
+        return false;
+    }
+    let consented: Vec<&str> = scope.split(' ').collect();
+    let covered = request
+        .scope
+        .split(' ')
+        .all(|s| s.is_empty() || consented.contains(&s));
+    !covered || request.prompt.iter().any(|p| p == "consent")
+}
+
+fn render(state: &AppState, err: AuthorizeError) -> Response {
+    match err {
+        AuthorizeError::Redirect(target, e) => response::deliver(
+            state,
+            &target,
+            &[
+                ("error", e.code.as_str()),
+                ("error_description", &e.description),
+            ],
+        ),
+        AuthorizeError::Show(e) => {
+            let status = match e.status() {
+                s if s.is_server_error() => s,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            state.pages.error(
+                status,
+                "We can't sign you in from this link",
+                &e.description,
+            )
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Consent for third-party clients: the page that names the client, where it will send
+//! the user, and each scope in plain words; the decision; and the user's list of apps with
+//! access, where withdrawing consent also revokes the app's tokens.
+
+use super::authorize::{self, found};
+use super::params::read_form;
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::secrets;
+use crate::sessions;
+use crate::store::sessions::SessionRow;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use minijinja::context;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+pub struct ConsentQuery {
+    request_id: Option<String>,
+}
+
+/// What a scope lets the app do, as the user reads it.
+pub fn describe_scope(scope: &str) -> String {
+    match scope {
+        "openid" => "Know who you are when you sign in".into(),
+        "profile" => "See your name and username".into(),
+        "email" => "See your email address".into(),
+        "offline_access" => "Stay connected to your account when you are not using it".into(),
+        other => format!("Use the \u{201c}{other}\u{201d} permission"),
+    }
+}
+
+fn form_refused(state: &AppState) -> Response {
+    state.pages.error(
+        StatusCode::FORBIDDEN,
+        "Request not confirmed",
+        "This form expired or was sent from another site. Please try again.",
+    )
+}
+
+fn csrf_ok(
+    state: &AppState,
+    headers: &HeaderMap,
+    session: &SessionRow,
+    submitted: Option<&str>,
+) -> bool {
+    sessions::same_origin(&state.config, headers)
+        && submitted.is_some_and(|t| secrets::constant_time_eq(t, &session.csrf_token))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ConsentQuery>,
+) -> Result<Response, AppError> {
+    let id = q.request_id.unwrap_or_default();
+    let Some(session) = sessions::current(&state, &headers).await? else {
+        return Ok(found(&format!("/login?request_id={id}")));
+    };
+    let Ok(Some((request, _))) = authorize::parked(&state, &id).await else {
+        return Ok(authorize::expired_page(&state));
+    };
+    let Some(client) = state.store.client(&request.client_id).await? else {
+        return Ok(authorize::expired_page(&state));
+    };
+    let username = state
+        .store
+        .account_by_id(&session.user_id)
+        .await?
+        .map(|a| a.username)
+        .unwrap_or_default();
+    let redirect_host = url::Url::parse(&request.redirect_uri)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
+    let scopes: Vec<String> = request
+        .scope
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(describe_scope)
+        .collect();
+    Ok(state.pages.render(
+        StatusCode::OK,
+        "consent.html",
+        context! {
+            client_name => client.name,
+            redirect_host,
+            scopes,
+            username,
+            request_id => id,
+            csrf_token => session.csrf_token,
+        },
+    ))
+}
+
+pub async fn decide(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let params = read_form(&headers, body).await.unwrap_or_default();
+    let id = params.get("request_id").unwrap_or_default().to_string();
+    let Some(session) = sessions::current(&state, &headers).await? else {
+        return Ok(found(&format!("/login?request_id={id}")));
+    };
+    if !csrf_ok(&state, &headers, &session, params.get("csrf_token")) {
+        return Ok(form_refused(&state));
+    }
+    let Ok(Some((request, _))) = authorize::parked(&state, &id).await else {
+        return Ok(authorize::expired_page(&state));
+    };
+    if params.get("decision") != Some("allow") {
+        return Ok(authorize::deny(&state, &id, &request).await);
+    }
+    let now = state.clock.now();
+    let mut scopes: Vec<String> = match state
+        .store
+        .consent(&session.user_id, &request.client_id)
+        .await?
+    {
+        Some((scope, _)) => scope.split(' ').map(str::to_string).collect(),
+        None => vec![],
+    };
+    for s in request.scope.split(' ') {
+        if !s.is_empty() && !scopes.iter().any(|x| x == s) {
+            scopes.push(s.to_string());
+        }
+    }
+    state
+        .store
+        .save_consent(
+            &session.user_id,
+            &request.client_id,
+            scopes.join(" ").trim(),
+            now,
+        )
+        .await?;
+    tracing::info!(user_id = %session.user_id, client_id = %request.client_id, "consent given");
+    Ok(found(&format!("/authorize/resume/{id}")))
+}
+
+pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+    let Some(session) = sessions::current(&state, &headers).await? else {
+        return Ok(found("/login"));
+    };
+    let consents: Vec<minijinja::Value> = state
+        .store
+        .consents(&session.user_id)
+        .await?
+        .into_iter()
+        .map(|(client_id, client_name, scope)| context! { client_id, client_name, scope })
+        .collect();
+    Ok(state.pages.render(
+        StatusCode::OK,
+        "consents.html",
+        context! { consents, csrf_token => session.csrf_token },
+    ))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let params = read_form(&headers, body).await.unwrap_or_default();
+    let Some(session) = sessions::current(&state, &headers).await? else {
+        return Ok(found("/login"));
+    };
+    if !csrf_ok(&state, &headers, &session, params.get("csrf_token")) {
+        return Ok(form_refused(&state));
+    }
+    let client_id = params.get("client_id").unwrap_or_default();
+    if state
+        .store
+        .delete_consent(&session.user_id, client_id)
+        .await?
+    {
+        let revoked = state
+            .store
+            .revoke_client_grants(&session.user_id, client_id, state.clock.now())
+            .await?;
+        tracing::info!(user_id = %session.user_id, client_id, revoked, "consent withdrawn");
+    }
+    Ok(authorize::found("/account/consents"))
+}

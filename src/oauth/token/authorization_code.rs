@@ -1,0 +1,144 @@
+//! The authorization code grant (RFC 6749 §4.1.3, OIDC Core §3.1.3). Codes are single use:
+//! the first redemption wins in the database, and a second one revokes what the first
+//! issued (RFC 6749 §4.1.2).
+
+use super::{issue, refresh_expiry, refresh_family_end, TokenResponse, UserTokens};
+use crate::app::AppState;
+use crate::clients::Client;
+use crate::oauth::error::OAuthError;
+use crate::oauth::params::Params;
+use crate::oauth::pkce;
+use crate::secrets;
+use crate::store::codes::{CodeRow, Consumed};
+use crate::store::grants::NewGrant;
+use crate::store::Store;
+
+pub(super) async fn exchange(
+    state: &AppState,
+    client: &Client,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    let code = params
+        .require("code")
+        .map_err(OAuthError::invalid_request)?;
+    let redirect_uri = params
+        .require("redirect_uri")
+        .map_err(OAuthError::invalid_request)?;
+    let verifier = params.get("code_verifier");
+    let now = state.clock.now();
+
+    let mut tx = state.store.begin().await?;
+    let row = match Store::consume_code(&mut tx, &secrets::digest(code), now).await? {
+        Consumed::Fresh(row) => row,
+        Consumed::Replayed { grant_id } => {
+            tx.commit().await?;
+            state.store.revoke_grant(&grant_id, now).await?;
+            tracing::warn!(client_id = %client.id, "authorization code replayed; its grant is revoked");
+            return Err(OAuthError::invalid_grant(
+                "the authorization code was already used",
+            ));
+        }
+        Consumed::Unknown => return Err(OAuthError::invalid_grant("unknown authorization code")),
+    };
+    // The code is spent whatever happens next: a failed check must not leave it usable.
+    let checked = match check_code(&row, client, redirect_uri, verifier, now) {
+        Ok(()) if !Store::session_live_in(&mut tx, &row.session_id, now).await? => Err(
+            OAuthError::invalid_grant("the sign-in session behind this code has ended"),
+        ),
+        other => other,
+    };
+    if let Err(e) = checked {
+        tx.commit().await?;
+        return Err(e);
+    }
+    let family_end = refresh_family_end(state, client, &row.scope, now);
+    Store::insert_grant(
+        &mut tx,
+        &NewGrant {
+            id: &row.grant_id,
+            client_id: &row.client_id,
+            user_id: &row.user_id,
+            session_id: &row.session_id,
+            scope: &row.scope,
+            auth_time: row.auth_time,
+            refresh_expires_at: family_end,
+        },
+        now,
+    )
+    .await?;
+    let refresh_token = match family_end {
+        Some(end) => {
+            let token = secrets::random_token();
+            let expires = refresh_expiry(state, client, end, now);
+            Store::insert_refresh_token(
+                &mut tx,
+                &secrets::digest(&token),
+                &row.grant_id,
+                &client.id,
+                now,
+                expires,
+            )
+            .await?;
+            Some(token)
+        }
+        None => None,
+    };
+    tx.commit().await?;
+
+    // A2: the account may have been deleted since the code was issued.
+    if state.store.account_by_id(&row.user_id).await?.is_none() {
+        state.store.revoke_grant(&row.grant_id, now).await?;
+        return Err(OAuthError::invalid_grant("the account no longer exists"));
+    }
+    issue(
+        state,
+        UserTokens {
+            client,
+            user_id: &row.user_id,
+            grant_id: &row.grant_id,
+            session_id: Some(&row.session_id),
+            scope: &row.scope,
+            auth_time: row.auth_time,
+            nonce: row.nonce.as_deref(),
+            refresh_token,
+        },
+        now,
+    )
+}
+
+/// Binding checks of RFC 6749 §4.1.3 and RFC 7636 §4.6.
+fn check_code(
+    row: &CodeRow,
+    client: &Client,
+    redirect_uri: &str,
+    verifier: Option<&str>,
+    now: i64,
+) -> Result<(), OAuthError> {
+    if row.expires_at <= now {
+        return Err(OAuthError::invalid_grant(
+            "the authorization code has expired",
+        ));
+    }
+    if row.client_id != client.id {
+        return Err(OAuthError::invalid_grant(
+            "the authorization code was issued to another client",
+        ));
+    }
+    if row.redirect_uri != redirect_uri {
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    match (&row.code_challenge, verifier) {
+        (Some(challenge), Some(verifier)) if pkce::verify_s256(verifier, challenge) => Ok(()),
+        (Some(_), Some(_)) => Err(OAuthError::invalid_grant(
+            "code_verifier does not match the code_challenge",
+        )),
+        (Some(_), None) => Err(OAuthError::invalid_grant("code_verifier is required")),
+        // RFC 9700 §4.8.2: a verifier for a code issued without a challenge is a downgrade.
+        (None, Some(_)) => Err(OAuthError::invalid_grant(
+            "this code was issued without PKCE",
+        )),
+        (None, None) => Ok(()),
+    }
+}

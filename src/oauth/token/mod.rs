@@ -1,0 +1,158 @@
+//! `POST /token` (RFC 6749 §3.2): client authentication, then one module per grant type.
+//! What every grant shares, the response and the signing of tokens, lives here.
+
+mod authorization_code;
+mod client_credentials;
+mod refresh_token;
+
+use super::claims::{self, Subject};
+use super::client_auth;
+use super::error::OAuthError;
+use super::params::{read_form, split_list};
+use crate::app::AppState;
+use crate::clients::Client;
+use crate::secrets;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+#[derive(Serialize)]
+pub struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    scope: String,
+}
+
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let mut response = match token(&state, &headers, body).await {
+        Ok(tokens) => Json(tokens).into_response(),
+        Err(e) => e.into_response(),
+    };
+    // RFC 6749 §5.1: never cached, errors included.
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+async fn token(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<TokenResponse, OAuthError> {
+    let params = read_form(headers, body)
+        .await
+        .map_err(OAuthError::invalid_request)?;
+    let grant_type = params
+        .get("grant_type")
+        .ok_or_else(|| OAuthError::invalid_request("missing grant_type"))?
+        .to_string();
+    let endpoint = state.config.url_for(super::TOKEN);
+    let client = client_auth::authenticate(state, headers, &params, &endpoint).await?;
+    if !matches!(
+        grant_type.as_str(),
+        "authorization_code" | "refresh_token" | "client_credentials"
+    ) {
+        return Err(OAuthError::unsupported_grant_type(format!(
+            "grant_type {grant_type:?} is not supported"
+        )));
+    }
+    if !client.may_use_grant(&grant_type) {
+        return Err(OAuthError::unauthorized_client(format!(
+            "this client may not use the {grant_type} grant"
+        )));
+    }
+    match grant_type.as_str() {
+        "authorization_code" => authorization_code::exchange(state, &client, &params).await,
+        "refresh_token" => refresh_token::exchange(state, &client, &params).await,
+        _ => client_credentials::exchange(state, &client, &params).await,
+    }
+}
+
+/// Everything needed to sign a user's tokens.
+struct UserTokens<'a> {
+    client: &'a Client,
+    user_id: &'a str,
+    grant_id: &'a str,
+    session_id: Option<&'a str>,
+    scope: &'a str,
+    auth_time: i64,
+    nonce: Option<&'a str>,
+    refresh_token: Option<String>,
+}
+
+fn access_ttl(state: &AppState, client: &Client) -> i64 {
+    client
+        .access_token_ttl_secs
+        .unwrap_or(state.config.tokens.access_token_ttl_secs)
+}
+
+/// Signs the access token and (with the openid scope) the ID token.
+fn issue(state: &AppState, t: UserTokens, now: i64) -> Result<TokenResponse, OAuthError> {
+    let config = &state.config;
+    let subject = Subject {
+        issuer: config.issuer_str(),
+        user_id: t.user_id,
+        client_id: &t.client.id,
+        scope: t.scope,
+        grant_id: t.grant_id,
+        session_id: t.session_id,
+        auth_time: t.auth_time,
+    };
+    let ttl = access_ttl(state, t.client);
+    let access_claims = claims::access_token(&subject, &secrets::random_id(), now, ttl);
+    let access_token = state
+        .keys
+        .sign(claims::ACCESS_TOKEN_TYP, access_claims, now)?;
+    let id_token = if split_list(Some(t.scope)).iter().any(|s| s == "openid") {
+        let id_claims = claims::id_token(
+            &subject,
+            t.nonce,
+            &access_token,
+            now,
+            config.tokens.id_token_ttl_secs,
+        );
+        Some(state.keys.sign(claims::ID_TOKEN_TYP, id_claims, now)?)
+    } else {
+        None
+    };
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ttl,
+        id_token,
+        refresh_token: t.refresh_token,
+        scope: t.scope.to_string(),
+    })
+}
+
+/// When a refresh token family that starts now must end, if the grant gets one: the client
+/// may use the refresh grant and the user allowed offline access, or the client is a
+/// first-party app configured to always get them.
+fn refresh_family_end(state: &AppState, client: &Client, scope: &str, now: i64) -> Option<i64> {
+    let offline = split_list(Some(scope))
+        .iter()
+        .any(|s| s == "offline_access");
+    (client.may_use_grant("refresh_token") && (offline || client.always_refresh)).then(|| {
+        now + client
+            .refresh_absolute_ttl_secs
+            .unwrap_or(state.config.tokens.refresh_absolute_ttl_secs)
+    })
+}
+
+/// A refresh token's own expiry: idle lifetime from now, never past its family's end.
+fn refresh_expiry(state: &AppState, client: &Client, family_end: i64, now: i64) -> i64 {
+    let idle = client
+        .refresh_idle_ttl_secs
+        .unwrap_or(state.config.tokens.refresh_idle_ttl_secs);
+    (now + idle).min(family_end)
+}

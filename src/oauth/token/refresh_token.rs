@@ -1,0 +1,113 @@
+//! The refresh token grant (RFC 6749 §6, OIDC Core §12) with rotation: every use returns a
+//! new refresh token and retires the old one. Presenting a retired token again means it
+//! was copied, so the whole family (the grant) is revoked, including live access tokens
+//! (RFC 9700 §4.14.2). Of concurrent uses of one token the database lets exactly one win;
+//! the others count as reuse.
+
+use super::{issue, refresh_expiry, TokenResponse, UserTokens};
+use crate::app::AppState;
+use crate::clients::Client;
+use crate::oauth::error::OAuthError;
+use crate::oauth::params::{split_list, Params};
+use crate::secrets;
+use crate::store::tokens::Rotation;
+use crate::store::Store;
+
+pub(super) async fn exchange(
+    state: &AppState,
+    client: &Client,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    let presented = params
+        .require("refresh_token")
+        .map_err(OAuthError::invalid_request)?;
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    let (grant_id, expires_at) = match Store::rotate_refresh_token(
+        &mut tx,
+        &secrets::digest(presented),
+        &client.id,
+        now,
+    )
+    .await?
+    {
+        Rotation::Fresh {
+            grant_id,
+            expires_at,
+        } => (grant_id, expires_at),
+        Rotation::Reused { grant_id } => {
+            tx.commit().await?;
+            state.store.revoke_grant(&grant_id, now).await?;
+            tracing::warn!(client_id = %client.id, "refresh token reused; its family is revoked");
+            return Err(OAuthError::invalid_grant(
+                "the refresh token was already used",
+            ));
+        }
+        Rotation::OtherClient => {
+            return Err(OAuthError::invalid_grant(
+                "the refresh token was issued to another client",
+            ))
+        }
+        Rotation::Unknown => return Err(OAuthError::invalid_grant("unknown refresh token")),
+    };
+    let grant = Store::grant_in(&mut tx, &grant_id).await?;
+    let Some(grant) = grant.filter(|g| g.revoked_at.is_none()) else {
+        tx.commit().await?;
+        return Err(OAuthError::invalid_grant(
+            "the refresh token has been revoked",
+        ));
+    };
+    let family_end = grant.refresh_expires_at.unwrap_or(0);
+    if expires_at <= now || family_end <= now {
+        tx.commit().await?;
+        return Err(OAuthError::invalid_grant("the refresh token has expired"));
+    }
+    // RFC 6749 §6: a narrower scope may be asked for; a broader one is an error.
+    let granted = split_list(Some(&grant.scope));
+    let scope = match params.get("scope") {
+        None => grant.scope.clone(),
+        Some(requested) => {
+            let requested = split_list(Some(requested));
+            if let Some(extra) = requested.iter().find(|s| !granted.contains(s)) {
+                tx.commit().await?;
+                return Err(OAuthError::invalid_scope(format!(
+                    "scope {extra:?} was not granted"
+                )));
+            }
+            requested.join(" ")
+        }
+    };
+    // The new token carries the family's full scope forward (RFC 6749 §6).
+    let token = secrets::random_token();
+    let expires = refresh_expiry(state, client, family_end, now);
+    Store::insert_refresh_token(
+        &mut tx,
+        &secrets::digest(&token),
+        &grant.id,
+        &client.id,
+        now,
+        expires,
+    )
+    .await?;
+    tx.commit().await?;
+
+    if state.store.account_by_id(&grant.user_id).await?.is_none() {
+        state.store.revoke_grant(&grant.id, now).await?;
+        return Err(OAuthError::invalid_grant("the account no longer exists"));
+    }
+    issue(
+        state,
+        UserTokens {
+            client,
+            user_id: &grant.user_id,
+            grant_id: &grant.id,
+            session_id: grant.session_id.as_deref(),
+            scope: &scope,
+            auth_time: grant.auth_time,
+            // OIDC Core §12.2: a refreshed ID token carries no nonce.
+            nonce: None,
+            refresh_token: Some(token),
+        },
+        now,
+    )
+}

@@ -1,0 +1,143 @@
+//! Grants: what a user allowed a client through one sign-in. Access and refresh tokens
+//! point at their grant; revoking it (code replay, refresh reuse, logout, consent
+//! withdrawn) stops every one of them at once.
+
+use super::Store;
+use sqlx::{Any, Transaction};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GrantRow {
+    pub id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub session_id: Option<String>,
+    pub scope: String,
+    pub auth_time: i64,
+    pub revoked_at: Option<i64>,
+    pub refresh_expires_at: Option<i64>,
+}
+
+pub struct NewGrant<'a> {
+    pub id: &'a str,
+    pub client_id: &'a str,
+    pub user_id: &'a str,
+    pub session_id: &'a str,
+    pub scope: &'a str,
+    pub auth_time: i64,
+    /// The absolute end of its refresh tokens, when it has any.
+    pub refresh_expires_at: Option<i64>,
+}
+
+const COLUMNS: &str =
+    "id, client_id, user_id, session_id, scope, auth_time, revoked_at, refresh_expires_at";
+
+impl Store {
+    pub async fn insert_grant(
+        tx: &mut Transaction<'static, Any>,
+        grant: &NewGrant<'_>,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO grants (id, client_id, user_id, session_id, scope, auth_time, created_at, \
+             refresh_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(grant.id)
+        .bind(grant.client_id)
+        .bind(grant.user_id)
+        .bind(grant.session_id)
+        .bind(grant.scope)
+        .bind(grant.auth_time)
+        .bind(now)
+        .bind(grant.refresh_expires_at)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn grant_in(
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+    ) -> Result<Option<GrantRow>, sqlx::Error> {
+        sqlx::query_as::<_, GrantRow>(&format!("SELECT {COLUMNS} FROM grants WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await
+    }
+
+    pub async fn grant(&self, id: &str) -> Result<Option<GrantRow>, sqlx::Error> {
+        sqlx::query_as::<_, GrantRow>(&format!("SELECT {COLUMNS} FROM grants WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+    }
+
+    /// Revokes a grant; tokens that point at it stop working at once.
+    pub async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(grant_id)
+            .bind(now)
+            .execute(self.pool())
+            .await
+            .map(|_| ())
+    }
+
+    /// True when the grant exists and has not been revoked.
+    pub async fn grant_is_live(&self, grant_id: &str) -> Result<bool, sqlx::Error> {
+        sqlx::query("SELECT 1 FROM grants WHERE id = $1 AND revoked_at IS NULL")
+            .bind(grant_id)
+            .fetch_optional(self.pool())
+            .await
+            .map(|row| row.is_some())
+    }
+
+    /// Revokes the grants made in a browser session that ended, except those whose refresh
+    /// tokens were asked for offline use: offline access outlives the session by design
+    /// (OIDC Core §11). Returns the client ids whose grants were revoked.
+    pub async fn revoke_session_grants(
+        &self,
+        session_id: &str,
+        now: i64,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let rows = sqlx::query_as::<_, (String, String)>(
+            "SELECT id, client_id FROM grants WHERE session_id = $1 AND revoked_at IS NULL \
+             AND (' ' || scope || ' ') NOT LIKE '% offline_access %'",
+        )
+        .bind(session_id)
+        .fetch_all(self.pool())
+        .await?;
+        for (id, _) in &rows {
+            self.revoke_grant(id, now).await?;
+        }
+        let mut clients: Vec<String> = rows.into_iter().map(|(_, c)| c).collect();
+        clients.sort();
+        clients.dedup();
+        Ok(clients)
+    }
+
+    /// Revokes every live grant of a user to a client (consent withdrawn).
+    pub async fn revoke_client_grants(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<u64, sqlx::Error> {
+        sqlx::query("UPDATE grants SET revoked_at = $3 WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL")
+            .bind(user_id)
+            .bind(client_id)
+            .bind(now)
+            .execute(self.pool())
+            .await
+            .map(|r| r.rows_affected())
+    }
+
+    /// Clients that hold grants made in this session, for back-channel logout.
+    pub async fn session_clients(&self, session_id: &str) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_as::<_, (String,)>(
+            "SELECT DISTINCT client_id FROM grants WHERE session_id = $1",
+        )
+        .bind(session_id)
+        .fetch_all(self.pool())
+        .await
+        .map(|rows| rows.into_iter().map(|(c,)| c).collect())
+    }
+}
