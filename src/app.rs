@@ -4,8 +4,11 @@ use crate::accounts::login;
 use crate::accounts::password::PasswordHasherPool;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::keys::KeySet;
-use crate::oauth::{self, authorize, consent, discovery, jwks, token, userinfo};
+use crate::keys::Keys;
+use crate::oauth::{
+    self, authorize, backchannel, consent, discovery, end_session, introspect, jwks, revoke, token,
+    userinfo,
+};
 use crate::pages::{Pages, FORM_POST_SCRIPT, STYLESHEET};
 use crate::store::Store;
 use anyhow::Context;
@@ -27,11 +30,16 @@ use tower_http::trace::TraceLayer;
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
-    pub keys: Arc<KeySet>,
+    pub keys: Arc<Keys>,
     pub pages: Pages,
     pub hasher: PasswordHasherPool,
     pub clock: Clock,
     pub discovery: Arc<str>,
+    /// For calls out: back-channel logout deliveries.
+    pub http: reqwest::Client,
+    /// Wakes the back-channel logout worker when a delivery is queued.
+    pub backchannel_wake: Arc<tokio::sync::Notify>,
+    pub cors_origins: Arc<oauth::cors::OriginCache>,
 }
 
 /// A bound, ready-to-serve Gatehouse.
@@ -59,12 +67,19 @@ impl App {
     ) -> anyhow::Result<App> {
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
-        let keys = KeySet::load_or_init(&config.keys_dir, config.keys.rsa_bits, clock.now())?;
+        let keys = Keys::load_or_init(&config.keys_dir, config.keys.rsa_bits, clock.now())?;
         let state = AppState {
             pages: Pages::new(&config)?,
             hasher: PasswordHasherPool::new(&config.password_hashing)?,
             discovery: discovery::document(&config).into(),
             keys: Arc::new(keys),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .context("cannot build the HTTP client")?,
+            backchannel_wake: Arc::new(tokio::sync::Notify::new()),
+            cors_origins: Arc::default(),
             store,
             clock,
             config: Arc::new(config),
@@ -87,11 +102,15 @@ impl App {
     /// Serves until ctrl-c / SIGTERM, then finishes in-flight requests.
     pub async fn serve(self) -> anyhow::Result<()> {
         let janitor = tokio::spawn(purge_expired(self.state.clone()));
+        let logouts = tokio::spawn(backchannel::worker(self.state.clone()));
+        let key_reload = tokio::spawn(reload_keys(self.state.clone()));
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown_signal())
             .await
             .context("server error")?;
         janitor.abort();
+        logouts.abort();
+        key_reload.abort();
         self.state.store.close().await;
         Ok(())
     }
@@ -112,12 +131,22 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(consent::revoke),
         )
         .route("/login", get(login::show).post(login::submit))
-        .route("/logout", get(login::confirm_logout).post(login::logout))
+        .route(
+            oauth::END_SESSION,
+            get(end_session::get).post(end_session::post),
+        )
+        .route("/logout/confirm", axum::routing::post(end_session::confirm))
+        .route(oauth::INTROSPECT, axum::routing::post(introspect::post))
+        .route(oauth::REVOKE, axum::routing::post(revoke::post))
         .route("/", get(login::home))
         .route("/assets/gatehouse.css", get(stylesheet))
         .route("/assets/form_post.js", get(form_post_script))
         .route("/healthz", get(health))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            oauth::cors::layer,
+        ))
         .with_state(state)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -196,6 +225,22 @@ async fn purge_expired(state: AppState) {
             Ok(n) if n > 0 => tracing::debug!(removed = n, "purged expired rows"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
+        }
+    }
+}
+
+/// Picks up keys added or retired on disk while running.
+async fn reload_keys(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        match state.keys.reload_if_changed(state.clock.now()) {
+            Ok(true) => tracing::info!("signing keys reloaded"),
+            Ok(false) => {}
+            Err(e) => tracing::error!(
+                error = format!("{e:#}"),
+                "signing keys changed but cannot be loaded; keeping the previous set"
+            ),
         }
     }
 }

@@ -16,6 +16,7 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// When a key signs, and whether it is still published.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -175,6 +176,130 @@ impl KeySet {
             return Err(VerifyError::WrongIssuer);
         }
         Ok(claims)
+    }
+}
+
+/// The key set a running server uses, reloaded when `keys/` changes on disk: a key added
+/// by `gatehouse keys rotate` (on this host or, with a shared directory, another) is
+/// published without a restart, and a retired one disappears.
+pub struct Keys {
+    dir: PathBuf,
+    current: RwLock<Arc<KeySet>>,
+    fingerprint: Mutex<String>,
+}
+
+impl Keys {
+    pub fn load_or_init(dir: &Path, rsa_bits: u32, now: i64) -> anyhow::Result<Keys> {
+        let set = KeySet::load_or_init(dir, rsa_bits, now)?;
+        Ok(Keys {
+            dir: dir.to_path_buf(),
+            current: RwLock::new(Arc::new(set)),
+            fingerprint: Mutex::new(fingerprint(dir).unwrap_or_default()),
+        })
+    }
+
+    pub fn current(&self) -> Arc<KeySet> {
+        match self.current.read() {
+            Ok(set) => set.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Reloads when a key file was added, changed or removed. A directory that no longer
+    /// loads (say, a key made world-readable) keeps the last good set and reports why.
+    pub fn reload_if_changed(&self, now: i64) -> anyhow::Result<bool> {
+        let seen = fingerprint(&self.dir)?;
+        let mut last = self
+            .fingerprint
+            .lock()
+            .map_err(|_| anyhow::anyhow!("key reload lock poisoned"))?;
+        if *last == seen {
+            return Ok(false);
+        }
+        let set = KeySet::load(&self.dir, now)?;
+        if let Ok(mut current) = self.current.write() {
+            *current = Arc::new(set);
+        }
+        *last = seen;
+        Ok(true)
+    }
+
+    pub fn sign(&self, typ: &str, claims: Map<String, Value>, now: i64) -> anyhow::Result<String> {
+        self.current().sign(typ, claims, now)
+    }
+
+    pub fn verify(
+        &self,
+        token: &str,
+        typ: &str,
+        issuer: &str,
+        now: i64,
+    ) -> Result<Map<String, Value>, VerifyError> {
+        self.current().verify(token, typ, issuer, now)
+    }
+
+    pub fn verify_signature(
+        &self,
+        token: &str,
+        typ: &str,
+        issuer: &str,
+    ) -> Result<Map<String, Value>, VerifyError> {
+        self.current().verify_signature(token, typ, issuer)
+    }
+
+    pub fn jwks_json(&self) -> String {
+        self.current().jwks_json().to_string()
+    }
+}
+
+/// Names, sizes and modification times of the key files: cheap to compute, and it
+/// changes whenever a key is written.
+fn fingerprint(dir: &Path) -> anyhow::Result<String> {
+    let mut parts = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        parts.push(format!(
+            "{}:{}:{modified}",
+            entry.file_name().to_string_lossy(),
+            meta.len()
+        ));
+    }
+    parts.sort();
+    Ok(parts.join("|"))
+}
+
+/// Whether `kid` may be retired at `now`: a newer key must have been signing for longer
+/// than any token lives (`max_token_ttl`), so nothing the old key signed still verifies.
+pub fn retire_check(set: &KeySet, kid: &str, now: i64, max_token_ttl: i64) -> Result<(), String> {
+    let metas = set.metas();
+    let target = metas
+        .iter()
+        .find(|m| m.kid == kid)
+        .ok_or_else(|| format!("no key with kid {kid:?}"))?;
+    let superseded_since = metas
+        .iter()
+        .filter(|m| {
+            m.kid != kid
+                && m.retired_at.is_none()
+                && m.signing_from > target.signing_from
+                && m.signing_from <= now
+        })
+        .map(|m| m.signing_from)
+        .min();
+    match superseded_since {
+        None => Err("no newer key is signing yet: run `gatehouse keys rotate` first and wait for it to activate".into()),
+        Some(since) if now - since < max_token_ttl => Err(format!(
+            "tokens signed with this key may still be valid for {} more seconds; retire it after that (or pass --force)",
+            max_token_ttl - (now - since)
+        )),
+        Some(_) => Ok(()),
     }
 }
 

@@ -8,7 +8,6 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::oauth::authorize::AuthorizeRequest;
 use crate::oauth::params::read_form;
-use crate::secrets;
 use crate::sessions;
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -202,64 +201,4 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     Ok(state
         .pages
         .render(StatusCode::OK, "home.html", context! { user, csrf_token }))
-}
-
-/// `GET /logout`: asks before signing out; a GET never changes state.
-pub async fn confirm_logout(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    let Some(session) = sessions::current(&state, &headers).await? else {
-        return Ok(state.pages.render(
-            StatusCode::OK,
-            "logout.html",
-            context! { signed_out => true },
-        ));
-    };
-    let username = state
-        .store
-        .account_by_id(&session.user_id)
-        .await?
-        .map(|a| a.username)
-        .unwrap_or_default();
-    Ok(state.pages.render(
-        StatusCode::OK,
-        "logout.html",
-        context! { signed_out => false, username, csrf_token => session.csrf_token },
-    ))
-}
-
-/// `POST /logout`: ends the session, given the session's CSRF token from a same-origin form.
-pub async fn logout(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, AppError> {
-    let params = read_form(&headers, body).await.unwrap_or_default();
-    let Some(session) = sessions::current(&state, &headers).await? else {
-        return Ok(state.pages.render(
-            StatusCode::OK,
-            "logout.html",
-            context! { signed_out => true },
-        ));
-    };
-    let csrf_ok = params
-        .get("csrf_token")
-        .is_some_and(|t| secrets::constant_time_eq(t, &session.csrf_token));
-    if !csrf_ok || !sessions::same_origin(&state.config, &headers) {
-        return Ok(state.pages.error(
-            StatusCode::FORBIDDEN,
-            "Sign-out not confirmed",
-            FORM_EXPIRED,
-        ));
-    }
-    let clear = sessions::end(&state, &headers).await?;
-    tracing::info!(user_id = %session.user_id, "logout");
-    let mut response = state.pages.render(
-        StatusCode::OK,
-        "logout.html",
-        context! { signed_out => true },
-    );
-    response.headers_mut().append(header::SET_COOKIE, clear);
-    Ok(response)
 }

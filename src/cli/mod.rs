@@ -66,7 +66,12 @@ enum KeysCommand {
     /// Add a key: published at once, signing after `keys.rotation_delay_secs`
     Rotate,
     /// Retire a key: it stops signing and leaves the JWKS (tokens it signed stop verifying)
-    Retire { kid: String },
+    Retire {
+        kid: String,
+        /// Retire even though tokens it signed may still be valid
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -174,10 +179,21 @@ fn keys_command(config: &Config, cmd: KeysCommand, now: i64) -> anyhow::Result<(
                 "added key {} (published now, signing from unix time {from})",
                 meta.kid
             );
-            println!("running servers pick it up when restarted");
+            println!("running servers publish it within seconds");
             Ok(())
         }
-        KeysCommand::Retire { kid } => {
+        KeysCommand::Retire { kid, force } => {
+            let set = KeySet::load(dir, now)?;
+            let longest = config
+                .tokens
+                .id_token_ttl_secs
+                .max(config.tokens.access_token_ttl_secs);
+            if let Err(why) = keys::retire_check(&set, &kid, now, longest) {
+                if !force {
+                    bail!("refusing to retire {kid}: {why}");
+                }
+                eprintln!("warning: {why}");
+            }
             let meta = keys::retire(dir, &kid, now)?;
             println!("retired key {}", meta.kid);
             Ok(())

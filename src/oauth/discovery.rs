@@ -1,10 +1,21 @@
-//! `/.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §3–4). Built once at
-//! startup from the configuration and the path constants the router also uses, and
-//! advertising only what is implemented.
+//! `/.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §3–4, RFC 8414).
+//! Built once at startup from the configuration and the path constants the router also
+//! uses, and advertising only what is implemented.
 
-use super::{AUTHORIZE, JWKS, SUPPORTED_CLAIMS, SUPPORTED_SCOPES, TOKEN, USERINFO};
+use super::{
+    AUTHORIZE, END_SESSION, INTROSPECT, JWKS, REVOKE, SUPPORTED_CLAIMS, SUPPORTED_SCOPES, TOKEN,
+    USERINFO,
+};
 use crate::config::Config;
 use serde_json::json;
+
+const CLIENT_AUTH_METHODS: &[&str] = &[
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+    "none",
+];
+const ASSERTION_ALGS: &[&str] = &["RS256", "ES256"];
 
 pub fn document(config: &Config) -> String {
     json!({
@@ -13,17 +24,29 @@ pub fn document(config: &Config) -> String {
         "token_endpoint": config.url_for(TOKEN),
         "userinfo_endpoint": config.url_for(USERINFO),
         "jwks_uri": config.url_for(JWKS),
+        "end_session_endpoint": config.url_for(END_SESSION),
+        "introspection_endpoint": config.url_for(INTROSPECT),
+        "revocation_endpoint": config.url_for(REVOKE),
         "scopes_supported": SUPPORTED_SCOPES,
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code"],
+        "response_modes_supported": ["query", "form_post"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
+        "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
         "claims_supported": SUPPORTED_CLAIMS,
         "claim_types_supported": ["normal"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "display_values_supported": ["page", "popup", "touch"],
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": true,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,

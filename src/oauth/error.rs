@@ -104,6 +104,7 @@ constructors! {
     invalid_target => InvalidTarget,
     consent_required => ConsentRequired,
     access_denied => AccessDenied,
+    temporarily_unavailable => TemporarilyUnavailable,
     insufficient_scope => InsufficientScope,
 }
 

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 const MAX_AGE: &str = "public, max-age=300";
 
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    public_json(state.keys.jwks_json().to_string())
+    public_json(state.keys.jwks_json())
 }
 
 pub async fn discovery(State(state): State<AppState>) -> Response {

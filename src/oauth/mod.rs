@@ -2,14 +2,20 @@
 //! used both by the router (`app.rs`) and by discovery, so they cannot drift apart.
 
 pub mod authorize;
+pub mod backchannel;
 pub mod claims;
 pub mod client_auth;
 pub mod consent;
+pub mod cors;
 pub mod discovery;
+pub mod end_session;
 pub mod error;
+pub mod inspect;
+pub mod introspect;
 pub mod jwks;
 pub mod params;
 pub mod pkce;
+pub mod revoke;
 pub mod token;
 pub mod userinfo;
 
@@ -19,6 +25,9 @@ pub const AUTHORIZE: &str = "/authorize";
 pub const AUTHORIZE_RESUME: &str = "/authorize/resume/{id}";
 pub const TOKEN: &str = "/token";
 pub const USERINFO: &str = "/userinfo";
+pub const INTROSPECT: &str = "/introspect";
+pub const REVOKE: &str = "/revoke";
+pub const END_SESSION: &str = "/logout";
 
 /// Scopes we understand. Others are ignored, as RFC 6749 §3.3 allows.
 pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];

@@ -71,26 +71,15 @@ async fn userinfo(
     let token = token?;
     let now = state.clock.now();
     let issuer = state.config.issuer_str();
-    let claims = state
-        .keys
-        .verify(&token, claims::ACCESS_TOKEN_TYP, issuer, now)
-        .map_err(|e| OAuthError::invalid_token(e.to_string()))?;
-    let audience_ok = match claims.get("aud") {
-        Some(Value::String(aud)) => aud == issuer,
-        Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(issuer)),
-        _ => false,
-    };
-    if !audience_ok {
+    let claims = super::inspect::active_access_token(state, &token, now)
+        .await?
+        .ok_or_else(|| {
+            OAuthError::invalid_token("the access token is invalid, expired or revoked")
+        })?;
+    if !super::inspect::audience_contains(claims.get("aud"), issuer) {
         return Err(OAuthError::invalid_token(
             "the token is not meant for userinfo",
         ));
-    }
-    let grant_id = claims
-        .get("gid")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if !state.store.grant_is_live(grant_id).await? {
-        return Err(OAuthError::invalid_token("the token has been revoked"));
     }
     let scope = claims
         .get("scope")

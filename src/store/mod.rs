@@ -8,6 +8,7 @@ pub mod clients;
 pub mod codes;
 pub mod consents;
 pub mod grants;
+pub mod logout;
 pub mod requests;
 pub mod sessions;
 pub mod tokens;
