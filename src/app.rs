@@ -6,8 +6,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::keys::Keys;
 use crate::oauth::{
-    self, authorize, backchannel, consent, discovery, end_session, introspect, jwks, revoke, token,
-    userinfo,
+    self, authorize, backchannel, consent, discovery, end_session, introspect, jwks, revoke, token, userinfo,
 };
 use crate::pages::{Pages, FORM_POST_SCRIPT, STYLESHEET};
 use crate::store::Store;
@@ -60,11 +59,7 @@ impl App {
 
     /// As [`App::build`], on a listener bound by the caller (tests bind port 0 first, so
     /// the issuer can name the port).
-    pub async fn build_on(
-        listener: TcpListener,
-        config: Config,
-        clock: Clock,
-    ) -> anyhow::Result<App> {
+    pub async fn build_on(listener: TcpListener, config: Config, clock: Clock) -> anyhow::Result<App> {
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
         let keys = Keys::load_or_init(&config.keys_dir, config.keys.rsa_bits, clock.now())?;
@@ -126,15 +121,9 @@ pub fn router(state: AppState) -> Router {
         .route(oauth::USERINFO, get(userinfo::get).post(userinfo::post))
         .route("/consent", get(consent::show).post(consent::decide))
         .route("/account/consents", get(consent::list))
-        .route(
-            "/account/consents/revoke",
-            axum::routing::post(consent::revoke),
-        )
+        .route("/account/consents/revoke", axum::routing::post(consent::revoke))
         .route("/login", get(login::show).post(login::submit))
-        .route(
-            oauth::END_SESSION,
-            get(end_session::get).post(end_session::post),
-        )
+        .route(oauth::END_SESSION, get(end_session::get).post(end_session::post))
         .route("/logout/confirm", axum::routing::post(end_session::confirm))
         .route(oauth::INTROSPECT, axum::routing::post(introspect::post))
         .route(oauth::REVOKE, axum::routing::post(revoke::post))
@@ -143,10 +132,7 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/form_post.js", get(form_post_script))
         .route("/healthz", get(health))
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            oauth::cors::layer,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), oauth::cors::layer))
         .with_state(state)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -162,11 +148,7 @@ pub fn router(state: AppState) -> Router {
             Duration::from_secs(30),
         ))
         .layer(CatchPanicLayer::custom(|_| {
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong on our side.",
-            )
-                .into_response()
+            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.").into_response()
         }))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {

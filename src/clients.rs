@@ -77,9 +77,7 @@ impl Client {
     /// Exact string comparison, as RFC 9700 §4.1.3 and OIDC Core §3.1.2.1 require: no case
     /// folding, no trailing-slash or default-port leniency.
     pub fn has_redirect_uri(&self, uri: &str) -> bool {
-        self.redirect_uris
-            .iter()
-            .any(|registered| registered == uri)
+        self.redirect_uris.iter().any(|registered| registered == uri)
     }
 
     pub fn secret_matches(&self, presented: &str) -> bool {
@@ -128,16 +126,8 @@ pub fn validate_redirect_uri(raw: &str) -> Result<(), String> {
     match url.scheme() {
         "https" => {}
         "http" if is_loopback_host(&url) => {}
-        "http" => {
-            return Err(format!(
-                "{raw:?}: http is allowed only for loopback hosts; use https"
-            ))
-        }
-        other => {
-            return Err(format!(
-                "{raw:?}: scheme {other:?} is not allowed; use https"
-            ))
-        }
+        "http" => return Err(format!("{raw:?}: http is allowed only for loopback hosts; use https")),
+        other => return Err(format!("{raw:?}: scheme {other:?} is not allowed; use https")),
     }
     if url.fragment().is_some() || raw.contains('#') {
         return Err(format!(
@@ -145,9 +135,7 @@ pub fn validate_redirect_uri(raw: &str) -> Result<(), String> {
         ));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!(
-            "{raw:?}: a redirect URI must not carry user information"
-        ));
+        return Err(format!("{raw:?}: a redirect URI must not carry user information"));
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(format!("{raw:?}: a redirect URI needs a host"));

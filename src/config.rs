@@ -188,11 +188,11 @@ impl Config {
             figment = figment.merge(Toml::file_exact(path));
         }
         figment = figment
-            .merge(Env::prefixed("GATEHOUSE_").split("__").filter(|key| {
-                !NON_CONFIG_ENV
-                    .iter()
-                    .any(|k| key.as_str().eq_ignore_ascii_case(k))
-            }))
+            .merge(
+                Env::prefixed("GATEHOUSE_")
+                    .split("__")
+                    .filter(|key| !NON_CONFIG_ENV.iter().any(|k| key.as_str().eq_ignore_ascii_case(k))),
+            )
             .merge(Serialized::defaults(overrides));
         let raw: RawConfig = figment.extract().map_err(describe_figment_error)?;
         Config::from_raw(raw)
@@ -208,29 +208,18 @@ impl Config {
         let issuer = parse_issuer(&raw.issuer)?;
         let scheme = raw.database_url.split(':').next().unwrap_or_default();
         if !matches!(scheme, "sqlite" | "postgres" | "postgresql") {
-            bail!(
-                "invalid `database_url`: scheme {scheme:?} is not supported (use sqlite://path or postgres://...)"
-            );
+            bail!("invalid `database_url`: scheme {scheme:?} is not supported (use sqlite://path or postgres://...)");
         }
         let positive = [
             ("tokens.code_ttl_secs", raw.tokens.code_ttl_secs),
-            (
-                "tokens.access_token_ttl_secs",
-                raw.tokens.access_token_ttl_secs,
-            ),
+            ("tokens.access_token_ttl_secs", raw.tokens.access_token_ttl_secs),
             ("tokens.id_token_ttl_secs", raw.tokens.id_token_ttl_secs),
             (
                 "tokens.authorization_request_ttl_secs",
                 raw.tokens.authorization_request_ttl_secs,
             ),
-            (
-                "tokens.refresh_idle_ttl_secs",
-                raw.tokens.refresh_idle_ttl_secs,
-            ),
-            (
-                "tokens.refresh_absolute_ttl_secs",
-                raw.tokens.refresh_absolute_ttl_secs,
-            ),
+            ("tokens.refresh_idle_ttl_secs", raw.tokens.refresh_idle_ttl_secs),
+            ("tokens.refresh_absolute_ttl_secs", raw.tokens.refresh_absolute_ttl_secs),
             ("sessions.idle_ttl_secs", raw.sessions.idle_ttl_secs),
             ("sessions.absolute_ttl_secs", raw.sessions.absolute_ttl_secs),
         ];
@@ -282,8 +271,7 @@ impl Config {
 }
 
 fn parse_issuer(raw: &str) -> anyhow::Result<Url> {
-    let url = Url::parse(raw)
-        .with_context(|| format!("invalid `issuer` {raw:?}: not an absolute URL"))?;
+    let url = Url::parse(raw).with_context(|| format!("invalid `issuer` {raw:?}: not an absolute URL"))?;
     if url.query().is_some() || url.fragment().is_some() {
         bail!("invalid `issuer` {raw:?}: OpenID Connect Discovery §3 forbids a query or fragment");
     }
@@ -357,10 +345,7 @@ mod tests {
             ..RawConfig::default()
         };
         let config = Config::from_raw(raw).unwrap();
-        assert_eq!(
-            config.url_for("/token"),
-            "https://id.example.com/tenant/token"
-        );
+        assert_eq!(config.url_for("/token"), "https://id.example.com/tenant/token");
     }
 
     #[test]

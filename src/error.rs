@@ -40,9 +40,7 @@ impl From<sqlx::Error> for AppError {
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::WorkerCrashed => AppError::Unavailable(e.into()),
-            sqlx::Error::Database(ref db) if is_busy(db.as_ref()) => {
-                AppError::Unavailable(e.into())
-            }
+            sqlx::Error::Database(ref db) if is_busy(db.as_ref()) => AppError::Unavailable(e.into()),
             other => AppError::Internal(other.into()),
         }
     }

@@ -102,9 +102,7 @@ impl KeySet {
 
     /// The newest published key whose signing time has come.
     fn signing_key(&self, now: i64) -> Option<&LoadedKey> {
-        self.published()
-            .filter(|k| k.meta.signing_from <= now)
-            .last()
+        self.published().filter(|k| k.meta.signing_from <= now).last()
     }
 
     fn render_jwks(&self) -> String {
@@ -133,13 +131,7 @@ impl KeySet {
     /// Verifies a token we issued: RS256 only, a `kid` of ours that is still published
     /// (header `alg`, `jku`, `jwk`, `x5u` never choose the key), the expected `typ`, `iss`,
     /// and `exp` against `now`.
-    pub fn verify(
-        &self,
-        token: &str,
-        typ: &str,
-        issuer: &str,
-        now: i64,
-    ) -> Result<Map<String, Value>, VerifyError> {
+    pub fn verify(&self, token: &str, typ: &str, issuer: &str, now: i64) -> Result<Map<String, Value>, VerifyError> {
         let claims = self.verify_signature(token, typ, issuer)?;
         match claims.get("exp").and_then(Value::as_i64) {
             Some(exp) if exp > now => Ok(claims),
@@ -149,12 +141,7 @@ impl KeySet {
 
     /// As [`KeySet::verify`] without the expiry check: for hints, where an expired token
     /// still says who it was about.
-    pub fn verify_signature(
-        &self,
-        token: &str,
-        typ: &str,
-        issuer: &str,
-    ) -> Result<Map<String, Value>, VerifyError> {
+    pub fn verify_signature(&self, token: &str, typ: &str, issuer: &str) -> Result<Map<String, Value>, VerifyError> {
         let (payload, header) = josekit::jwt::decode_with_verifier_selector(token, |header| {
             if header.algorithm() != Some("RS256") {
                 return Ok(None);
@@ -166,8 +153,8 @@ impl KeySet {
         })
         .map_err(|_| VerifyError::BadSignature)?;
         let header_typ = header.token_type().unwrap_or_default();
-        let typ_matches = header_typ.eq_ignore_ascii_case(typ)
-            || header_typ.eq_ignore_ascii_case(&format!("application/{typ}"));
+        let typ_matches =
+            header_typ.eq_ignore_ascii_case(typ) || header_typ.eq_ignore_ascii_case(&format!("application/{typ}"));
         if !typ_matches {
             return Err(VerifyError::WrongType);
         }
@@ -228,22 +215,11 @@ impl Keys {
         self.current().sign(typ, claims, now)
     }
 
-    pub fn verify(
-        &self,
-        token: &str,
-        typ: &str,
-        issuer: &str,
-        now: i64,
-    ) -> Result<Map<String, Value>, VerifyError> {
+    pub fn verify(&self, token: &str, typ: &str, issuer: &str, now: i64) -> Result<Map<String, Value>, VerifyError> {
         self.current().verify(token, typ, issuer, now)
     }
 
-    pub fn verify_signature(
-        &self,
-        token: &str,
-        typ: &str,
-        issuer: &str,
-    ) -> Result<Map<String, Value>, VerifyError> {
+    pub fn verify_signature(&self, token: &str, typ: &str, issuer: &str) -> Result<Map<String, Value>, VerifyError> {
         self.current().verify_signature(token, typ, issuer)
     }
 
@@ -286,10 +262,7 @@ pub fn retire_check(set: &KeySet, kid: &str, now: i64, max_token_ttl: i64) -> Re
     let superseded_since = metas
         .iter()
         .filter(|m| {
-            m.kid != kid
-                && m.retired_at.is_none()
-                && m.signing_from > target.signing_from
-                && m.signing_from <= now
+            m.kid != kid && m.retired_at.is_none() && m.signing_from > target.signing_from && m.signing_from <= now
         })
         .map(|m| m.signing_from)
         .min();
@@ -314,9 +287,7 @@ pub fn validate_client_jwks(json: &str) -> Result<(), String> {
 }
 
 /// (kid, alg, verifier) for each usable key of a client's JWK Set.
-fn client_verifiers(
-    json: &str,
-) -> Result<Vec<(Option<String>, &'static str, Box<dyn JwsVerifier>)>, String> {
+fn client_verifiers(json: &str) -> Result<Vec<(Option<String>, &'static str, Box<dyn JwsVerifier>)>, String> {
     let set: Value = serde_json::from_str(json).map_err(|e| format!("not JSON: {e}"))?;
     let keys = set
         .get("keys")
@@ -329,12 +300,9 @@ fn client_verifiers(
             .iter()
             .any(|m| map.contains_key(*m))
         {
-            return Err(
-                "the JWK Set contains private key material; register public keys only".into(),
-            );
+            return Err("the JWK Set contains private key material; register public keys only".into());
         }
-        let jwk =
-            josekit::jwk::Jwk::from_map(map.clone()).map_err(|e| format!("invalid JWK: {e}"))?;
+        let jwk = josekit::jwk::Jwk::from_map(map.clone()).map_err(|e| format!("invalid JWK: {e}"))?;
         let kid = jwk.key_id().map(str::to_string);
         match jwk.key_type() {
             "RSA" => {
@@ -365,23 +333,17 @@ pub fn verify_client_assertion(jwks_json: &str, token: &str) -> Result<Map<Strin
         let kid = header.key_id();
         Ok(verifiers
             .iter()
-            .find(|(key_kid, key_alg, _)| {
-                *key_alg == alg && (kid.is_none() || key_kid.as_deref() == kid)
-            })
+            .find(|(key_kid, key_alg, _)| *key_alg == alg && (kid.is_none() || key_kid.as_deref() == kid))
             .map(|(_, _, v)| v.as_ref()))
     })
-    .map_err(|_| {
-        "the client assertion signature does not verify with the registered keys".to_string()
-    })?;
+    .map_err(|_| "the client assertion signature does not verify with the registered keys".to_string())?;
     Ok(payload.claims_set().clone())
 }
 
 /// Creates a new key that signs from `signing_from` on. Returns its metadata.
 pub fn generate(dir: &Path, rsa_bits: u32, now: i64, signing_from: i64) -> anyhow::Result<KeyMeta> {
     ensure_dir(dir)?;
-    let pair = RS256
-        .generate_key_pair(rsa_bits)
-        .context("RSA key generation failed")?;
+    let pair = RS256.generate_key_pair(rsa_bits).context("RSA key generation failed")?;
     let public = pair.to_jwk_public_key();
     let (n, e) = modulus_exponent(&public)?;
     let kid = thumbprint(&n, &e);
@@ -402,15 +364,10 @@ pub fn generate(dir: &Path, rsa_bits: u32, now: i64, signing_from: i64) -> anyho
 /// Marks a key retired. It stops signing and leaves the JWKS at the next load.
 pub fn retire(dir: &Path, kid: &str, now: i64) -> anyhow::Result<KeyMeta> {
     let path = dir.join(format!("{kid}.json"));
-    if !kid
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        || !path.exists()
-    {
+    if !kid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') || !path.exists() {
         bail!("no key with kid {kid:?} in {}", dir.display());
     }
-    let mut meta: KeyMeta =
-        serde_json::from_slice(&fs::read(&path)?).context("unreadable key metadata")?;
+    let mut meta: KeyMeta = serde_json::from_slice(&fs::read(&path)?).context("unreadable key metadata")?;
     meta.retired_at = Some(now);
     write_private(&path, serde_json::to_string_pretty(&meta)?.as_bytes())?;
     Ok(meta)
@@ -479,9 +436,7 @@ fn load_key(path: &Path) -> anyhow::Result<LoadedKey> {
     let signer = RS256
         .signer_from_jwk(&pair.to_jwk_private_key())
         .context("cannot build signer")?;
-    let verifier = RS256
-        .verifier_from_jwk(&public)
-        .context("cannot build verifier")?;
+    let verifier = RS256.verifier_from_jwk(&public).context("cannot build verifier")?;
     Ok(LoadedKey {
         meta,
         signer,
@@ -505,8 +460,7 @@ fn pem_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 
 fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
     if !dir.exists() {
-        fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the keys directory {}", dir.display()))?;
+        fs::create_dir_all(dir).with_context(|| format!("cannot create the keys directory {}", dir.display()))?;
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
     }
     Ok(())
@@ -542,10 +496,7 @@ mod tests {
     fn thumbprint_matches_rfc7638_example() {
         // RFC 7638 §3.1.
         let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
-        assert_eq!(
-            thumbprint(n, "AQAB"),
-            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
-        );
+        assert_eq!(thumbprint(n, "AQAB"), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
     }
 
     #[test]
@@ -553,11 +504,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let set = KeySet::load_or_init(dir.path(), 2048, 1000).unwrap();
         let token = set
-            .sign(
-                "at+jwt",
-                claims(json!({"iss": "https://i", "exp": 2000})),
-                1000,
-            )
+            .sign("at+jwt", claims(json!({"iss": "https://i", "exp": 2000})), 1000)
             .unwrap();
         assert!(set.verify(&token, "at+jwt", "https://i", 1500).is_ok());
         assert!(matches!(
@@ -582,10 +529,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let meta = generate(dir.path(), 2048, 0, 0).unwrap();
         let pem = dir.path().join(format!("{}.pem", meta.kid));
-        assert_eq!(
-            fs::metadata(&pem).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(fs::metadata(&pem).unwrap().permissions().mode() & 0o777, 0o600);
         assert!(
             fs::read_to_string(&pem)
                 .unwrap()

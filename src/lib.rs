@@ -3,10 +3,7 @@
 //! `app` wires the HTTP surface; `oauth` holds the protocol endpoints; `store` all SQL;
 //! `keys` all signing; `pages` all HTML. Protocol code takes `now` and typed values, so it
 //! can be reasoned about (and tested) apart from HTTP and SQL.
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod accounts;
 pub mod app;

@@ -16,10 +16,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("error.html", include_str!("../templates/error.html")),
     ("home.html", include_str!("../templates/home.html")),
     ("logout.html", include_str!("../templates/logout.html")),
-    (
-        "form_post.html",
-        include_str!("../templates/form_post.html"),
-    ),
+    ("form_post.html", include_str!("../templates/form_post.html")),
     ("consent.html", include_str!("../templates/consent.html")),
     ("consents.html", include_str!("../templates/consents.html")),
 ];
@@ -60,10 +57,7 @@ impl Pages {
                     }
                 }
             }
-            Ok(EMBEDDED
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, t)| t.to_string()))
+            Ok(EMBEDDED.iter().find(|(n, _)| *n == name).map(|(_, t)| t.to_string()))
         });
         env.set_auto_escape_callback(|_| AutoEscape::Html);
         // Fail at startup, not on a user's request, if an override does not compile.
@@ -88,8 +82,7 @@ impl Pages {
                 tracing::error!(error = %e, template, "template rendering failed");
                 self.page(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "<!doctype html><title>Error</title><p>Something went wrong on our side.</p>"
-                        .into(),
+                    "<!doctype html><title>Error</title><p>Something went wrong on our side.</p>".into(),
                 )
             }
         }
@@ -98,11 +91,7 @@ impl Pages {
     /// The form_post response (OAuth 2.0 Form Post Response Mode §2): a form that submits
     /// itself with a script from our origin, and offers a button when scripts are off.
     pub fn form_post(&self, action: &str, fields: Vec<Value>) -> Response {
-        let mut response = self.render(
-            StatusCode::OK,
-            "form_post.html",
-            minijinja::context! { action, fields },
-        );
+        let mut response = self.render(StatusCode::OK, "form_post.html", minijinja::context! { action, fields });
         response.headers_mut().insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
@@ -124,10 +113,7 @@ impl Pages {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/html; charset=utf-8"),
         );
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        );
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if self.hsts {

@@ -61,21 +61,14 @@ pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The live session of this browser, if any.
-pub async fn current(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<SessionRow>, AppError> {
+pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<SessionRow>, AppError> {
     let Some(cookie) = read_cookie(headers, &session_cookie_name(&state.config)) else {
         return Ok(None);
     };
     let now = state.clock.now();
     let session = state
         .store
-        .session_by_cookie(
-            &secrets::digest(&cookie),
-            now,
-            state.config.sessions.idle_ttl_secs,
-        )
+        .session_by_cookie(&secrets::digest(&cookie), now, state.config.sessions.idle_ttl_secs)
         .await?;
     if let Some(s) = &session {
         if now - s.last_seen_at >= TOUCH_INTERVAL_SECS {
@@ -95,10 +88,7 @@ pub async fn start(
 ) -> Result<(SessionRow, HeaderValue), AppError> {
     let name = session_cookie_name(&state.config);
     if let Some(old) = read_cookie(headers, &name) {
-        state
-            .store
-            .delete_session_by_cookie(&secrets::digest(&old))
-            .await?;
+        state.store.delete_session_by_cookie(&secrets::digest(&old)).await?;
     }
     let now = state.clock.now();
     let cookie = secrets::random_token();
@@ -111,10 +101,7 @@ pub async fn start(
         last_seen_at: now,
         expires_at: now + state.config.sessions.absolute_ttl_secs,
     };
-    state
-        .store
-        .create_session(&row, &secrets::digest(&cookie))
-        .await?;
+    state.store.create_session(&row, &secrets::digest(&cookie)).await?;
     let set = set_cookie(&state.config, &name, &cookie, None);
     Ok((row, set))
 }
@@ -123,10 +110,7 @@ pub async fn start(
 pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, AppError> {
     let name = session_cookie_name(&state.config);
     if let Some(cookie) = read_cookie(headers, &name) {
-        state
-            .store
-            .delete_session_by_cookie(&secrets::digest(&cookie))
-            .await?;
+        state.store.delete_session_by_cookie(&secrets::digest(&cookie)).await?;
     }
     Ok(set_cookie(&state.config, &name, "", Some(0)))
 }
@@ -147,10 +131,7 @@ pub fn anonymous_csrf(config: &Config, headers: &HeaderMap) -> (String, Option<H
 
 /// Checks a submitted anonymous-form CSRF token against the cookie.
 pub fn anonymous_csrf_ok(config: &Config, headers: &HeaderMap, submitted: Option<&str>) -> bool {
-    match (
-        read_cookie(headers, &cookie_name(config, CSRF_COOKIE)),
-        submitted,
-    ) {
+    match (read_cookie(headers, &cookie_name(config, CSRF_COOKIE)), submitted) {
         (Some(expected), Some(submitted)) => secrets::constant_time_eq(&expected, submitted),
         _ => false,
     }

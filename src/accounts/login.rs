@@ -38,8 +38,8 @@ async fn pending(state: &AppState, request_id: Option<&str>) -> Result<Option<Pe
     let Some((json, _)) = state.store.parked_request(id, state.clock.now()).await? else {
         return Ok(None);
     };
-    let request: AuthorizeRequest = serde_json::from_str(&json)
-        .map_err(|e| anyhow::anyhow!("unreadable parked request: {e}"))?;
+    let request: AuthorizeRequest =
+        serde_json::from_str(&json).map_err(|e| anyhow::anyhow!("unreadable parked request: {e}"))?;
     let client_name = state
         .store
         .client(&request.client_id)
@@ -62,10 +62,7 @@ pub async fn show(
     if query.request_id.is_some() && pending.is_none() {
         return Ok(expired(&state));
     }
-    let identifier = pending
-        .as_ref()
-        .and_then(|p| p.login_hint.clone())
-        .unwrap_or_default();
+    let identifier = pending.as_ref().and_then(|p| p.login_hint.clone()).unwrap_or_default();
     Ok(form(
         &state,
         &headers,
@@ -76,21 +73,13 @@ pub async fn show(
     ))
 }
 
-pub async fn submit(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, AppError> {
+pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
     let params = read_form(&headers, body).await.unwrap_or_default();
     let pending = pending(&state, params.get("request_id")).await?;
     if params.get("request_id").is_some() && pending.is_none() {
         return Ok(expired(&state));
     }
-    let identifier = params
-        .get("identifier")
-        .unwrap_or_default()
-        .trim()
-        .to_string();
+    let identifier = params.get("identifier").unwrap_or_default().trim().to_string();
     if !sessions::same_origin(&state.config, &headers)
         || !sessions::anonymous_csrf_ok(&state.config, &headers, params.get("csrf_token"))
     {
@@ -175,11 +164,7 @@ fn expired(state: &AppState) -> Response {
 }
 
 fn see_other(location: &str, cookie: Option<HeaderValue>) -> Response {
-    let mut response = (
-        StatusCode::SEE_OTHER,
-        [(header::LOCATION, location.to_string())],
-    )
-        .into_response();
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location.to_string())]).into_response();
     if let Some(cookie) = cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -190,14 +175,10 @@ fn see_other(location: &str, cookie: Option<HeaderValue>) -> Response {
 pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
     let session = sessions::current(&state, &headers).await?;
     let (user, csrf_token) = match &session {
-        Some(s) => (
-            state.store.account_by_id(&s.user_id).await?,
-            s.csrf_token.clone(),
-        ),
+        Some(s) => (state.store.account_by_id(&s.user_id).await?, s.csrf_token.clone()),
         None => (None, String::new()),
     };
-    let user = user
-        .map(|u| context! { username => u.username, email => u.email, given_name => u.given_name });
+    let user = user.map(|u| context! { username => u.username, email => u.email, given_name => u.given_name });
     Ok(state
         .pages
         .render(StatusCode::OK, "home.html", context! { user, csrf_token }))

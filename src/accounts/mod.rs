@@ -20,9 +20,7 @@ pub struct Account {
 
 impl Account {
     pub fn name(&self) -> String {
-        format!("{} {}", self.given_name, self.family_name)
-            .trim()
-            .to_string()
+        format!("{} {}", self.given_name, self.family_name).trim().to_string()
     }
 }
 

@@ -27,9 +27,7 @@ impl PasswordHasherPool {
         let params = Params::new(settings.memory_kib, settings.iterations, 1, None)
             .map_err(|e| anyhow::anyhow!("invalid argon2 parameters: {e}"))?;
         let workers = if settings.max_concurrent == 0 {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
         } else {
             settings.max_concurrent
         };
@@ -59,11 +57,7 @@ impl PasswordHasherPool {
         let _permit = self.permits.acquire().await.context("hasher closed")?;
         let ok = tokio::task::spawn_blocking(move || {
             PasswordHash::new(&hash)
-                .map(|parsed| {
-                    Argon2::default()
-                        .verify_password(password.as_bytes(), &parsed)
-                        .is_ok()
-                })
+                .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
                 .unwrap_or(false)
         })
         .await

@@ -132,10 +132,8 @@ impl Settings {
             client.audiences = self.audiences;
         }
         if let Some(path) = self.jwks_file {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            crate::keys::validate_client_jwks(&text)
-                .map_err(|e| anyhow::anyhow!("invalid --jwks-file: {e}"))?;
+            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            crate::keys::validate_client_jwks(&text).map_err(|e| anyhow::anyhow!("invalid --jwks-file: {e}"))?;
             client.jwks = Some(text);
         }
         if let Some(uri) = self.backchannel_logout_uri {
@@ -149,9 +147,7 @@ impl Settings {
         }
         client.access_token_ttl_secs = self.access_token_ttl.or(client.access_token_ttl_secs);
         client.refresh_idle_ttl_secs = self.refresh_idle_ttl.or(client.refresh_idle_ttl_secs);
-        client.refresh_absolute_ttl_secs = self
-            .refresh_absolute_ttl
-            .or(client.refresh_absolute_ttl_secs);
+        client.refresh_absolute_ttl_secs = self.refresh_absolute_ttl.or(client.refresh_absolute_ttl_secs);
         Ok(())
     }
 }
@@ -170,24 +166,15 @@ fn validate(client: &Client) -> anyhow::Result<()> {
             client.id
         );
     }
-    for uri in client
-        .redirect_uris
-        .iter()
-        .chain(&client.post_logout_redirect_uris)
-    {
-        clients::validate_redirect_uri(uri)
-            .map_err(|e| anyhow::anyhow!("invalid redirect URI: {e}"))?;
+    for uri in client.redirect_uris.iter().chain(&client.post_logout_redirect_uris) {
+        clients::validate_redirect_uri(uri).map_err(|e| anyhow::anyhow!("invalid redirect URI: {e}"))?;
     }
     if let Some(uri) = &client.backchannel_logout_uri {
-        clients::validate_redirect_uri(uri)
-            .map_err(|e| anyhow::anyhow!("invalid back-channel logout URI: {e}"))?;
+        clients::validate_redirect_uri(uri).map_err(|e| anyhow::anyhow!("invalid back-channel logout URI: {e}"))?;
     }
     for grant in &client.grant_types {
         if !GRANT_TYPES.contains(&grant.as_str()) {
-            bail!(
-                "unknown grant type {grant:?}: use one of {}",
-                GRANT_TYPES.join(", ")
-            );
+            bail!("unknown grant type {grant:?}: use one of {}", GRANT_TYPES.join(", "));
         }
     }
     if client.may_use_grant("authorization_code") && client.redirect_uris.is_empty() {
@@ -202,9 +189,8 @@ fn validate(client: &Client) -> anyhow::Result<()> {
         }
     }
     for audience in &client.audiences {
-        url::Url::parse(audience).map_err(|_| {
-            anyhow::anyhow!("invalid --audience {audience:?}: must be an absolute URI")
-        })?;
+        url::Url::parse(audience)
+            .map_err(|_| anyhow::anyhow!("invalid --audience {audience:?}: must be an absolute URI"))?;
     }
     for ttl in [
         client.access_token_ttl_secs,
@@ -266,28 +252,12 @@ pub async fn run(config: &Config, cmd: ClientCommand, now: i64) -> anyhow::Resul
         ClientCommand::List { json } => {
             let all = store.clients().await?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::Value::Array(all.iter().map(client_json).collect())
-                );
+                println!("{}", serde_json::Value::Array(all.iter().map(client_json).collect()));
             } else {
-                println!(
-                    "{:<24} {:<12} {:<24} REDIRECT URIS",
-                    "CLIENT ID", "TYPE", "NAME"
-                );
+                println!("{:<24} {:<12} {:<24} REDIRECT URIS", "CLIENT ID", "TYPE", "NAME");
                 for c in &all {
-                    let kind = if c.is_public() {
-                        "public"
-                    } else {
-                        "confidential"
-                    };
-                    println!(
-                        "{:<24} {:<12} {:<24} {}",
-                        c.id,
-                        kind,
-                        c.name,
-                        c.redirect_uris.join(" ")
-                    );
+                    let kind = if c.is_public() { "public" } else { "confidential" };
+                    println!("{:<24} {:<12} {:<24} {}", c.id, kind, c.name, c.redirect_uris.join(" "));
                 }
             }
             Ok(())

@@ -112,10 +112,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             let store = Store::connect(&config.database_url).await?;
             store.migrate().await?;
-            println!(
-                "database {} is up to date",
-                store::redact_url(&config.database_url)
-            );
+            println!("database {} is up to date", store::redact_url(&config.database_url));
             Ok(())
         }
         Command::Keys(cmd) => keys_command(&config, cmd, clock.now()),
@@ -155,10 +152,7 @@ fn keys_command(config: &Config, cmd: KeysCommand, now: i64) -> anyhow::Result<(
     match cmd {
         KeysCommand::List => {
             let set = KeySet::load_or_init(dir, config.keys.rsa_bits, now)?;
-            println!(
-                "{:<44} {:<10} {:>12} {:>12}",
-                "KID", "STATE", "CREATED", "SIGNS FROM"
-            );
+            println!("{:<44} {:<10} {:>12} {:>12}", "KID", "STATE", "CREATED", "SIGNS FROM");
             for meta in set.metas() {
                 let state = match meta.retired_at {
                     Some(_) => "retired",
@@ -175,19 +169,13 @@ fn keys_command(config: &Config, cmd: KeysCommand, now: i64) -> anyhow::Result<(
         KeysCommand::Rotate => {
             let from = now + config.keys.rotation_delay_secs;
             let meta = keys::generate(dir, config.keys.rsa_bits, now, from)?;
-            println!(
-                "added key {} (published now, signing from unix time {from})",
-                meta.kid
-            );
+            println!("added key {} (published now, signing from unix time {from})", meta.kid);
             println!("running servers publish it within seconds");
             Ok(())
         }
         KeysCommand::Retire { kid, force } => {
             let set = KeySet::load(dir, now)?;
-            let longest = config
-                .tokens
-                .id_token_ttl_secs
-                .max(config.tokens.access_token_ttl_secs);
+            let longest = config.tokens.id_token_ttl_secs.max(config.tokens.access_token_ttl_secs);
             if let Err(why) = keys::retire_check(&set, &kid, now, longest) {
                 if !force {
                     bail!("refusing to retire {kid}: {why}");
@@ -215,10 +203,8 @@ async fn user_command(config: &Config, cmd: UserCommand, now: i64) -> anyhow::Re
         family_name,
         password_stdin: _,
     } = cmd;
-    let username = accounts::validate_username(&username)
-        .map_err(|e| anyhow::anyhow!("invalid --username: {e}"))?;
-    let email =
-        accounts::validate_email(&email).map_err(|e| anyhow::anyhow!("invalid --email: {e}"))?;
+    let username = accounts::validate_username(&username).map_err(|e| anyhow::anyhow!("invalid --username: {e}"))?;
+    let email = accounts::validate_email(&email).map_err(|e| anyhow::anyhow!("invalid --email: {e}"))?;
     let mut password = String::new();
     std::io::stdin()
         .read_to_string(&mut password)

@@ -81,10 +81,7 @@ async fn deliver_due(state: &AppState) -> Result<(), sqlx::Error> {
         } else {
             let backoff = 5 * (1_i64 << attempts);
             tracing::warn!(client_id = %delivery.client_id, attempts, retry_in = backoff, "back-channel logout failed; will retry");
-            state
-                .store
-                .retry_logout(&delivery.id, attempts, now + backoff)
-                .await?;
+            state.store.retry_logout(&delivery.id, attempts, now + backoff).await?;
         }
     }
     Ok(())

@@ -41,13 +41,7 @@ pub fn access_token(s: &Subject, jti: &str, now: i64, ttl: i64) -> Map<String, V
 
 /// ID token. Profile and email claims are not repeated here: the client has an access
 /// token for userinfo (OIDC Core §5.4), and a token that travels less says less.
-pub fn id_token(
-    s: &Subject,
-    nonce: Option<&str>,
-    access_token: &str,
-    now: i64,
-    ttl: i64,
-) -> Map<String, Value> {
+pub fn id_token(s: &Subject, nonce: Option<&str>, access_token: &str, now: i64, ttl: i64) -> Map<String, Value> {
     let mut claims = object(json!({
         "iss": s.issuer,
         "sub": s.user_id,
@@ -84,10 +78,7 @@ pub fn userinfo(account: &Account, scopes: &[&str]) -> Map<String, Value> {
     }
     if scopes.contains(&"email") {
         claims.insert("email".into(), account.email.clone().into());
-        claims.insert(
-            "email_verified".into(),
-            (account.email_verified != 0).into(),
-        );
+        claims.insert("email_verified".into(), (account.email_verified != 0).into());
     }
     claims
 }

@@ -17,17 +17,9 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer
 const MAX_ASSERTION_LIFETIME: i64 = 600;
 
 enum Credentials {
-    Secret {
-        client_id: String,
-        secret: String,
-    },
-    Assertion {
-        client_id: String,
-        assertion: String,
-    },
-    None {
-        client_id: String,
-    },
+    Secret { client_id: String, secret: String },
+    Assertion { client_id: String, assertion: String },
+    None { client_id: String },
 }
 
 /// Authenticates the calling client. `endpoint` is the URL being called, which a client
@@ -54,13 +46,9 @@ pub async fn authenticate(
         Credentials::Secret { .. } if client.is_public() => {
             Err(OAuthError::invalid_client("public clients have no secret"))
         }
-        Credentials::Secret { .. } => Err(OAuthError::invalid_client(
-            "unknown client or bad credentials",
-        )),
+        Credentials::Secret { .. } => Err(OAuthError::invalid_client("unknown client or bad credentials")),
         Credentials::None { .. } if client.is_public() && client.jwks.is_none() => Ok(client),
-        Credentials::None { .. } => Err(OAuthError::invalid_client(
-            "client authentication is required",
-        )),
+        Credentials::None { .. } => Err(OAuthError::invalid_client("client authentication is required")),
         Credentials::Assertion { assertion, .. } => {
             verify_assertion(state, &client, &assertion, endpoint).await?;
             Ok(client)
@@ -76,26 +64,19 @@ async fn verify_assertion(
     assertion: &str,
     endpoint: &str,
 ) -> Result<(), OAuthError> {
-    let jwks = client.jwks.as_deref().ok_or_else(|| {
-        OAuthError::invalid_client("this client has no registered keys for private_key_jwt")
-    })?;
-    let claims = crate::keys::verify_client_assertion(jwks, assertion)
-        .map_err(OAuthError::invalid_client)?;
-    let text = |name: &str| {
-        claims
-            .get(name)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
+    let jwks = client
+        .jwks
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_client("this client has no registered keys for private_key_jwt"))?;
+    let claims = crate::keys::verify_client_assertion(jwks, assertion).map_err(OAuthError::invalid_client)?;
+    let text = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
     if text("iss") != client.id || text("sub") != client.id {
         return Err(OAuthError::invalid_client(
             "the assertion's iss and sub must be the client_id",
         ));
     }
     let issuer = state.config.issuer_str();
-    let audience_ok =
-        |a: &str| a == endpoint || a == issuer || a == state.config.url_for(super::TOKEN);
+    let audience_ok = |a: &str| a == endpoint || a == issuer || a == state.config.url_for(super::TOKEN);
     let aud_ok = match claims.get("aud") {
         Some(Value::String(a)) => audience_ok(a),
         Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(audience_ok),
@@ -109,19 +90,13 @@ async fn verify_assertion(
     let now = state.clock.now();
     let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
     if exp <= now || exp > now + MAX_ASSERTION_LIFETIME {
-        return Err(OAuthError::invalid_client(
-            "the assertion is expired or lives too long",
-        ));
+        return Err(OAuthError::invalid_client("the assertion is expired or lives too long"));
     }
     let jti = text("jti");
     if jti.is_empty() {
         return Err(OAuthError::invalid_client("the assertion needs a jti"));
     }
-    if !state
-        .store
-        .record_client_assertion(&client.id, &jti, exp)
-        .await?
-    {
+    if !state.store.record_client_assertion(&client.id, &jti, exp).await? {
         return Err(OAuthError::invalid_client("the assertion was already used"));
     }
     Ok(())
@@ -144,32 +119,24 @@ fn presented_credentials(headers: &HeaderMap, params: &Params) -> Result<Credent
                 "client_id does not match the Authorization header",
             ));
         }
-        return Ok(Credentials::Secret {
-            client_id: id,
-            secret,
-        });
+        return Ok(Credentials::Secret { client_id: id, secret });
     }
     if let Some(assertion) = assertion {
         if params.get("client_assertion_type") != Some(JWT_BEARER) {
-            return Err(OAuthError::invalid_client(
-                "unsupported client_assertion_type",
-            ));
+            return Err(OAuthError::invalid_client("unsupported client_assertion_type"));
         }
         // The assertion names its client; it is verified against that client's keys.
-        let client_id = unverified_subject(assertion)
-            .ok_or_else(|| OAuthError::invalid_client("malformed client assertion"))?;
+        let client_id =
+            unverified_subject(assertion).ok_or_else(|| OAuthError::invalid_client("malformed client assertion"))?;
         if body_id.as_ref().is_some_and(|b| *b != client_id) {
-            return Err(OAuthError::invalid_client(
-                "client_id does not match the assertion",
-            ));
+            return Err(OAuthError::invalid_client("client_id does not match the assertion"));
         }
         return Ok(Credentials::Assertion {
             client_id,
             assertion: assertion.to_string(),
         });
     }
-    let client_id =
-        body_id.ok_or_else(|| OAuthError::invalid_client("client authentication is required"))?;
+    let client_id = body_id.ok_or_else(|| OAuthError::invalid_client("client authentication is required"))?;
     Ok(match body_secret {
         Some(secret) => Credentials::Secret {
             client_id,
@@ -182,10 +149,7 @@ fn presented_credentials(headers: &HeaderMap, params: &Params) -> Result<Credent
 fn unverified_subject(jwt: &str) -> Option<String> {
     let payload = jwt.split('.').nth(1)?;
     let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-    claims
-        .get("sub")
-        .and_then(Value::as_str)
-        .map(str::to_string)
+    claims.get("sub").and_then(Value::as_str).map(str::to_string)
 }
 
 /// `Authorization: Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1).
@@ -197,9 +161,7 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     let value = value.to_str().map_err(|_| bad())?;
     let (scheme, encoded) = value.split_once(' ').ok_or_else(bad)?;
     if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(OAuthError::invalid_client(
-            "unsupported authentication scheme",
-        ));
+        return Err(OAuthError::invalid_client("unsupported authentication scheme"));
     }
     let decoded = STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
     let decoded = String::from_utf8(decoded).map_err(|_| bad())?;

@@ -40,12 +40,7 @@ fn form_refused(state: &AppState) -> Response {
     )
 }
 
-fn csrf_ok(
-    state: &AppState,
-    headers: &HeaderMap,
-    session: &SessionRow,
-    submitted: Option<&str>,
-) -> bool {
+fn csrf_ok(state: &AppState, headers: &HeaderMap, session: &SessionRow, submitted: Option<&str>) -> bool {
     sessions::same_origin(&state.config, headers)
         && submitted.is_some_and(|t| secrets::constant_time_eq(t, &session.csrf_token))
 }
@@ -95,11 +90,7 @@ pub async fn show(
     ))
 }
 
-pub async fn decide(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, AppError> {
+pub async fn decide(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
     let params = read_form(&headers, body).await.unwrap_or_default();
     let id = params.get("request_id").unwrap_or_default().to_string();
     let Some(session) = sessions::current(&state, &headers).await? else {
@@ -115,11 +106,7 @@ pub async fn decide(
         return Ok(authorize::deny(&state, &id, &request).await);
     }
     let now = state.clock.now();
-    let mut scopes: Vec<String> = match state
-        .store
-        .consent(&session.user_id, &request.client_id)
-        .await?
-    {
+    let mut scopes: Vec<String> = match state.store.consent(&session.user_id, &request.client_id).await? {
         Some((scope, _)) => scope.split(' ').map(str::to_string).collect(),
         None => vec![],
     };
@@ -130,12 +117,7 @@ pub async fn decide(
     }
     state
         .store
-        .save_consent(
-            &session.user_id,
-            &request.client_id,
-            scopes.join(" ").trim(),
-            now,
-        )
+        .save_consent(&session.user_id, &request.client_id, scopes.join(" ").trim(), now)
         .await?;
     tracing::info!(user_id = %session.user_id, client_id = %request.client_id, "consent given");
     Ok(found(&format!("/authorize/resume/{id}")))
@@ -159,11 +141,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     ))
 }
 
-pub async fn revoke(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, AppError> {
+pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
     let params = read_form(&headers, body).await.unwrap_or_default();
     let Some(session) = sessions::current(&state, &headers).await? else {
         return Ok(found("/login"));
@@ -172,11 +150,7 @@ pub async fn revoke(
         return Ok(form_refused(&state));
     }
     let client_id = params.get("client_id").unwrap_or_default();
-    if state
-        .store
-        .delete_consent(&session.user_id, client_id)
-        .await?
-    {
+    if state.store.delete_consent(&session.user_id, client_id).await? {
         let revoked = state
             .store
             .revoke_client_grants(&session.user_id, client_id, state.clock.now())

@@ -28,8 +28,7 @@ async fn allowed(state: &AppState, origin: &str) -> bool {
             let Ok(clients) = state.store.clients().await else {
                 return false;
             };
-            let origins: Arc<Vec<String>> =
-                Arc::new(clients.iter().flat_map(|c| c.origins()).collect());
+            let origins: Arc<Vec<String>> = Arc::new(clients.iter().flat_map(|c| c.origins()).collect());
             if let Ok(mut cache) = state.cors_origins.inner.write() {
                 *cache = (now, origins.clone());
             }
@@ -70,10 +69,7 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
             HeaderValue::from_static("www-authenticate"),
         );
-        h.insert(
-            header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static("600"),
-        );
+        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
     }
     response
 }

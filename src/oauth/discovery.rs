@@ -2,19 +2,11 @@
 //! Built once at startup from the configuration and the path constants the router also
 //! uses, and advertising only what is implemented.
 
-use super::{
-    AUTHORIZE, END_SESSION, INTROSPECT, JWKS, REVOKE, SUPPORTED_CLAIMS, SUPPORTED_SCOPES, TOKEN,
-    USERINFO,
-};
+use super::{AUTHORIZE, END_SESSION, INTROSPECT, JWKS, REVOKE, SUPPORTED_CLAIMS, SUPPORTED_SCOPES, TOKEN, USERINFO};
 use crate::config::Config;
 use serde_json::json;
 
-const CLIENT_AUTH_METHODS: &[&str] = &[
-    "client_secret_basic",
-    "client_secret_post",
-    "private_key_jwt",
-    "none",
-];
+const CLIENT_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "private_key_jwt", "none"];
 const ASSERTION_ALGS: &[&str] = &["RS256", "ES256"];
 
 pub fn document(config: &Config) -> String {

@@ -38,20 +38,12 @@ pub async fn get(
     rp_initiated(&state, &headers, &params).await
 }
 
-pub async fn post(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, AppError> {
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
     let params = read_form(&headers, body).await.unwrap_or_default();
     rp_initiated(&state, &headers, &params).await
 }
 
-async fn rp_initiated(
-    state: &AppState,
-    headers: &HeaderMap,
-    params: &Params,
-) -> Result<Response, AppError> {
+async fn rp_initiated(state: &AppState, headers: &HeaderMap, params: &Params) -> Result<Response, AppError> {
     let session = sessions::current(state, headers).await?;
     // RP-Initiated Logout §2: the hint must be an ID token we issued (expired is fine).
     let hint = params.get("id_token_hint").map(|h| {
@@ -83,10 +75,7 @@ async fn rp_initiated(
         },
         _ => None,
     };
-    let hinted_sub = hint
-        .as_ref()
-        .and_then(|c| c.get("sub"))
-        .and_then(Value::as_str);
+    let hinted_sub = hint.as_ref().and_then(|c| c.get("sub")).and_then(Value::as_str);
     let Some(session) = session else {
         // Nothing to end. Go back only where a verified hint vouches for the return URI.
         return Ok(match (&back, hinted_sub) {
@@ -124,11 +113,7 @@ async fn rp_initiated(
 }
 
 /// `POST /logout/confirm`: the user said yes on the confirmation page.
-pub async fn confirm(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, AppError> {
+pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
     let params = read_form(&headers, body).await.unwrap_or_default();
     let Some(session) = sessions::current(&state, &headers).await? else {
         return Ok(signed_out_page(&state));
@@ -144,10 +129,7 @@ pub async fn confirm(
         ));
     }
     // The return URI came through the form: check it against the registration again.
-    let back = match (
-        params.get("client_id"),
-        params.get("post_logout_redirect_uri"),
-    ) {
+    let back = match (params.get("client_id"), params.get("post_logout_redirect_uri")) {
         (Some(client_id), Some(uri)) => match state.store.client(client_id).await? {
             Some(client) if client.has_post_logout_redirect_uri(uri) => Some(Return {
                 client_id: client.id,
@@ -170,11 +152,7 @@ pub async fn confirm(
 /// Ends `session` everywhere: the row, the grants made in it (except offline access), and
 /// a back-channel logout token to each client that got tokens in it. Returns the
 /// Set-Cookie header that clears the browser's cookie.
-pub async fn sign_out(
-    state: &AppState,
-    headers: &HeaderMap,
-    session: &SessionRow,
-) -> Result<HeaderValue, AppError> {
+pub async fn sign_out(state: &AppState, headers: &HeaderMap, session: &SessionRow) -> Result<HeaderValue, AppError> {
     let now = state.clock.now();
     let clear = sessions::end(state, headers).await?;
     state.store.revoke_session_grants(&session.id, now).await?;
@@ -196,9 +174,7 @@ fn return_to(back: &Return) -> Response {
 }
 
 fn signed_out_page(state: &AppState) -> Response {
-    state.pages.render(
-        StatusCode::OK,
-        "logout.html",
-        context! { signed_out => true },
-    )
+    state
+        .pages
+        .render(StatusCode::OK, "logout.html", context! { signed_out => true })
 }

@@ -34,10 +34,7 @@ pub async fn inspect(state: &AppState, token: &str) -> Result<Inspected, AppErro
         return Ok(Inspected::Inactive);
     }
     match state.store.grant(&row.grant_id).await? {
-        Some(grant)
-            if grant.revoked_at.is_none()
-                && grant.refresh_expires_at.is_some_and(|end| end > now) =>
-        {
+        Some(grant) if grant.revoked_at.is_none() && grant.refresh_expires_at.is_some_and(|end| end > now) => {
             Ok(Inspected::ActiveRefresh(row, grant))
         }
         _ => Ok(Inspected::Inactive),
@@ -56,10 +53,7 @@ pub async fn active_access_token(
     else {
         return Ok(None);
     };
-    let jti = claims
-        .get("jti")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default();
     if state.store.access_token_revoked(jti).await? {
         return Ok(None);
     }

@@ -26,31 +26,18 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     response
 }
 
-async fn introspect(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Value, OAuthError> {
-    let params = read_form(headers, body)
-        .await
-        .map_err(OAuthError::invalid_request)?;
+async fn introspect(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Value, OAuthError> {
+    let params = read_form(headers, body).await.map_err(OAuthError::invalid_request)?;
     let endpoint = state.config.url_for(super::INTROSPECT);
     let client = client_auth::authenticate(state, headers, &params, &endpoint).await?;
     if client.is_public() && client.jwks.is_none() {
-        return Err(OAuthError::invalid_client(
-            "introspection needs a confidential client",
-        ));
+        return Err(OAuthError::invalid_client("introspection needs a confidential client"));
     }
-    let token = params
-        .require("token")
-        .map_err(OAuthError::invalid_request)?;
+    let token = params.require("token").map_err(OAuthError::invalid_request)?;
     let inactive = json!({ "active": false });
     Ok(match inspect(state, token).await? {
         Inspected::ActiveAccess(claims) => {
-            let client_id = claims
-                .get("client_id")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+            let client_id = claims.get("client_id").and_then(Value::as_str).unwrap_or_default();
             if client_id != client.id && !audience_contains(claims.get("aud"), &client.id) {
                 return Ok(inactive);
             }

@@ -15,9 +15,7 @@ pub struct Params(HashMap<String, String>);
 impl Params {
     pub fn parse(input: &[u8]) -> Result<Params, String> {
         if input.len() > MAX_PARAMS_BYTES {
-            return Err(format!(
-                "request parameters exceed {MAX_PARAMS_BYTES} bytes"
-            ));
+            return Err(format!("request parameters exceed {MAX_PARAMS_BYTES} bytes"));
         }
         let mut map = HashMap::new();
         for pair in input.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
@@ -37,23 +35,16 @@ impl Params {
 
     /// The value of `name`, treating an empty value as absent (RFC 6749 §3.1).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 
     pub fn require(&self, name: &str) -> Result<&str, String> {
-        self.get(name)
-            .ok_or_else(|| format!("missing parameter {name:?}"))
+        self.get(name).ok_or_else(|| format!("missing parameter {name:?}"))
     }
 }
 
 fn decode(raw: &[u8]) -> Result<String, String> {
-    let spaced: Vec<u8> = raw
-        .iter()
-        .map(|b| if *b == b'+' { b' ' } else { *b })
-        .collect();
+    let spaced: Vec<u8> = raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
     percent_encoding::percent_decode(&spaced)
         .decode_utf8()
         .map(|s| s.into_owned())
@@ -75,9 +66,7 @@ pub async fn read_form(headers: &HeaderMap, body: Body) -> Result<Params, String
         return Err("the body must be application/x-www-form-urlencoded".into());
     }
     let too_large = || format!("the request body exceeds {MAX_PARAMS_BYTES} bytes");
-    let bytes = axum::body::to_bytes(body, DRAIN_LIMIT)
-        .await
-        .map_err(|_| too_large())?;
+    let bytes = axum::body::to_bytes(body, DRAIN_LIMIT).await.map_err(|_| too_large())?;
     if bytes.len() > MAX_PARAMS_BYTES {
         return Err(too_large());
     }
@@ -87,11 +76,7 @@ pub async fn read_form(headers: &HeaderMap, body: Body) -> Result<Params, String
 /// A space-separated list such as `scope` or `prompt`, in order, without duplicates.
 pub fn split_list(value: Option<&str>) -> Vec<String> {
     let mut items: Vec<String> = Vec::new();
-    for item in value
-        .unwrap_or_default()
-        .split(' ')
-        .filter(|s| !s.is_empty())
-    {
+    for item in value.unwrap_or_default().split(' ').filter(|s| !s.is_empty()) {
         if !items.iter().any(|i| i == item) {
             items.push(item.to_string());
         }
@@ -121,9 +106,6 @@ mod tests {
 
     #[test]
     fn lists_dedupe() {
-        assert_eq!(
-            split_list(Some("openid  email openid")),
-            vec!["openid", "email"]
-        );
+        assert_eq!(split_list(Some("openid  email openid")), vec!["openid", "email"]);
     }
 }

@@ -24,10 +24,7 @@ pub fn valid_verifier(verifier: &str) -> bool {
 /// RFC 7636 §4.6.
 pub fn verify_s256(verifier: &str, challenge: &str) -> bool {
     valid_verifier(verifier)
-        && crate::secrets::constant_time_eq(
-            &URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())),
-            challenge,
-        )
+        && crate::secrets::constant_time_eq(&URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())), challenge)
 }
 
 #[cfg(test)]
@@ -40,10 +37,7 @@ mod tests {
         let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
         assert!(valid_challenge(challenge));
         assert!(verify_s256(verifier, challenge));
-        assert!(!verify_s256(
-            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK",
-            challenge
-        ));
+        assert!(!verify_s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK", challenge));
         assert!(!verify_s256("short", challenge));
     }
 

@@ -27,14 +27,10 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
 }
 
 async fn revoke(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(), OAuthError> {
-    let params = read_form(headers, body)
-        .await
-        .map_err(OAuthError::invalid_request)?;
+    let params = read_form(headers, body).await.map_err(OAuthError::invalid_request)?;
     let endpoint = state.config.url_for(super::REVOKE);
     let client = client_auth::authenticate(state, headers, &params, &endpoint).await?;
-    let token = params
-        .require("token")
-        .map_err(OAuthError::invalid_request)?;
+    let token = params.require("token").map_err(OAuthError::invalid_request)?;
     let now = state.clock.now();
     let unavailable = |e: AppError| {
         e.log();
@@ -44,20 +40,16 @@ async fn revoke(state: &AppState, headers: &HeaderMap, body: Body) -> Result<(),
 
     if token.split('.').count() == 3 {
         // Ours if the signature says so; expiry does not matter (nothing to revoke then).
-        let Ok(claims) = state.keys.verify_signature(
-            token,
-            super::claims::ACCESS_TOKEN_TYP,
-            state.config.issuer_str(),
-        ) else {
+        let Ok(claims) = state
+            .keys
+            .verify_signature(token, super::claims::ACCESS_TOKEN_TYP, state.config.issuer_str())
+        else {
             return Ok(());
         };
         if claims.get("client_id").and_then(Value::as_str) != Some(client.id.as_str()) {
             return Err(refused());
         }
-        let jti = claims
-            .get("jti")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default();
         let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
         if exp > now {
             state

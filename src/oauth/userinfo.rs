@@ -45,9 +45,7 @@ fn bearer(headers: &HeaderMap, form: Option<&Params>) -> Result<String, OAuthErr
                 .to_str()
                 .map_err(|_| OAuthError::invalid_token("malformed Authorization header"))?;
             match value.split_once(' ') {
-                Some((scheme, token))
-                    if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-                {
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
                     Some(token.trim().to_string())
                 }
                 _ => return Err(OAuthError::invalid_token("expected a Bearer token")),
@@ -56,9 +54,7 @@ fn bearer(headers: &HeaderMap, form: Option<&Params>) -> Result<String, OAuthErr
     };
     let from_form = form.and_then(|p| p.get("access_token")).map(str::to_string);
     match (from_header, from_form) {
-        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
-            "send the token in one place only",
-        )),
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request("send the token in one place only")),
         (Some(t), None) | (None, Some(t)) => Ok(t),
         (None, None) => Err(OAuthError::invalid_token("an access token is required")),
     }
@@ -73,28 +69,16 @@ async fn userinfo(
     let issuer = state.config.issuer_str();
     let claims = super::inspect::active_access_token(state, &token, now)
         .await?
-        .ok_or_else(|| {
-            OAuthError::invalid_token("the access token is invalid, expired or revoked")
-        })?;
+        .ok_or_else(|| OAuthError::invalid_token("the access token is invalid, expired or revoked"))?;
     if !super::inspect::audience_contains(claims.get("aud"), issuer) {
-        return Err(OAuthError::invalid_token(
-            "the token is not meant for userinfo",
-        ));
+        return Err(OAuthError::invalid_token("the token is not meant for userinfo"));
     }
-    let scope = claims
-        .get("scope")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let scope = claims.get("scope").and_then(Value::as_str).unwrap_or_default();
     let scopes: Vec<&str> = scope.split(' ').collect();
     if !scopes.contains(&"openid") {
-        return Err(OAuthError::insufficient_scope(
-            "userinfo needs the openid scope",
-        ));
+        return Err(OAuthError::insufficient_scope("userinfo needs the openid scope"));
     }
-    let sub = claims
-        .get("sub")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
     let account = state
         .store
         .account_by_id(sub)

@@ -3,8 +3,7 @@
 use super::Store;
 use crate::accounts::{identifier_key, Account};
 
-const COLUMNS: &str =
-    "id, username, email, email_verified, given_name, family_name, password_hash, updated_at";
+const COLUMNS: &str = "id, username, email, email_verified, given_name, family_name, password_hash, updated_at";
 
 pub struct NewAccount<'a> {
     pub id: &'a str,
@@ -48,16 +47,9 @@ impl Store {
     }
 
     /// Finds a user by username or email, case-insensitively.
-    pub async fn account_by_identifier(
-        &self,
-        identifier: &str,
-    ) -> Result<Option<Account>, sqlx::Error> {
+    pub async fn account_by_identifier(&self, identifier: &str) -> Result<Option<Account>, sqlx::Error> {
         let key = identifier_key(identifier);
-        let column = if key.contains('@') {
-            "email_key"
-        } else {
-            "username_key"
-        };
+        let column = if key.contains('@') { "email_key" } else { "username_key" };
         sqlx::query_as::<_, Account>(&format!("SELECT {COLUMNS} FROM users WHERE {column} = $1"))
             .bind(key)
             .fetch_optional(self.pool())

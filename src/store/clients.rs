@@ -58,8 +58,7 @@ impl From<ClientRow> for Client {
     }
 }
 
-const COLUMNS: &str =
-    "id, name, secret_hash, redirect_uris, post_logout_redirect_uris, require_pkce, \
+const COLUMNS: &str = "id, name, secret_hash, redirect_uris, post_logout_redirect_uris, require_pkce, \
     created_at, grant_types, first_party, allowed_scopes, audiences, jwks, backchannel_logout_uri, \
     always_refresh, access_token_ttl_secs, refresh_idle_ttl_secs, refresh_absolute_ttl_secs";
 
@@ -130,12 +129,10 @@ impl Store {
     }
 
     pub async fn clients(&self) -> Result<Vec<Client>, sqlx::Error> {
-        sqlx::query_as::<_, ClientRow>(&format!(
-            "SELECT {COLUMNS} FROM clients ORDER BY created_at, id"
-        ))
-        .fetch_all(self.pool())
-        .await
-        .map(|rows| rows.into_iter().map(Client::from).collect())
+        sqlx::query_as::<_, ClientRow>(&format!("SELECT {COLUMNS} FROM clients ORDER BY created_at, id"))
+            .fetch_all(self.pool())
+            .await
+            .map(|rows| rows.into_iter().map(Client::from).collect())
     }
 
     /// Deletes a client with its codes and grants (by cascade). Returns whether it existed.

@@ -33,12 +33,7 @@ pub enum Consumed {
 }
 
 impl Store {
-    pub async fn insert_code(
-        &self,
-        code_hash: &str,
-        row: &CodeRow,
-        now: i64,
-    ) -> Result<(), sqlx::Error> {
+    pub async fn insert_code(&self, code_hash: &str, row: &CodeRow, now: i64) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, grant_id, client_id, user_id, session_id, \
              redirect_uri, scope, nonce, code_challenge, auth_time, created_at, expires_at) \
@@ -83,12 +78,10 @@ impl Store {
         if let Some(row) = fresh {
             return Ok(Consumed::Fresh(row));
         }
-        let previous = sqlx::query_as::<_, (String,)>(
-            "SELECT grant_id FROM authorization_codes WHERE code_hash = $1",
-        )
-        .bind(code_hash)
-        .fetch_optional(&mut **tx)
-        .await?;
+        let previous = sqlx::query_as::<_, (String,)>("SELECT grant_id FROM authorization_codes WHERE code_hash = $1")
+            .bind(code_hash)
+            .fetch_optional(&mut **tx)
+            .await?;
         Ok(match previous {
             Some((grant_id,)) => Consumed::Replayed { grant_id },
             None => Consumed::Unknown,

@@ -4,11 +4,7 @@ use super::Store;
 
 impl Store {
     /// The consented scopes (space-separated) and when consent was last given.
-    pub async fn consent(
-        &self,
-        user_id: &str,
-        client_id: &str,
-    ) -> Result<Option<(String, i64)>, sqlx::Error> {
+    pub async fn consent(&self, user_id: &str, client_id: &str) -> Result<Option<(String, i64)>, sqlx::Error> {
         sqlx::query_as::<_, (String, i64)>(
             "SELECT scope, granted_at FROM consents WHERE user_id = $1 AND client_id = $2",
         )
@@ -19,13 +15,7 @@ impl Store {
     }
 
     /// Records consent to `scope`, replacing what was given before.
-    pub async fn save_consent(
-        &self,
-        user_id: &str,
-        client_id: &str,
-        scope: &str,
-        now: i64,
-    ) -> Result<(), sqlx::Error> {
+    pub async fn save_consent(&self, user_id: &str, client_id: &str, scope: &str, now: i64) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (user_id, client_id) DO UPDATE SET scope = $3, granted_at = $4",
@@ -40,10 +30,7 @@ impl Store {
     }
 
     /// (client_id, client name, scope) for every consent the user gave.
-    pub async fn consents(
-        &self,
-        user_id: &str,
-    ) -> Result<Vec<(String, String, String)>, sqlx::Error> {
+    pub async fn consents(&self, user_id: &str) -> Result<Vec<(String, String, String)>, sqlx::Error> {
         sqlx::query_as::<_, (String, String, String)>(
             "SELECT c.client_id, k.name, c.scope FROM consents c JOIN clients k ON k.id = c.client_id \
              WHERE c.user_id = $1 ORDER BY k.name",
@@ -53,11 +40,7 @@ impl Store {
         .await
     }
 
-    pub async fn delete_consent(
-        &self,
-        user_id: &str,
-        client_id: &str,
-    ) -> Result<bool, sqlx::Error> {
+    pub async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<bool, sqlx::Error> {
         sqlx::query("DELETE FROM consents WHERE user_id = $1 AND client_id = $2")
             .bind(user_id)
             .bind(client_id)

@@ -28,8 +28,7 @@ pub struct NewGrant<'a> {
     pub refresh_expires_at: Option<i64>,
 }
 
-const COLUMNS: &str =
-    "id, client_id, user_id, session_id, scope, auth_time, revoked_at, refresh_expires_at";
+const COLUMNS: &str = "id, client_id, user_id, session_id, scope, auth_time, revoked_at, refresh_expires_at";
 
 impl Store {
     pub async fn insert_grant(
@@ -54,10 +53,7 @@ impl Store {
         .map(|_| ())
     }
 
-    pub async fn grant_in(
-        tx: &mut Transaction<'static, Any>,
-        id: &str,
-    ) -> Result<Option<GrantRow>, sqlx::Error> {
+    pub async fn grant_in(tx: &mut Transaction<'static, Any>, id: &str) -> Result<Option<GrantRow>, sqlx::Error> {
         sqlx::query_as::<_, GrantRow>(&format!("SELECT {COLUMNS} FROM grants WHERE id = $1"))
             .bind(id)
             .fetch_optional(&mut **tx)
@@ -93,11 +89,7 @@ impl Store {
     /// Revokes the grants made in a browser session that ended, except those whose refresh
     /// tokens were asked for offline use: offline access outlives the session by design
     /// (OIDC Core §11). Returns the client ids whose grants were revoked.
-    pub async fn revoke_session_grants(
-        &self,
-        session_id: &str,
-        now: i64,
-    ) -> Result<Vec<String>, sqlx::Error> {
+    pub async fn revoke_session_grants(&self, session_id: &str, now: i64) -> Result<Vec<String>, sqlx::Error> {
         let rows = sqlx::query_as::<_, (String, String)>(
             "SELECT id, client_id FROM grants WHERE session_id = $1 AND revoked_at IS NULL \
              AND (' ' || scope || ' ') NOT LIKE '% offline_access %'",
@@ -115,12 +107,7 @@ impl Store {
     }
 
     /// Revokes every live grant of a user to a client (consent withdrawn).
-    pub async fn revoke_client_grants(
-        &self,
-        user_id: &str,
-        client_id: &str,
-        now: i64,
-    ) -> Result<u64, sqlx::Error> {
+    pub async fn revoke_client_grants(&self, user_id: &str, client_id: &str, now: i64) -> Result<u64, sqlx::Error> {
         sqlx::query("UPDATE grants SET revoked_at = $3 WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL")
             .bind(user_id)
             .bind(client_id)
@@ -132,12 +119,10 @@ impl Store {
 
     /// Clients that hold grants made in this session, for back-channel logout.
     pub async fn session_clients(&self, session_id: &str) -> Result<Vec<String>, sqlx::Error> {
-        sqlx::query_as::<_, (String,)>(
-            "SELECT DISTINCT client_id FROM grants WHERE session_id = $1",
-        )
-        .bind(session_id)
-        .fetch_all(self.pool())
-        .await
-        .map(|rows| rows.into_iter().map(|(c,)| c).collect())
+        sqlx::query_as::<_, (String,)>("SELECT DISTINCT client_id FROM grants WHERE session_id = $1")
+            .bind(session_id)
+            .fetch_all(self.pool())
+            .await
+            .map(|rows| rows.into_iter().map(|(c,)| c).collect())
     }
 }

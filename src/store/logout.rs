@@ -49,12 +49,7 @@ impl Store {
     }
 
     /// Takes a delivery for `lease` seconds; false when another worker got it first.
-    pub async fn claim_logout(
-        &self,
-        delivery: &Delivery,
-        now: i64,
-        lease: i64,
-    ) -> Result<bool, sqlx::Error> {
+    pub async fn claim_logout(&self, delivery: &Delivery, now: i64, lease: i64) -> Result<bool, sqlx::Error> {
         sqlx::query("UPDATE logout_deliveries SET next_at = $3 WHERE id = $1 AND next_at = $2")
             .bind(&delivery.id)
             .bind(delivery.next_at)
@@ -72,12 +67,7 @@ impl Store {
             .map(|_| ())
     }
 
-    pub async fn retry_logout(
-        &self,
-        id: &str,
-        attempts: i64,
-        next_at: i64,
-    ) -> Result<(), sqlx::Error> {
+    pub async fn retry_logout(&self, id: &str, attempts: i64, next_at: i64) -> Result<(), sqlx::Error> {
         sqlx::query("UPDATE logout_deliveries SET attempts = $2, next_at = $3 WHERE id = $1")
             .bind(id)
             .bind(attempts)

@@ -85,10 +85,7 @@ impl Store {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator
-            .run(&self.pool)
-            .await
-            .context("database migration failed")
+        migrator.run(&self.pool).await.context("database migration failed")
     }
 
     pub fn backend(&self) -> Backend {
@@ -101,10 +98,7 @@ impl Store {
 
     /// A cheap round trip, for readiness checks.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
     }
 
     pub async fn close(&self) {
@@ -129,10 +123,7 @@ fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
             "invalid `database_url`: in-memory SQLite gives each pooled connection its own database; use a file path"
         );
     }
-    if let Some(dir) = Path::new(path)
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-    {
+    if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the database directory {}", dir.display()))?;
     }
@@ -166,9 +157,7 @@ mod tests {
         assert!(prepare_sqlite_url("sqlite::memory:").is_err());
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/sub/g.db", dir.path().display());
-        assert!(prepare_sqlite_url(&url)
-            .unwrap()
-            .ends_with("/sub/g.db?mode=rwc"));
+        assert!(prepare_sqlite_url(&url).unwrap().ends_with("/sub/g.db?mode=rwc"));
         assert!(dir.path().join("sub").is_dir());
     }
 

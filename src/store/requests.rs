@@ -4,31 +4,19 @@
 use super::Store;
 
 impl Store {
-    pub async fn park_request(
-        &self,
-        id: &str,
-        params_json: &str,
-        now: i64,
-        ttl: i64,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO authorization_requests (id, params, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(id)
-        .bind(params_json)
-        .bind(now)
-        .bind(now + ttl)
-        .execute(self.pool())
-        .await
-        .map(|_| ())
+    pub async fn park_request(&self, id: &str, params_json: &str, now: i64, ttl: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO authorization_requests (id, params, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(params_json)
+            .bind(now)
+            .bind(now + ttl)
+            .execute(self.pool())
+            .await
+            .map(|_| ())
     }
 
     /// The parked parameters (JSON) and when they were parked, if still live.
-    pub async fn parked_request(
-        &self,
-        id: &str,
-        now: i64,
-    ) -> Result<Option<(String, i64)>, sqlx::Error> {
+    pub async fn parked_request(&self, id: &str, now: i64) -> Result<Option<(String, i64)>, sqlx::Error> {
         sqlx::query_as::<_, (String, i64)>(
             "SELECT params, created_at FROM authorization_requests WHERE id = $1 AND expires_at > $2",
         )
@@ -59,11 +47,7 @@ impl Store {
             "DELETE FROM revoked_access_tokens WHERE expires_at <= $1",
             "DELETE FROM used_client_assertions WHERE expires_at <= $1",
         ] {
-            removed += sqlx::query(sql)
-                .bind(now)
-                .execute(self.pool())
-                .await?
-                .rows_affected();
+            removed += sqlx::query(sql).bind(now).execute(self.pool()).await?.rows_affected();
         }
         Ok(removed)
     }

@@ -16,11 +16,7 @@ pub struct SessionRow {
 const COLUMNS: &str = "id, user_id, csrf_token, auth_time, created_at, last_seen_at, expires_at";
 
 impl Store {
-    pub async fn create_session(
-        &self,
-        row: &SessionRow,
-        cookie_hash: &str,
-    ) -> Result<(), sqlx::Error> {
+    pub async fn create_session(&self, row: &SessionRow, cookie_hash: &str) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO sessions (id, cookie_hash, user_id, csrf_token, auth_time, created_at, \
              last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

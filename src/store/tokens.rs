@@ -71,10 +71,7 @@ impl Store {
         .fetch_optional(&mut **tx)
         .await?;
         if let Some((grant_id, expires_at)) = fresh {
-            return Ok(Rotation::Fresh {
-                grant_id,
-                expires_at,
-            });
+            return Ok(Rotation::Fresh { grant_id, expires_at });
         }
         let row = sqlx::query_as::<_, (String, String)>(
             "SELECT grant_id, client_id FROM refresh_tokens WHERE token_hash = $1",

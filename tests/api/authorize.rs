@@ -16,12 +16,7 @@ async fn assert_error_page(response: reqwest::Response) -> String {
 }
 
 /// Asserts a redirect to the client's redirect URI carrying `error`, state and iss.
-fn assert_error_redirect(
-    app: &TestApp,
-    client: &TestClient,
-    response: &reqwest::Response,
-    error: &str,
-) {
+fn assert_error_redirect(app: &TestApp, client: &TestClient, response: &reqwest::Response, error: &str) {
     assert_eq!(response.status(), 302);
     let to = location(response.headers()).expect("redirect");
     assert!(to.starts_with(&client.redirect_uri), "{to}");

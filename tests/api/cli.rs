@@ -24,12 +24,7 @@ fn gatehouse(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str
     }
     let mut child = command.spawn().expect("run gatehouse");
     if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     }
     drop(child.stdin.take());
     child.wait_with_output().expect("gatehouse output")
@@ -49,14 +44,8 @@ fn invalid_configuration_is_a_clear_error_naming_the_key() {
     let cases: &[(&[(&str, &str)], &str)] = &[
         (&[("GATEHOUSE_LISTEN", "not-an-address")], "`listen`"),
         (&[("GATEHOUSE_ISSUER", "http://example.com")], "`issuer`"),
-        (
-            &[("GATEHOUSE_DATABASE_URL", "mysql://x/y")],
-            "`database_url`",
-        ),
-        (
-            &[("GATEHOUSE_TOKENS__CODE_TTL_SECS", "soon")],
-            "tokens.code_ttl_secs",
-        ),
+        (&[("GATEHOUSE_DATABASE_URL", "mysql://x/y")], "`database_url`"),
+        (&[("GATEHOUSE_TOKENS__CODE_TTL_SECS", "soon")], "tokens.code_ttl_secs"),
     ];
     for (env, key) in cases {
         let output = gatehouse(dir.path(), &["serve"], env, None);
@@ -65,25 +54,12 @@ fn invalid_configuration_is_a_clear_error_naming_the_key() {
         assert!(err.contains(key), "{env:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
-    std::fs::write(
-        dir.path().join("gatehouse.toml"),
-        "lisen = \"127.0.0.1:1\"\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("gatehouse.toml"), "lisen = \"127.0.0.1:1\"\n").unwrap();
     let output = gatehouse(dir.path(), &["serve"], &[], None);
     assert!(!output.status.success());
     assert!(stderr(&output).contains("lisen"), "{}", stderr(&output));
-    let output = gatehouse(
-        dir.path(),
-        &["--config", "missing.toml", "serve"],
-        &[],
-        None,
-    );
-    assert!(
-        stderr(&output).contains("missing.toml"),
-        "{}",
-        stderr(&output)
-    );
+    let output = gatehouse(dir.path(), &["--config", "missing.toml", "serve"], &[], None);
+    assert!(stderr(&output).contains("missing.toml"), "{}", stderr(&output));
 }
 
 #[test]
@@ -124,10 +100,7 @@ fn clients_are_created_listed_shown_and_deleted() {
     )))
     .unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
-    assert!(
-        !list.to_string().contains(secret),
-        "the secret is shown once only"
-    );
+    assert!(!list.to_string().contains(secret), "the secret is shown once only");
     let show = gatehouse(dir.path(), &["client", "show", &id], &[], None);
     assert!(stdout(&show).contains("https://app.example.com/cb"));
     assert!(!stdout(&show).contains(secret));
@@ -258,11 +231,7 @@ fn user_create_reads_the_password_from_stdin_and_refuses_duplicates() {
         &[],
         Some(&format!("{PASSWORD}\n")),
     );
-    assert!(
-        stderr(&again).contains("already taken"),
-        "{}",
-        stderr(&again)
-    );
+    assert!(stderr(&again).contains("already taken"), "{}", stderr(&again));
     let bad = gatehouse(
         dir.path(),
         &[
@@ -377,10 +346,7 @@ async fn quickstart_from_the_readme_signs_in_against_the_real_binary() {
     let code = query_param(&to, "code").expect("code");
     let tokens: Value = http
         .post(format!("{issuer}/token"))
-        .basic_auth(
-            client["client_id"].as_str().unwrap(),
-            client["client_secret"].as_str(),
-        )
+        .basic_auth(client["client_id"].as_str().unwrap(), client["client_secret"].as_str())
         .form(&[
             ("grant_type", "authorization_code"),
             ("code", &code),
@@ -407,10 +373,7 @@ async fn quickstart_from_the_readme_signs_in_against_the_real_binary() {
     assert_eq!(userinfo["email"], "carol@example.com");
 
     let logs = std::fs::read_to_string(&log_path).unwrap();
-    assert!(
-        logs.contains("\"listening\""),
-        "the startup event is logged"
-    );
+    assert!(logs.contains("\"listening\""), "the startup event is logged");
     for line in logs.lines().filter(|l| !l.trim().is_empty()) {
         assert!(
             serde_json::from_str::<Value>(line).is_ok(),
@@ -421,15 +384,9 @@ async fn quickstart_from_the_readme_signs_in_against_the_real_binary() {
     assert!(session_cookie.contains("gatehouse_session="));
     let secrets = [
         ("password", PASSWORD.to_string()),
-        (
-            "client secret",
-            client["client_secret"].as_str().unwrap().to_string(),
-        ),
+        ("client secret", client["client_secret"].as_str().unwrap().to_string()),
         ("authorization code", code.clone()),
-        (
-            "access token",
-            tokens["access_token"].as_str().unwrap().to_string(),
-        ),
+        ("access token", tokens["access_token"].as_str().unwrap().to_string()),
         ("ID token", tokens["id_token"].as_str().unwrap().to_string()),
         ("PKCE verifier", verifier.clone()),
     ];
@@ -441,10 +398,7 @@ async fn quickstart_from_the_readme_signs_in_against_the_real_binary() {
             .collect::<Vec<_>>()
             .iter(),
     ) {
-        assert!(
-            !logs.contains(secret.as_str()),
-            "the {name} appears in the logs"
-        );
+        assert!(!logs.contains(secret.as_str()), "the {name} appears in the logs");
     }
 }
 

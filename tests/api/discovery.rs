@@ -18,7 +18,10 @@ on_both_backends! {
             ("code_challenge_methods_supported", serde_json::json!(["S256"])),
             ("id_token_signing_alg_values_supported", serde_json::json!(["RS256"])),
             ("subject_types_supported", serde_json::json!(["public"])),
-            ("grant_types_supported", serde_json::json!(["authorization_code"])),
+            ("grant_types_supported", serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])),
+            ("response_modes_supported", serde_json::json!(["query", "form_post"])),
+            ("backchannel_logout_supported", serde_json::json!(true)),
+            ("request_parameter_supported", serde_json::json!(false)),
             ("authorization_response_iss_parameter_supported", serde_json::json!(true)),
             ("request_uri_parameter_supported", serde_json::json!(false)),
         ] {
@@ -27,7 +30,11 @@ on_both_backends! {
         assert!(doc["scopes_supported"].as_array().unwrap().contains(&"openid".into()));
         assert!(doc["claims_supported"].as_array().unwrap().contains(&"email_verified".into()));
         // Every advertised endpoint is served (one definition of each path).
-        for field in ["authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri"] {
+        assert!(!doc["id_token_signing_alg_values_supported"].to_string().contains("none"));
+        for field in [
+            "authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri",
+            "end_session_endpoint", "introspection_endpoint", "revocation_endpoint",
+        ] {
             let url = doc[field].as_str().unwrap();
             assert!(url.starts_with(&app.base), "{field}: {url}");
             let status = reqwest::get(url).await.unwrap().status();

@@ -42,7 +42,7 @@ pub struct TestApp {
     pub other_client: TestClient,
     pub public_client: TestClient,
     pub user: TestUser,
-    _dir: TempDir,
+    pub dir: TempDir,
     _db: Option<PgDatabase>,
 }
 
@@ -53,16 +53,10 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     spawn_app_with(backend, |_| {}).await
 }
 
-pub async fn spawn_app_with(
-    backend: Backend,
-    adjust: impl FnOnce(&mut RawConfig),
-) -> Option<TestApp> {
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut RawConfig)) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("temp dir");
     let (database_url, db) = match backend {
-        Backend::Sqlite => (
-            format!("sqlite://{}/gatehouse.db", dir.path().display()),
-            None,
-        ),
+        Backend::Sqlite => (format!("sqlite://{}/gatehouse.db", dir.path().display()), None),
         Backend::Postgres => {
             let db = PgDatabase::create().await?;
             (db.url.clone(), Some(db))
@@ -84,9 +78,7 @@ pub async fn spawn_app_with(
     let custom_issuer = raw.issuer != RawConfig::default().issuer;
     let mut config = Config::from_raw(raw).expect("test config");
     // The issuer must name the port we get, so bind first.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     config.listen = listener.local_addr().expect("addr");
     if !custom_issuer {
@@ -101,22 +93,8 @@ pub async fn spawn_app_with(
     tokio::spawn(app.serve());
 
     let now = clock.now();
-    let client = register(
-        &store,
-        "client",
-        "Test App",
-        Some(CONFIDENTIAL_REDIRECT),
-        now,
-    )
-    .await;
-    let other_client = register(
-        &store,
-        "client2",
-        "Other App",
-        Some(CONFIDENTIAL_REDIRECT),
-        now,
-    )
-    .await;
+    let client = register(&store, "client", "Test App", Some(CONFIDENTIAL_REDIRECT), now).await;
+    let other_client = register(&store, "client2", "Other App", Some(CONFIDENTIAL_REDIRECT), now).await;
     let public_client = register(&store, "spa", "Single Page App", None, now).await;
     let user = create_user(&store, "alice", "alice@example.com", now).await;
     Some(TestApp {
@@ -127,18 +105,12 @@ pub async fn spawn_app_with(
         other_client,
         public_client,
         user,
-        _dir: dir,
+        dir,
         _db: db,
     })
 }
 
-async fn register(
-    store: &Store,
-    id: &str,
-    name: &str,
-    confidential_redirect: Option<&str>,
-    now: i64,
-) -> TestClient {
+async fn register(store: &Store, id: &str, name: &str, confidential_redirect: Option<&str>, now: i64) -> TestClient {
     let redirect_uri = confidential_redirect.unwrap_or(PUBLIC_REDIRECT).to_string();
     add_client(store, id, confidential_redirect.is_some(), now, |c| {
         c.name = name.into();
@@ -233,40 +205,65 @@ impl TestApp {
 
     /// Signs in as the test user and returns a fresh code for `client` and its verifier.
     pub async fn code_for(&self, client: &TestClient) -> (String, String) {
-        let (url, verifier) = self.authorize_url(client, &[]);
+        self.code_with(client, &[]).await
+    }
+
+    /// As `code_for`, with extra or changed authorization parameters.
+    pub async fn code_with(&self, client: &TestClient, extra: &[(&str, &str)]) -> (String, String) {
+        let (url, verifier) = self.authorize_url(client, extra);
         let browser = self.browser();
         let location = browser.sign_in(&url, &self.user.username, PASSWORD).await;
-        (
-            query_param(&location, "code").expect("code in redirect"),
-            verifier,
-        )
+        (query_param(&location, "code").expect("code in redirect"), verifier)
     }
 
     /// POSTs a form to /token as `client` (client_secret_basic when it has a secret).
-    pub async fn token_request(
-        &self,
-        client: &TestClient,
-        form: &[(&str, &str)],
-    ) -> reqwest::Response {
+    pub async fn token_request(&self, client: &TestClient, form: &[(&str, &str)]) -> reqwest::Response {
+        self.token_request_to("/token", client, form).await
+    }
+
+    /// POSTs a form to `path` as `client`: Basic auth with a secret, else its client_id.
+    pub async fn token_request_to(&self, path: &str, client: &TestClient, form: &[(&str, &str)]) -> reqwest::Response {
         let http = reqwest::Client::new();
-        let mut request = http.post(self.url("/token")).form(form);
-        match &client.secret {
-            Some(secret) => request = request.basic_auth(&client.id, Some(secret)),
+        let request = match &client.secret {
+            Some(secret) => http
+                .post(self.url(path))
+                .form(form)
+                .basic_auth(&client.id, Some(secret)),
             None => {
                 let mut with_id = form.to_vec();
                 with_id.push(("client_id", &client.id));
-                request = http.post(self.url("/token")).form(&with_id);
+                http.post(self.url(path)).form(&with_id)
             }
-        }
+        };
         request.send().await.expect("token request")
     }
 
-    pub async fn redeem(
-        &self,
-        client: &TestClient,
-        code: &str,
-        verifier: &str,
-    ) -> reqwest::Response {
+    /// Signs in and redeems the code: the token response as JSON.
+    pub async fn tokens_with(&self, client: &TestClient, extra: &[(&str, &str)]) -> serde_json::Value {
+        let (code, verifier) = self.code_with(client, extra).await;
+        let response = self.redeem(client, &code, &verifier).await;
+        assert_eq!(response.status(), 200, "code exchange");
+        response.json().await.expect("token JSON")
+    }
+
+    pub async fn refresh(&self, client: &TestClient, refresh_token: &str, extra: &[(&str, &str)]) -> reqwest::Response {
+        let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", refresh_token)];
+        form.extend_from_slice(extra);
+        self.token_request(client, &form).await
+    }
+
+    pub async fn userinfo_status(&self, access_token: &str) -> u16 {
+        reqwest::Client::new()
+            .get(self.url("/userinfo"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .expect("userinfo")
+            .status()
+            .as_u16()
+    }
+
+    pub async fn redeem(&self, client: &TestClient, code: &str, verifier: &str) -> reqwest::Response {
         self.token_request(
             client,
             &[
@@ -280,11 +277,29 @@ impl TestApp {
     }
 }
 
+/// The claims of a JWT, unverified (for looking, after the library or server verified it).
+pub fn jwt_claims(jwt: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).expect("JWT payload");
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("base64"),
+    )
+    .expect("JSON")
+}
+
+/// The `error` of a JSON error response, with its status.
+pub async fn oauth_error(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    (status, body["error"].as_str().unwrap_or("(none)").to_string())
+}
+
 pub fn pkce_challenge(verifier: &str) -> String {
     use base64::Engine;
     use sha2::Digest;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(sha2::Sha256::digest(verifier.as_bytes()))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
 }
 
 /// A browser: keeps cookies, does not follow redirects (tests look at each hop).
@@ -360,20 +375,12 @@ impl Browser {
     }
 
     /// Submits the login form found in `html`.
-    pub async fn submit_login(
-        &self,
-        html: &str,
-        identifier: &str,
-        password: &str,
-    ) -> reqwest::Response {
+    pub async fn submit_login(&self, html: &str, identifier: &str, password: &str) -> reqwest::Response {
         let mut form = vec![
             ("identifier", identifier.to_string()),
             ("password", password.to_string()),
         ];
-        form.push((
-            "csrf_token",
-            hidden_input(html, "csrf_token").expect("csrf token"),
-        ));
+        form.push(("csrf_token", hidden_input(html, "csrf_token").expect("csrf token")));
         if let Some(id) = hidden_input(html, "request_id") {
             form.push(("request_id", id));
         }
@@ -387,10 +394,7 @@ impl Browser {
 }
 
 pub fn location(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+    headers.get(LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
 pub fn query_param(url: &str, name: &str) -> Option<String> {
@@ -430,9 +434,7 @@ impl PgDatabase {
         sqlx::any::install_default_drivers();
         let name = format!(
             "gatehouse_test_{}",
-            gatehouse::secrets::random_id()
-                .to_lowercase()
-                .replace(['-', '_'], "x")
+            gatehouse::secrets::random_id().to_lowercase().replace(['-', '_'], "x")
         );
         let mut conn = sqlx::AnyConnection::connect(&admin_url)
             .await
@@ -458,10 +460,7 @@ impl Drop for PgDatabase {
         let name = self.name.clone();
         // Drop runs inside the test's runtime; use a thread with its own.
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
                 return;
             };
             rt.block_on(async move {

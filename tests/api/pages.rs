@@ -123,11 +123,11 @@ on_both_backends! {
         assert!(confirm.contains("Sign out?"));
         assert!(signed_in().await);
         // POST without the token is refused.
-        let refused = browser.http.post(app.url("/logout")).form(&[("csrf_token", "nope")]).send().await.unwrap();
+        let refused = browser.http.post(app.url("/logout/confirm")).form(&[("csrf_token", "nope")]).send().await.unwrap();
         assert_eq!(refused.status(), 403);
         assert!(signed_in().await);
         let csrf = hidden_input(&confirm, "csrf_token").unwrap();
-        let done = browser.http.post(app.url("/logout")).form(&[("csrf_token", csrf)]).send().await.unwrap();
+        let done = browser.http.post(app.url("/logout/confirm")).form(&[("csrf_token", csrf)]).send().await.unwrap();
         assert_eq!(done.status(), 200);
         assert!(done.text().await.unwrap().contains("You are signed out"));
         assert!(!signed_in().await);
@@ -140,7 +140,7 @@ on_both_backends! {
         let code = query_param(&to, "code").unwrap();
         let confirm = browser.get("/logout").await.text().await.unwrap();
         let csrf = hidden_input(&confirm, "csrf_token").unwrap();
-        browser.http.post(app.url("/logout")).form(&[("csrf_token", csrf)]).send().await.unwrap();
+        browser.http.post(app.url("/logout/confirm")).form(&[("csrf_token", csrf)]).send().await.unwrap();
         let response = app.redeem(&app.client, &code, &verifier).await;
         assert_eq!(response.status(), 400);
         let body: serde_json::Value = response.json().await.unwrap();
@@ -175,11 +175,9 @@ on_both_backends! {
 
 #[tokio::test]
 async fn https_issuer_gets_host_prefixed_secure_cookies_and_hsts() {
-    let app = spawn_app_with(Backend::Sqlite, |raw| {
-        raw.issuer = "https://id.example.test".into()
-    })
-    .await
-    .unwrap();
+    let app = spawn_app_with(Backend::Sqlite, |raw| raw.issuer = "https://id.example.test".into())
+        .await
+        .unwrap();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -212,15 +210,9 @@ async fn https_issuer_gets_host_prefixed_secure_cookies_and_hsts() {
         .into_iter()
         .find(|c| c.contains("gatehouse_session"))
         .unwrap();
-    assert!(
-        session.starts_with("__Host-gatehouse_session="),
-        "{session}"
-    );
+    assert!(session.starts_with("__Host-gatehouse_session="), "{session}");
     for attribute in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(session.contains(attribute), "{session}");
     }
-    assert!(
-        !session.contains("Domain="),
-        "__Host- cookies carry no Domain"
-    );
+    assert!(!session.contains("Domain="), "__Host- cookies carry no Domain");
 }

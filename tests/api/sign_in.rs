@@ -3,12 +3,10 @@
 
 use crate::helpers::*;
 use crate::on_both_backends;
-use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
-};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    RedirectUrl, Scope, TokenResponse,
 };
 
 fn rp_http() -> reqwest::Client {
@@ -24,10 +22,9 @@ async fn sign_in_as_relying_party(
     scopes: &[&str],
 ) -> (CoreUserInfoClaims, serde_json::Value) {
     let http = rp_http();
-    let metadata =
-        CoreProviderMetadata::discover_async(IssuerUrl::new(app.base.clone()).unwrap(), &http)
-            .await
-            .expect("discovery");
+    let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(app.base.clone()).unwrap(), &http)
+        .await
+        .expect("discovery");
     let rp = CoreClient::from_provider_metadata(
         metadata,
         ClientId::new(client.id.clone()),
@@ -47,20 +44,11 @@ async fn sign_in_as_relying_party(
     }
     let (url, csrf, nonce) = request.url();
 
-    let redirect = app
-        .browser()
-        .sign_in(url.as_str(), "Alice@Example.com", PASSWORD)
-        .await;
+    let redirect = app.browser().sign_in(url.as_str(), "Alice@Example.com", PASSWORD).await;
     assert!(redirect.starts_with(&client.redirect_uri), "{redirect}");
-    assert_eq!(
-        query_param(&redirect, "state").as_deref(),
-        Some(csrf.secret().as_str())
-    );
+    assert_eq!(query_param(&redirect, "state").as_deref(), Some(csrf.secret().as_str()));
     // RFC 9207: the issuer identifies itself in the response.
-    assert_eq!(
-        query_param(&redirect, "iss").as_deref(),
-        Some(app.base.as_str())
-    );
+    assert_eq!(query_param(&redirect, "iss").as_deref(), Some(app.base.as_str()));
     let code = query_param(&redirect, "code").expect("code");
 
     let tokens = rp

@@ -37,25 +37,13 @@ on_both_backends! {
 async fn sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
     let pool = app.store.pool();
-    let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode").fetch_one(pool).await.unwrap();
     assert_eq!(mode, "wal");
-    let (fk,): (i64,) = sqlx::query_as("PRAGMA foreign_keys")
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let (fk,): (i64,) = sqlx::query_as("PRAGMA foreign_keys").fetch_one(pool).await.unwrap();
     assert_eq!(fk, 1);
-    let (timeout,): (i64,) = sqlx::query_as("PRAGMA busy_timeout")
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let (timeout,): (i64,) = sqlx::query_as("PRAGMA busy_timeout").fetch_one(pool).await.unwrap();
     assert!(timeout >= 1000, "busy_timeout {timeout}");
-    let (sync,): (i64,) = sqlx::query_as("PRAGMA synchronous")
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let (sync,): (i64,) = sqlx::query_as("PRAGMA synchronous").fetch_one(pool).await.unwrap();
     assert_eq!(sync, 2, "synchronous=FULL");
 }
 
@@ -74,23 +62,13 @@ async fn template_overrides_replace_embedded_pages() {
     })
     .await
     .unwrap();
-    let html = reqwest::get(app.url("/nowhere"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = reqwest::get(app.url("/nowhere")).await.unwrap().text().await.unwrap();
     assert!(
         html.contains("Custom trouble: There is nothing at this address."),
         "{html}"
     );
     assert!(html.contains("Acme ID"), "branding from config");
     // Templates without an override still come from the binary.
-    let login = reqwest::get(app.url("/login"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let login = reqwest::get(app.url("/login")).await.unwrap().text().await.unwrap();
     assert!(login.contains("name=\"password\""));
 }

@@ -10,11 +10,7 @@ async fn error_of(response: reqwest::Response) -> (u16, String, reqwest::header:
     let headers = response.headers().clone();
     assert_eq!(headers["cache-control"], "no-store");
     let body: Value = response.json().await.expect("JSON error body");
-    (
-        status,
-        body["error"].as_str().unwrap_or_default().to_string(),
-        headers,
-    )
+    (status, body["error"].as_str().unwrap_or_default().to_string(), headers)
 }
 
 on_both_backends! {

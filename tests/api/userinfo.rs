@@ -13,11 +13,7 @@ fn b64(value: &Value) -> String {
 
 async fn tokens(app: &TestApp) -> Value {
     let (code, verifier) = app.code_for(&app.client).await;
-    app.redeem(&app.client, &code, &verifier)
-        .await
-        .json()
-        .await
-        .unwrap()
+    app.redeem(&app.client, &code, &verifier).await.json().await.unwrap()
 }
 
 async fn userinfo_status(app: &TestApp, token: &str) -> (u16, String) {

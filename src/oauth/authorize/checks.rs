@@ -11,31 +11,22 @@ use crate::oauth::pkce;
 const PROMPTS: &[&str] = &["none", "login", "consent", "select_account"];
 const MAX_VALUE_LEN: usize = 2048;
 
-pub(super) async fn validate(
-    state: &AppState,
-    params: &Params,
-) -> Result<AuthorizeRequest, AuthorizeError> {
+pub(super) async fn validate(state: &AppState, params: &Params) -> Result<AuthorizeRequest, AuthorizeError> {
     let show = |msg: &'static str| AuthorizeError::Show(OAuthError::invalid_request(msg));
     // RFC 6749 §4.1.2.1: unknown client — never redirect.
-    let client_id = params
-        .get("client_id")
-        .ok_or(show("The request has no client_id."))?;
+    let client_id = params.get("client_id").ok_or(show("The request has no client_id."))?;
     let client = state
         .store
         .client(client_id)
         .await
         .map_err(|e| AuthorizeError::Show(e.into()))?
-        .ok_or(show(
-            "The application that sent you here is not registered.",
-        ))?;
+        .ok_or(show("The application that sent you here is not registered."))?;
     // OIDC Core §3.1.2.1: redirect_uri is required and must match a registered one exactly.
     let redirect_uri = params
         .get("redirect_uri")
         .ok_or(show("The request has no redirect_uri."))?;
     if !client.has_redirect_uri(redirect_uri) {
-        return Err(show(
-            "The redirect_uri is not registered for this application.",
-        ));
+        return Err(show("The redirect_uri is not registered for this application."));
     }
     // OAuth 2.0 Form Post Response Mode; anything but query and form_post is refused, and
     // that refusal goes back by query.
@@ -47,9 +38,7 @@ pub(super) async fn validate(
     };
     let fail = |e: OAuthError| AuthorizeError::Redirect(target.clone(), e);
     if !matches!(response_mode, None | Some("query") | Some("form_post")) {
-        return Err(fail(OAuthError::invalid_request(
-            "unsupported response_mode",
-        )));
+        return Err(fail(OAuthError::invalid_request("unsupported response_mode")));
     }
     // OIDC Core §6: request objects are not supported (and not advertised).
     if params.get("request").is_some() {
@@ -99,13 +88,9 @@ pub(super) async fn validate(
         }
         (None, None) => None,
         (None, Some(_)) => Some("code_challenge_method without code_challenge"),
-        (Some(_), None) | (Some(_), Some("plain")) => {
-            Some("code_challenge_method must be S256 (plain is not allowed)")
-        }
+        (Some(_), None) | (Some(_), Some("plain")) => Some("code_challenge_method must be S256 (plain is not allowed)"),
         (Some(_), Some(method)) if method != "S256" => Some("unsupported code_challenge_method"),
-        (Some(challenge), Some(_)) if !pkce::valid_challenge(challenge) => {
-            Some("malformed code_challenge")
-        }
+        (Some(challenge), Some(_)) if !pkce::valid_challenge(challenge) => Some("malformed code_challenge"),
         (Some(_), Some(_)) => None,
     };
     if let Some(message) = pkce_error {
@@ -139,9 +124,7 @@ pub(super) async fn validate(
     if let Some(claims) = params.get("claims") {
         let valid = serde_json::from_str::<serde_json::Value>(claims).is_ok_and(|v| v.is_object());
         if !valid {
-            return Err(fail(OAuthError::invalid_request(
-                "claims must be a JSON object",
-            )));
+            return Err(fail(OAuthError::invalid_request("claims must be a JSON object")));
         }
     }
     // OIDC Core §3.1.2.1: an id_token_hint we issued names the user the client expects.
@@ -157,10 +140,7 @@ pub(super) async fn validate(
                         "id_token_hint is not an ID token we issued",
                     ))
                 })?;
-            claims
-                .get("sub")
-                .and_then(|s| s.as_str())
-                .map(str::to_string)
+            claims.get("sub").and_then(|s| s.as_str()).map(str::to_string)
         }
     };
     for name in [
@@ -173,9 +153,7 @@ pub(super) async fn validate(
         "display",
     ] {
         if params.get(name).is_some_and(|v| v.len() > MAX_VALUE_LEN) {
-            return Err(fail(OAuthError::invalid_request(format!(
-                "{name} is too long"
-            ))));
+            return Err(fail(OAuthError::invalid_request(format!("{name} is too long"))));
         }
     }
     Ok(AuthorizeRequest {

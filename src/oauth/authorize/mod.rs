@@ -69,11 +69,7 @@ pub enum AuthorizeError {
     Redirect(Verified, OAuthError),
 }
 
-pub async fn get(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
+pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
     let params = Params::parse(query.unwrap_or_default().as_bytes());
     handle(&state, &headers, params).await
 }
@@ -84,11 +80,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
 }
 
 /// `GET /authorize/resume/{id}`: continues a parked request after the login or consent page.
-pub async fn resume(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+pub async fn resume(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
     match parked(&state, &id).await {
         Ok(Some((request, parked_at))) => proceed(&state, &headers, request, Some((id, parked_at)))
             .await
@@ -99,10 +91,7 @@ pub async fn resume(
 }
 
 /// A parked request and when it was parked, if it is still live.
-pub async fn parked(
-    state: &AppState,
-    id: &str,
-) -> Result<Option<(AuthorizeRequest, i64)>, AuthorizeError> {
+pub async fn parked(state: &AppState, id: &str) -> Result<Option<(AuthorizeRequest, i64)>, AuthorizeError> {
     let found = state
         .store
         .parked_request(id, state.clock.now())
@@ -112,9 +101,7 @@ pub async fn parked(
         None => Ok(None),
         Some((json, at)) => serde_json::from_str(&json)
             .map(|r| Some((r, at)))
-            .map_err(|e| {
-                AuthorizeError::Show(anyhow::anyhow!("unreadable parked request: {e}").into())
-            }),
+            .map_err(|e| AuthorizeError::Show(anyhow::anyhow!("unreadable parked request: {e}").into())),
     }
 }
 
@@ -160,9 +147,7 @@ async fn proceed(
 ) -> Result<Response, AuthorizeError> {
     let target = Verified::of(&request);
     let fail = |e: OAuthError| AuthorizeError::Redirect(target.clone(), e);
-    let session = sessions::current(state, headers)
-        .await
-        .map_err(|e| fail(e.into()))?;
+    let session = sessions::current(state, headers).await.map_err(|e| fail(e.into()))?;
     let now = state.clock.now();
     let parked_at = parked.as_ref().map(|p| p.1);
     let silent = request.prompt.iter().any(|p| p == "none");
@@ -181,11 +166,7 @@ async fn proceed(
         .client(&request.client_id)
         .await
         .map_err(|e| fail(e.into()))?
-        .ok_or_else(|| {
-            AuthorizeError::Show(OAuthError::invalid_request(
-                "The application is no longer registered.",
-            ))
-        })?;
+        .ok_or_else(|| AuthorizeError::Show(OAuthError::invalid_request("The application is no longer registered.")))?;
     if !client.first_party {
         let consent = state
             .store
@@ -241,12 +222,7 @@ async fn park(
     let json = serde_json::to_string(request).map_err(anyhow::Error::from)?;
     state
         .store
-        .park_request(
-            &id,
-            &json,
-            now,
-            state.config.tokens.authorization_request_ttl_secs,
-        )
+        .park_request(&id, &json, now, state.config.tokens.authorization_request_ttl_secs)
         .await?;
     Ok(id)
 }
@@ -254,35 +230,19 @@ async fn park(
 /// OIDC Core §3.1.2.1: prompt=login and max_age ask for a fresh authentication, which a
 /// login after the request was parked provides; an id_token_hint for another user asks
 /// for that user.
-fn needs_login(
-    request: &AuthorizeRequest,
-    session: &SessionRow,
-    parked_at: Option<i64>,
-    now: i64,
-) -> bool {
-    if request
-        .hinted_sub
-        .as_ref()
-        .is_some_and(|sub| *sub != session.user_id)
-    {
+fn needs_login(request: &AuthorizeRequest, session: &SessionRow, parked_at: Option<i64>, now: i64) -> bool {
+    if request.hinted_sub.as_ref().is_some_and(|sub| *sub != session.user_id) {
         return true;
     }
     if parked_at.is_some_and(|t| session.auth_time >= t) {
         return false;
     }
-    request.prompt.iter().any(|p| p == "login")
-        || request
-            .max_age
-            .is_some_and(|max| now - session.auth_time > max)
+    request.prompt.iter().any(|p| p == "login") || request.max_age.is_some_and(|max| now - session.auth_time > max)
 }
 
 /// A third-party client needs the user's consent to every scope it asks for, and again
 /// when it sends prompt=consent, unless consent was given after the request was parked.
-fn needs_consent(
-    request: &AuthorizeRequest,
-    consent: Option<&(String, i64)>,
-    parked_at: Option<i64>,
-) -> bool {
+fn needs_consent(request: &AuthorizeRequest, consent: Option<&(String, i64)>, parked_at: Option<i64>) -> bool {
     let Some((scope, granted_at)) = consent else {
         return true;
     };
@@ -290,10 +250,7 @@ fn needs_consent(
         return false;
     }
     let consented: Vec<&str> = scope.split(' ').collect();
-    let covered = request
-        .scope
-        .split(' ')
-        .all(|s| s.is_empty() || consented.contains(&s));
+    let covered = request.scope.split(' ').all(|s| s.is_empty() || consented.contains(&s));
     !covered || request.prompt.iter().any(|p| p == "consent")
 }
 
@@ -302,21 +259,16 @@ fn render(state: &AppState, err: AuthorizeError) -> Response {
         AuthorizeError::Redirect(target, e) => response::deliver(
             state,
             &target,
-            &[
-                ("error", e.code.as_str()),
-                ("error_description", &e.description),
-            ],
+            &[("error", e.code.as_str()), ("error_description", &e.description)],
         ),
         AuthorizeError::Show(e) => {
             let status = match e.status() {
                 s if s.is_server_error() => s,
                 _ => StatusCode::BAD_REQUEST,
             };
-            state.pages.error(
-                status,
-                "We can't sign you in from this link",
-                &e.description,
-            )
+            state
+                .pages
+                .error(status, "We can't sign you in from this link", &e.description)
         }
     }
 }

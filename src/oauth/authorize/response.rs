@@ -25,16 +25,8 @@ pub(super) fn deliver(state: &AppState, target: &Verified, pairs: &[(&str, &str)
     for (k, v) in &fields {
         query.append_pair(k, v);
     }
-    let separator = if target.redirect_uri.contains('?') {
-        '&'
-    } else {
-        '?'
-    };
-    found(&format!(
-        "{}{separator}{}",
-        target.redirect_uri,
-        query.finish()
-    ))
+    let separator = if target.redirect_uri.contains('?') { '&' } else { '?' };
+    found(&format!("{}{separator}{}", target.redirect_uri, query.finish()))
 }
 
 /// 302 Found; never 307, which would re-post a login form to the client (RFC 9700 §4.12).

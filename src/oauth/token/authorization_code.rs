@@ -13,17 +13,9 @@ use crate::store::codes::{CodeRow, Consumed};
 use crate::store::grants::NewGrant;
 use crate::store::Store;
 
-pub(super) async fn exchange(
-    state: &AppState,
-    client: &Client,
-    params: &Params,
-) -> Result<TokenResponse, OAuthError> {
-    let code = params
-        .require("code")
-        .map_err(OAuthError::invalid_request)?;
-    let redirect_uri = params
-        .require("redirect_uri")
-        .map_err(OAuthError::invalid_request)?;
+pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params) -> Result<TokenResponse, OAuthError> {
+    let code = params.require("code").map_err(OAuthError::invalid_request)?;
+    let redirect_uri = params.require("redirect_uri").map_err(OAuthError::invalid_request)?;
     let verifier = params.get("code_verifier");
     let now = state.clock.now();
 
@@ -34,17 +26,15 @@ pub(super) async fn exchange(
             tx.commit().await?;
             state.store.revoke_grant(&grant_id, now).await?;
             tracing::warn!(client_id = %client.id, "authorization code replayed; its grant is revoked");
-            return Err(OAuthError::invalid_grant(
-                "the authorization code was already used",
-            ));
+            return Err(OAuthError::invalid_grant("the authorization code was already used"));
         }
         Consumed::Unknown => return Err(OAuthError::invalid_grant("unknown authorization code")),
     };
     // The code is spent whatever happens next: a failed check must not leave it usable.
     let checked = match check_code(&row, client, redirect_uri, verifier, now) {
-        Ok(()) if !Store::session_live_in(&mut tx, &row.session_id, now).await? => Err(
-            OAuthError::invalid_grant("the sign-in session behind this code has ended"),
-        ),
+        Ok(()) if !Store::session_live_in(&mut tx, &row.session_id, now).await? => Err(OAuthError::invalid_grant(
+            "the sign-in session behind this code has ended",
+        )),
         other => other,
     };
     if let Err(e) = checked {
@@ -115,9 +105,7 @@ fn check_code(
     now: i64,
 ) -> Result<(), OAuthError> {
     if row.expires_at <= now {
-        return Err(OAuthError::invalid_grant(
-            "the authorization code has expired",
-        ));
+        return Err(OAuthError::invalid_grant("the authorization code has expired"));
     }
     if row.client_id != client.id {
         return Err(OAuthError::invalid_grant(
@@ -136,9 +124,7 @@ fn check_code(
         )),
         (Some(_), None) => Err(OAuthError::invalid_grant("code_verifier is required")),
         // RFC 9700 §4.8.2: a verifier for a code issued without a challenge is a downgrade.
-        (None, Some(_)) => Err(OAuthError::invalid_grant(
-            "this code was issued without PKCE",
-        )),
+        (None, Some(_)) => Err(OAuthError::invalid_grant("this code was issued without PKCE")),
         (None, None) => Ok(()),
     }
 }

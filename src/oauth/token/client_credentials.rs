@@ -11,31 +11,28 @@ use crate::oauth::params::{split_list, Params};
 use crate::secrets;
 use serde_json::json;
 
-pub(super) async fn exchange(
-    state: &AppState,
-    client: &Client,
-    params: &Params,
-) -> Result<TokenResponse, OAuthError> {
-    let audience =
-        match params.get("resource") {
-            Some(resource) => {
-                let valid = url::Url::parse(resource).is_ok_and(|u| u.fragment().is_none());
-                if !valid {
-                    return Err(OAuthError::invalid_target(
-                        "resource must be an absolute URI without a fragment",
-                    ));
-                }
-                if !client.audiences.iter().any(|a| a == resource) {
-                    return Err(OAuthError::invalid_target(
-                        "this client may not get tokens for that resource",
-                    ));
-                }
-                resource.to_string()
+pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params) -> Result<TokenResponse, OAuthError> {
+    let audience = match params.get("resource") {
+        Some(resource) => {
+            let valid = url::Url::parse(resource).is_ok_and(|u| u.fragment().is_none());
+            if !valid {
+                return Err(OAuthError::invalid_target(
+                    "resource must be an absolute URI without a fragment",
+                ));
             }
-            None => client.audiences.first().cloned().ok_or_else(|| {
-                OAuthError::invalid_target("no resource given and none registered")
-            })?,
-        };
+            if !client.audiences.iter().any(|a| a == resource) {
+                return Err(OAuthError::invalid_target(
+                    "this client may not get tokens for that resource",
+                ));
+            }
+            resource.to_string()
+        }
+        None => client
+            .audiences
+            .first()
+            .cloned()
+            .ok_or_else(|| OAuthError::invalid_target("no resource given and none registered"))?,
+    };
     let allowed = client.allowed_scopes.clone().unwrap_or_default();
     let scope = match params.get("scope") {
         None => allowed.join(" "),
@@ -67,9 +64,7 @@ pub(super) async fn exchange(
         serde_json::Value::Object(map) => map,
         _ => serde_json::Map::new(),
     };
-    let access_token = state
-        .keys
-        .sign(crate::oauth::claims::ACCESS_TOKEN_TYP, claims, now)?;
+    let access_token = state.keys.sign(crate::oauth::claims::ACCESS_TOKEN_TYP, claims, now)?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",

@@ -44,14 +44,8 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     response
 }
 
-async fn token(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<TokenResponse, OAuthError> {
-    let params = read_form(headers, body)
-        .await
-        .map_err(OAuthError::invalid_request)?;
+async fn token(state: &AppState, headers: &HeaderMap, body: Body) -> Result<TokenResponse, OAuthError> {
+    let params = read_form(headers, body).await.map_err(OAuthError::invalid_request)?;
     let grant_type = params
         .get("grant_type")
         .ok_or_else(|| OAuthError::invalid_request("missing grant_type"))?
@@ -110,17 +104,9 @@ fn issue(state: &AppState, t: UserTokens, now: i64) -> Result<TokenResponse, OAu
     };
     let ttl = access_ttl(state, t.client);
     let access_claims = claims::access_token(&subject, &secrets::random_id(), now, ttl);
-    let access_token = state
-        .keys
-        .sign(claims::ACCESS_TOKEN_TYP, access_claims, now)?;
+    let access_token = state.keys.sign(claims::ACCESS_TOKEN_TYP, access_claims, now)?;
     let id_token = if split_list(Some(t.scope)).iter().any(|s| s == "openid") {
-        let id_claims = claims::id_token(
-            &subject,
-            t.nonce,
-            &access_token,
-            now,
-            config.tokens.id_token_ttl_secs,
-        );
+        let id_claims = claims::id_token(&subject, t.nonce, &access_token, now, config.tokens.id_token_ttl_secs);
         Some(state.keys.sign(claims::ID_TOKEN_TYP, id_claims, now)?)
     } else {
         None
@@ -139,9 +125,7 @@ fn issue(state: &AppState, t: UserTokens, now: i64) -> Result<TokenResponse, OAu
 /// may use the refresh grant and the user allowed offline access, or the client is a
 /// first-party app configured to always get them.
 fn refresh_family_end(state: &AppState, client: &Client, scope: &str, now: i64) -> Option<i64> {
-    let offline = split_list(Some(scope))
-        .iter()
-        .any(|s| s == "offline_access");
+    let offline = split_list(Some(scope)).iter().any(|s| s == "offline_access");
     (client.may_use_grant("refresh_token") && (offline || client.always_refresh)).then(|| {
         now + client
             .refresh_absolute_ttl_secs

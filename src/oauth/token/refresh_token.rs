@@ -13,49 +13,30 @@ use crate::secrets;
 use crate::store::tokens::Rotation;
 use crate::store::Store;
 
-pub(super) async fn exchange(
-    state: &AppState,
-    client: &Client,
-    params: &Params,
-) -> Result<TokenResponse, OAuthError> {
-    let presented = params
-        .require("refresh_token")
-        .map_err(OAuthError::invalid_request)?;
+pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params) -> Result<TokenResponse, OAuthError> {
+    let presented = params.require("refresh_token").map_err(OAuthError::invalid_request)?;
     let now = state.clock.now();
     let mut tx = state.store.begin().await?;
-    let (grant_id, expires_at) = match Store::rotate_refresh_token(
-        &mut tx,
-        &secrets::digest(presented),
-        &client.id,
-        now,
-    )
-    .await?
-    {
-        Rotation::Fresh {
-            grant_id,
-            expires_at,
-        } => (grant_id, expires_at),
-        Rotation::Reused { grant_id } => {
-            tx.commit().await?;
-            state.store.revoke_grant(&grant_id, now).await?;
-            tracing::warn!(client_id = %client.id, "refresh token reused; its family is revoked");
-            return Err(OAuthError::invalid_grant(
-                "the refresh token was already used",
-            ));
-        }
-        Rotation::OtherClient => {
-            return Err(OAuthError::invalid_grant(
-                "the refresh token was issued to another client",
-            ))
-        }
-        Rotation::Unknown => return Err(OAuthError::invalid_grant("unknown refresh token")),
-    };
+    let (grant_id, expires_at) =
+        match Store::rotate_refresh_token(&mut tx, &secrets::digest(presented), &client.id, now).await? {
+            Rotation::Fresh { grant_id, expires_at } => (grant_id, expires_at),
+            Rotation::Reused { grant_id } => {
+                tx.commit().await?;
+                state.store.revoke_grant(&grant_id, now).await?;
+                tracing::warn!(client_id = %client.id, "refresh token reused; its family is revoked");
+                return Err(OAuthError::invalid_grant("the refresh token was already used"));
+            }
+            Rotation::OtherClient => {
+                return Err(OAuthError::invalid_grant(
+                    "the refresh token was issued to another client",
+                ))
+            }
+            Rotation::Unknown => return Err(OAuthError::invalid_grant("unknown refresh token")),
+        };
     let grant = Store::grant_in(&mut tx, &grant_id).await?;
     let Some(grant) = grant.filter(|g| g.revoked_at.is_none()) else {
         tx.commit().await?;
-        return Err(OAuthError::invalid_grant(
-            "the refresh token has been revoked",
-        ));
+        return Err(OAuthError::invalid_grant("the refresh token has been revoked"));
     };
     let family_end = grant.refresh_expires_at.unwrap_or(0);
     if expires_at <= now || family_end <= now {
@@ -69,10 +50,9 @@ pub(super) async fn exchange(
         Some(requested) => {
             let requested = split_list(Some(requested));
             if let Some(extra) = requested.iter().find(|s| !granted.contains(s)) {
-                tx.commit().await?;
-                return Err(OAuthError::invalid_scope(format!(
-                    "scope {extra:?} was not granted"
-                )));
+                // Rolled back: a bad request does not spend the token.
+                tx.rollback().await?;
+                return Err(OAuthError::invalid_scope(format!("scope {extra:?} was not granted")));
             }
             requested.join(" ")
         }
@@ -80,15 +60,7 @@ pub(super) async fn exchange(
     // The new token carries the family's full scope forward (RFC 6749 §6).
     let token = secrets::random_token();
     let expires = refresh_expiry(state, client, family_end, now);
-    Store::insert_refresh_token(
-        &mut tx,
-        &secrets::digest(&token),
-        &grant.id,
-        &client.id,
-        now,
-        expires,
-    )
-    .await?;
+    Store::insert_refresh_token(&mut tx, &secrets::digest(&token), &grant.id, &client.id, now, expires).await?;
     tx.commit().await?;
 
     if state.store.account_by_id(&grant.user_id).await?.is_none() {
