@@ -83,7 +83,9 @@ async fn rp_initiated(state: &AppState, headers: &HeaderMap, params: &Params) ->
             _ => signed_out_page(state),
         });
     };
-    if hinted_sub == Some(session.user_id.as_str()) {
+    // A return URI that fails its check means something is off: ask rather than act.
+    let bad_return = params.get("post_logout_redirect_uri").is_some() && back.is_none();
+    if hinted_sub == Some(session.user_id.as_str()) && !bad_return {
         let clear = sign_out(state, headers, &session).await?;
         let mut response = match &back {
             Some(back) => return_to(back),

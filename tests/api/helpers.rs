@@ -411,7 +411,16 @@ pub fn hidden_input(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker)? + marker.len();
     let end = html[start..].find('"')?;
-    Some(html[start..start + end].to_string())
+    // Unescape as a browser does before submitting (minijinja escapes `/` too).
+    let raw = &html[start..start + end];
+    Some(
+        raw.replace("&#x2f;", "/")
+            .replace("&#x27;", "'")
+            .replace("&quot;", "\"")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&"),
+    )
 }
 
 /// A PostgreSQL database that exists for one test.

@@ -8,6 +8,7 @@ mod authorize;
 mod cli;
 mod discovery;
 mod introspection;
+mod logout;
 mod pages;
 mod refresh;
 mod services;
