@@ -5,7 +5,9 @@
 mod helpers;
 
 mod authorize;
+mod browser_apps;
 mod cli;
+mod consent;
 mod discovery;
 mod introspection;
 mod logout;

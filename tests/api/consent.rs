@@ -1,0 +1,111 @@
+//! Consent for third-party clients: asked once per scope set, remembered, forced by
+//! prompt=consent, refused silently with prompt=none, and revocable (which also revokes
+//! the client's tokens).
+
+use crate::helpers::*;
+use crate::on_both_backends;
+
+async fn third_party(app: &TestApp) -> TestClient {
+    add_client(&app.store, "partner", true, 0, |c| {
+        c.name = "Partner App".into();
+        c.redirect_uris = vec!["https://partner.example.com/cb".into()];
+        c.first_party = false;
+    })
+    .await
+}
+
+/// Follows an authorization to the consent page; returns the page's HTML.
+async fn consent_page(app: &TestApp, browser: &Browser, client: &TestClient, extra: &[(&str, &str)]) -> String {
+    let (url, _) = app.authorize_url(client, extra);
+    let mut response = browser.follow(&url).await;
+    let mut html = response.text().await.unwrap();
+    if html.contains("name=\"password\"") {
+        response = browser.submit_login(&html, "alice", PASSWORD).await;
+        response = browser.follow(&location(response.headers()).unwrap()).await;
+        html = response.text().await.unwrap();
+    }
+    html
+}
+
+async fn decide(app: &TestApp, browser: &Browser, html: &str, decision: &str) -> String {
+    let form = [
+        ("csrf_token", hidden_input(html, "csrf_token").unwrap()),
+        ("request_id", hidden_input(html, "request_id").unwrap()),
+        ("decision", decision.to_string()),
+    ];
+    let response = browser.http.post(app.url("/consent")).form(&form).send().await.unwrap();
+    let next = location(response.headers()).expect("redirect after the decision");
+    if next.starts_with('/') {
+        location(browser.follow(&next).await.headers()).expect("redirect to the app")
+    } else {
+        next
+    }
+}
+
+on_both_backends! {
+    async fn third_party_apps_ask_once_and_name_themselves(app) {
+        let partner = third_party(&app).await;
+        let browser = app.browser();
+        let html = consent_page(&app, &browser, &partner, &[("scope", "openid email offline_access")]).await;
+        assert!(html.contains("Allow Partner App?"), "{html}");
+        assert!(html.contains("partner.example.com"), "the redirect host is shown");
+        assert!(html.contains("See your email address"));
+        assert!(html.contains("Stay connected"));
+        let to = decide(&app, &browser, &html, "allow").await;
+        assert!(to.starts_with("https://partner.example.com/cb?code="), "{to}");
+
+        // Remembered: the same scopes go straight through, even silently.
+        let (url, _) = app.authorize_url(&partner, &[("scope", "openid email"), ("prompt", "none")]);
+        let to = location(browser.get(&url).await.headers()).unwrap();
+        assert!(query_param(&to, "code").is_some(), "{to}");
+        // A new scope asks again; prompt=none cannot ask: consent_required.
+        let (url, _) = app.authorize_url(&partner, &[("scope", "openid profile"), ("prompt", "none")]);
+        let to = location(browser.get(&url).await.headers()).unwrap();
+        assert_eq!(query_param(&to, "error").as_deref(), Some("consent_required"));
+        // prompt=consent always asks.
+        let html = consent_page(&app, &browser, &partner, &[("scope", "openid email"), ("prompt", "consent")]).await;
+        assert!(html.contains("Allow Partner App?"));
+    }
+
+    async fn denying_consent_tells_the_app_access_denied(app) {
+        let partner = third_party(&app).await;
+        let browser = app.browser();
+        let html = consent_page(&app, &browser, &partner, &[]).await;
+        let to = decide(&app, &browser, &html, "deny").await;
+        assert_eq!(query_param(&to, "error").as_deref(), Some("access_denied"));
+        assert_eq!(query_param(&to, "state").as_deref(), Some("st4te"));
+    }
+
+    async fn first_party_apps_never_show_the_consent_page(app) {
+        let (url, _) = app.authorize_url(&app.client, &[("prompt", "consent"), ("scope", "openid offline_access")]);
+        let to = app.browser().sign_in(&url, "alice", PASSWORD).await;
+        assert!(query_param(&to, "code").is_some(), "first-party apps skip consent: {to}");
+    }
+
+    async fn withdrawing_consent_revokes_the_apps_tokens(app) {
+        let partner = third_party(&app).await;
+        let browser = app.browser();
+        let (url, verifier) = app.authorize_url(&partner, &[("scope", "openid offline_access")]);
+        let mut response = browser.follow(&url).await;
+        let html = response.text().await.unwrap();
+        response = browser.submit_login(&html, "alice", PASSWORD).await;
+        response = browser.follow(&location(response.headers()).unwrap()).await;
+        let html = response.text().await.unwrap();
+        let to = decide(&app, &browser, &html, "allow").await;
+        let code = query_param(&to, "code").unwrap();
+        let tokens: serde_json::Value = app.redeem(&partner, &code, &verifier).await.json().await.unwrap();
+
+        let list = browser.get("/account/consents").await.text().await.unwrap();
+        assert!(list.contains("Partner App"));
+        let form = [("csrf_token", hidden_input(&list, "csrf_token").unwrap()), ("client_id", "partner".to_string())];
+        // Without the session's CSRF token nothing happens.
+        let forged = browser.http.post(app.url("/account/consents/revoke")).form(&[("client_id", "partner")]).send().await.unwrap();
+        assert_eq!(forged.status(), 403);
+        browser.http.post(app.url("/account/consents/revoke")).form(&form).send().await.unwrap();
+        let list = browser.get("/account/consents").await.text().await.unwrap();
+        assert!(!list.contains("Partner App"));
+        assert_eq!(app.userinfo_status(tokens["access_token"].as_str().unwrap()).await, 401);
+        let (_, error) = oauth_error(app.refresh(&partner, tokens["refresh_token"].as_str().unwrap(), &[]).await).await;
+        assert_eq!(error, "invalid_grant");
+    }
+}
