@@ -188,6 +188,18 @@ fn keys_rotate_publishes_a_key_that_signs_later_and_readable_keys_are_refused() 
     assert_eq!(list.matches("active").count(), 1, "{list}");
     assert_eq!(list.matches("published").count(), 1, "{list}");
 
+    let active_kid = list
+        .lines()
+        .find(|l| l.contains("active"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let early = gatehouse(dir.path(), &["keys", "retire", &active_kid], &[], None);
+    assert!(!early.status.success());
+    assert!(stderr(&early).contains("refusing"), "{}", stderr(&early));
+
     let pem = std::fs::read_dir(dir.path().join("keys"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -411,4 +423,76 @@ fn migrate_creates_the_schema_and_is_idempotent() {
         assert!(stdout(&output).contains("up to date"));
     }
     assert!(dir.path().join("data/gatehouse.db").exists());
+}
+
+#[test]
+fn client_options_for_services_and_updates() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| gatehouse(dir.path(), args, &[], None);
+    let service = run(&[
+        "client",
+        "create",
+        "--name",
+        "Billing",
+        "--client-id",
+        "billing",
+        "--grant-type",
+        "client_credentials",
+        "--audience",
+        "https://api.example.com",
+        "--scope",
+        "invoices:read",
+        "--json",
+    ]);
+    assert!(service.status.success(), "{}", stderr(&service));
+    let created: Value = serde_json::from_str(&stdout(&service)).unwrap();
+    assert_eq!(created["grant_types"], serde_json::json!(["client_credentials"]));
+    assert_eq!(created["audiences"], serde_json::json!(["https://api.example.com"]));
+
+    for (args, message) in [
+        (vec!["--grant-type", "client_credentials"], "--audience"),
+        (
+            vec!["--grant-type", "password", "--redirect-uri", "https://a.example/cb"],
+            "unknown grant type",
+        ),
+        (
+            vec![
+                "--public",
+                "--grant-type",
+                "client_credentials",
+                "--audience",
+                "https://api.example.com",
+            ],
+            "confidential",
+        ),
+        (vec!["--grant-type", "authorization_code"], "--redirect-uri"),
+    ] {
+        let mut full = vec!["client", "create", "--name", "x"];
+        full.extend(args);
+        let output = run(&full);
+        assert!(!output.status.success());
+        assert!(stderr(&output).contains(message), "{message}: {}", stderr(&output));
+    }
+
+    let update = run(&[
+        "client",
+        "update",
+        "billing",
+        "--name",
+        "Billing v2",
+        "--third-party",
+        "--rotate-secret",
+    ]);
+    assert!(update.status.success(), "{}", stderr(&update));
+    assert!(stdout(&update).contains("client_secret:"));
+    let shown: Value = serde_json::from_str(&stdout(&run(&["client", "show", "billing", "--json"]))).unwrap();
+    assert_eq!(shown["name"], "Billing v2");
+    assert_eq!(shown["first_party"], false);
+    assert_eq!(
+        shown["grant_types"],
+        serde_json::json!(["client_credentials"]),
+        "unchanged options keep their value"
+    );
+    let missing = run(&["client", "update", "nobody", "--name", "x"]);
+    assert!(stderr(&missing).contains("no client"));
 }

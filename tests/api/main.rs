@@ -10,6 +10,7 @@ mod cli;
 mod consent;
 mod discovery;
 mod introspection;
+mod keys;
 mod logout;
 mod pages;
 mod refresh;
