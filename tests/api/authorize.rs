@@ -173,3 +173,28 @@ on_both_backends! {
         assert!(query_param(&location, "code").is_some());
     }
 }
+
+on_both_backends! {
+    async fn clients_without_the_code_grant_are_unauthorized_client(app) {
+        let hybrid = add_client(&app.store, "machine", true, 0, |c| {
+            c.redirect_uris = vec![CONFIDENTIAL_REDIRECT.into()];
+            c.grant_types = vec!["client_credentials".into()];
+            c.audiences = vec!["https://api.example.com".into()];
+            c.access_token_ttl_secs = Some(60);
+        })
+        .await;
+        let (url, _) = app.authorize_url(&hybrid, &[]);
+        let response = app.browser().get(&url).await;
+        assert_eq!(response.status(), 302);
+        let to = location(response.headers()).unwrap();
+        assert_eq!(query_param(&to, "error").as_deref(), Some("unauthorized_client"));
+        // Its own lifetime applies to what it can get.
+        let body: serde_json::Value = app
+            .token_request(&hybrid, &[("grant_type", "client_credentials")])
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["expires_in"], 60);
+    }
+}
