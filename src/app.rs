@@ -1,6 +1,8 @@
 //! The application: shared state, the one route table, and the middleware around it.
 
-use crate::accounts::login;
+use crate::accounts::throttle::{self, RateLimiter};
+use crate::accounts::{login, profile, recovery, signup};
+use crate::mail::Mailer;
 use crate::accounts::password::PasswordHasherPool;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -39,6 +41,10 @@ pub struct AppState {
     /// Wakes the back-channel logout worker when a delivery is queued.
     pub backchannel_wake: Arc<tokio::sync::Notify>,
     pub cors_origins: Arc<oauth::cors::OriginCache>,
+    pub mailer: Arc<Mailer>,
+    /// Wakes the mail worker when a message is queued.
+    pub mail_wake: Arc<tokio::sync::Notify>,
+    pub limiter: Arc<RateLimiter>,
 }
 
 /// A bound, ready-to-serve Gatehouse.
@@ -75,6 +81,9 @@ impl App {
                 .context("cannot build the HTTP client")?,
             backchannel_wake: Arc::new(tokio::sync::Notify::new()),
             cors_origins: Arc::default(),
+            mailer: Arc::new(Mailer::new(&config.mail, config.accounts.mail_per_recipient_per_hour)?),
+            mail_wake: Arc::new(tokio::sync::Notify::new()),
+            limiter: Arc::new(RateLimiter::new(config.accounts.rate_limit_per_minute)),
             store,
             clock,
             config: Arc::new(config),
@@ -99,13 +108,16 @@ impl App {
         let janitor = tokio::spawn(purge_expired(self.state.clone()));
         let logouts = tokio::spawn(backchannel::worker(self.state.clone()));
         let key_reload = tokio::spawn(reload_keys(self.state.clone()));
-        axum::serve(self.listener, self.router)
+        let mail = tokio::spawn(crate::mail::worker(self.state.clone()));
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await
             .context("server error")?;
         janitor.abort();
         logouts.abort();
         key_reload.abort();
+        mail.abort();
         self.state.store.close().await;
         Ok(())
     }
@@ -123,6 +135,18 @@ pub fn router(state: AppState) -> Router {
         .route("/account/consents", get(consent::list))
         .route("/account/consents/revoke", axum::routing::post(consent::revoke))
         .route("/login", get(login::show).post(login::submit))
+        .route("/signup", get(signup::show).post(signup::submit))
+        .route("/signup/confirm", get(signup::confirm_page).post(signup::confirm))
+        .route("/signup/resend", axum::routing::post(signup::resend))
+        .route("/forgot", get(recovery::show).post(recovery::submit))
+        .route("/reset", get(recovery::reset_page).post(recovery::reset))
+        .route("/account", get(profile::show))
+        .route("/account/profile", axum::routing::post(profile::update_profile))
+        .route("/account/email", axum::routing::post(profile::change_email))
+        .route("/account/email/confirm", get(profile::confirm_email_page).post(profile::confirm_email))
+        .route("/account/password", axum::routing::post(profile::change_password))
+        .route("/account/sessions/end", axum::routing::post(profile::end_other_sessions))
+        .route("/account/delete", axum::routing::post(profile::delete))
         .route(oauth::END_SESSION, get(end_session::get).post(end_session::post))
         .route("/logout/confirm", axum::routing::post(end_session::confirm))
         .route(oauth::INTROSPECT, axum::routing::post(introspect::post))
@@ -133,6 +157,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), oauth::cors::layer))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), throttle::client_ip))
         .with_state(state)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -31,6 +31,9 @@ pub struct RawConfig {
     pub sessions: SessionSettings,
     pub keys: KeySettings,
     pub password_hashing: HashingSettings,
+    pub mail: MailSettings,
+    pub accounts: AccountSettings,
+    pub branding: BrandingSettings,
 }
 
 impl Default for RawConfig {
@@ -47,8 +50,69 @@ impl Default for RawConfig {
             sessions: SessionSettings::default(),
             keys: KeySettings::default(),
             password_hashing: HashingSettings::default(),
+            mail: MailSettings::default(),
+            accounts: AccountSettings::default(),
+            branding: BrandingSettings::default(),
         }
     }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailSettings {
+    /// The From header of every message.
+    pub from: String,
+    /// `smtps://user:pass@host:465` (implicit TLS), `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS) or `smtp://host:25` (plain, for a local relay). Unset: messages are
+    /// written as .eml files to `file_dir` instead.
+    pub smtp_url: Option<String>,
+    pub file_dir: PathBuf,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            from: "Gatehouse <no-reply@localhost>".into(),
+            smtp_url: None,
+            file_dir: "data/mail".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountSettings {
+    /// Whether the sign-up page is open.
+    pub signup_enabled: bool,
+    /// Shortest password accepted, in characters (NIST SP 800-63B: at least 8).
+    pub password_min_length: usize,
+    /// Attempts per client IP per minute on login, signup, resend and forgot-password.
+    pub rate_limit_per_minute: u32,
+    /// Messages per recipient per hour (confirmations, resets, notices).
+    pub mail_per_recipient_per_hour: u32,
+    /// Proxies whose X-Forwarded-For is believed (exact IP addresses).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        Self {
+            signup_enabled: true,
+            password_min_length: 8,
+            rate_limit_per_minute: 20,
+            mail_per_recipient_per_hour: 5,
+            trusted_proxies: vec![],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrandingSettings {
+    /// URL of a logo shown above every page (https, or a path on Gatehouse).
+    pub logo_url: Option<String>,
+    /// Accent colour as #rrggbb.
+    pub accent_color: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -158,6 +222,9 @@ pub struct Config {
     pub sessions: SessionSettings,
     pub keys: KeySettings,
     pub password_hashing: HashingSettings,
+    pub mail: MailSettings,
+    pub accounts: AccountSettings,
+    pub branding: BrandingSettings,
 }
 
 /// CLI flags that override the file and the environment.
@@ -237,6 +304,20 @@ impl Config {
         if raw.keys.rsa_bits < 2048 || raw.keys.rsa_bits > 8192 {
             bail!("invalid `keys.rsa_bits`: must be between 2048 and 8192");
         }
+        if raw.accounts.password_min_length < 8 {
+            bail!("invalid `accounts.password_min_length`: NIST SP 800-63B asks for at least 8");
+        }
+        if let Some(color) = &raw.branding.accent_color {
+            let ok = color.len() == 7 && color.starts_with('#') && color[1..].chars().all(|c| c.is_ascii_hexdigit());
+            if !ok {
+                bail!("invalid `branding.accent_color` {color:?}: use #rrggbb");
+            }
+        }
+        if let Some(url) = &raw.mail.smtp_url {
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                bail!("invalid `mail.smtp_url`: use smtp://host:port or smtps://host:port");
+            }
+        }
         if raw.password_hashing.memory_kib < 8 * 1024 || raw.password_hashing.iterations == 0 {
             bail!("invalid `password_hashing`: memory_kib must be at least 8192 and iterations at least 1");
         }
@@ -252,6 +333,9 @@ impl Config {
             sessions: raw.sessions,
             keys: raw.keys,
             password_hashing: raw.password_hashing,
+            mail: raw.mail,
+            accounts: raw.accounts,
+            branding: raw.branding,
         })
     }
 

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod keys;
+pub mod mail;
 pub mod oauth;
 pub mod pages;
 pub mod secrets;

@@ -19,6 +19,20 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("form_post.html", include_str!("../templates/form_post.html")),
     ("consent.html", include_str!("../templates/consent.html")),
     ("consents.html", include_str!("../templates/consents.html")),
+    ("signup.html", include_str!("../templates/signup.html")),
+    ("message.html", include_str!("../templates/message.html")),
+    ("forgot.html", include_str!("../templates/forgot.html")),
+    ("reset.html", include_str!("../templates/reset.html")),
+    ("confirm.html", include_str!("../templates/confirm.html")),
+    ("account.html", include_str!("../templates/account.html")),
+    ("email/layout.html", include_str!("../templates/email/layout.html")),
+    ("email/confirm.txt", include_str!("../templates/email/confirm.txt")),
+    ("email/already_registered.txt", include_str!("../templates/email/already_registered.txt")),
+    ("email/reset.txt", include_str!("../templates/email/reset.txt")),
+    ("email/password_changed.txt", include_str!("../templates/email/password_changed.txt")),
+    ("email/email_change.txt", include_str!("../templates/email/email_change.txt")),
+    ("email/email_change_notice.txt", include_str!("../templates/email/email_change_notice.txt")),
+    ("email/account_deleted.txt", include_str!("../templates/email/account_deleted.txt")),
 ];
 
 pub const STYLESHEET: &str = include_str!("../templates/assets/gatehouse.css");
@@ -59,7 +73,14 @@ impl Pages {
             }
             Ok(EMBEDDED.iter().find(|(n, _)| *n == name).map(|(_, t)| t.to_string()))
         });
-        env.set_auto_escape_callback(|_| AutoEscape::Html);
+        // HTML is escaped everywhere; plain-text email bodies are not HTML.
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".txt") {
+                AutoEscape::None
+            } else {
+                AutoEscape::Html
+            }
+        });
         // Fail at startup, not on a user's request, if an override does not compile.
         for (name, _) in EMBEDDED {
             env.get_template(name)
@@ -99,6 +120,35 @@ impl Pages {
             ),
         );
         response
+    }
+
+    /// An email: `email/<name>.txt` gives the subject (its first line, `Subject: …`) and the
+    /// text part; the HTML part is the same paragraphs in `email/layout.html`, with the
+    /// context's `link` as a button labelled `link_label`.
+    pub fn email(&self, name: &str, ctx: Value) -> anyhow::Result<(String, String, String)> {
+        let ctx = minijinja::context! { product_name => self.product_name, ..ctx };
+        let text = self
+            .env
+            .get_template(&format!("email/{name}.txt"))
+            .and_then(|t| t.render(&ctx))
+            .map_err(|e| anyhow::anyhow!("email template {name}: {e}"))?;
+        let (first, body) = text.split_once('\n').unwrap_or((&text, ""));
+        let subject = first.strip_prefix("Subject:").unwrap_or(first).trim().to_string();
+        let body = body.trim().to_string();
+        let paragraphs: Vec<&str> = body.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).collect();
+        let link = ctx.get_attr("link").ok().filter(|v| !v.is_undefined() && !v.is_none());
+        let html = self
+            .env
+            .get_template("email/layout.html")
+            .and_then(|t| {
+                t.render(minijinja::context! { subject, paragraphs, link, ..ctx.clone() })
+            })
+            .map_err(|e| anyhow::anyhow!("email layout: {e}"))?;
+        let text = match &link {
+            Some(link) => format!("{body}\n\n{}: {link}\n", ctx.get_attr("link_label").map(|v| v.to_string()).unwrap_or_default()),
+            None => format!("{body}\n"),
+        };
+        Ok((subject, text, html))
     }
 
     /// The error page shown when we cannot (or must not) send the user back to an app.

@@ -7,21 +7,24 @@ use super::password::MAX_PASSWORD_BYTES;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::oauth::authorize::AuthorizeRequest;
+use super::forms::{self, FORM_EXPIRED};
+use super::identifier_key;
+use super::throttle::{self, ClientIp};
 use crate::oauth::params::read_form;
 use crate::sessions;
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use serde::Deserialize;
 
 const BAD_CREDENTIALS: &str = "Incorrect username or email, or password.";
-const FORM_EXPIRED: &str = "This form expired or was sent from another site. Please try again.";
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
     request_id: Option<String>,
+    return_to: Option<String>,
 }
 
 /// The request being signed in for, if any: its client's name and login_hint.
@@ -40,17 +43,8 @@ async fn pending(state: &AppState, request_id: Option<&str>) -> Result<Option<Pe
     };
     let request: AuthorizeRequest =
         serde_json::from_str(&json).map_err(|e| anyhow::anyhow!("unreadable parked request: {e}"))?;
-    let client_name = state
-        .store
-        .client(&request.client_id)
-        .await?
-        .map(|c| c.name)
-        .unwrap_or_default();
-    Ok(Some(Pending {
-        id: id.to_string(),
-        client_name,
-        login_hint: request.login_hint,
-    }))
+    let client_name = state.store.client(&request.client_id).await?.map(|c| c.name).unwrap_or_default();
+    Ok(Some(Pending { id: id.to_string(), client_name, login_hint: request.login_hint }))
 }
 
 pub async fn show(
@@ -63,96 +57,105 @@ pub async fn show(
         return Ok(expired(&state));
     }
     let identifier = pending.as_ref().and_then(|p| p.login_hint.clone()).unwrap_or_default();
-    Ok(form(
-        &state,
-        &headers,
-        StatusCode::OK,
-        pending.as_ref(),
-        &identifier,
-        None,
-    ))
+    let return_to = query.return_to.filter(|p| forms::safe_return_path(p));
+    let page = LoginPage { pending: pending.as_ref(), return_to: return_to.as_deref(), identifier: &identifier };
+    Ok(page.render(&state, &headers, StatusCode::OK, None))
 }
 
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+pub async fn submit(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    if let Err(limited) = forms::limit(&state, ip, "login") {
+        return Ok(limited);
+    }
     let params = read_form(&headers, body).await.unwrap_or_default();
     let pending = pending(&state, params.get("request_id")).await?;
     if params.get("request_id").is_some() && pending.is_none() {
         return Ok(expired(&state));
     }
     let identifier = params.get("identifier").unwrap_or_default().trim().to_string();
-    if !sessions::same_origin(&state.config, &headers)
-        || !sessions::anonymous_csrf_ok(&state.config, &headers, params.get("csrf_token"))
-    {
-        return Ok(form(
+    let return_to = params.get("return_to").filter(|p| forms::safe_return_path(p));
+    let page = LoginPage { pending: pending.as_ref(), return_to, identifier: &identifier };
+    if !forms::anonymous_form_ok(&state, &headers, &params) {
+        return Ok(page.render(&state, &headers, StatusCode::FORBIDDEN, Some(FORM_EXPIRED)));
+    }
+    // Per-identifier backoff, kept for unknown identifiers too so it reveals nothing.
+    let now = state.clock.now();
+    let key = identifier_key(&identifier);
+    let locked_until = state.store.login_locked_until(&key).await?;
+    if locked_until > now {
+        let minutes = (locked_until - now + 59) / 60;
+        let message = format!("Too many failed attempts. Try again in {minutes} minute(s), or reset your password.");
+        return Ok(page.render(&state, &headers, StatusCode::TOO_MANY_REQUESTS, Some(&message)));
+    }
+    let password = params.get("password").unwrap_or_default();
+    let account = if identifier.is_empty() { None } else { state.store.account_by_identifier(&identifier).await? };
+    // Oversized passwords are checked against the dummy hash (same cost) and always fail.
+    let fits = password.len() <= MAX_PASSWORD_BYTES;
+    let hash = account.as_ref().filter(|_| fits).and_then(|a| a.password_hash.as_deref());
+    let verified = state.hasher.verify(if fits { password } else { "" }, hash).await?;
+    let Some(account) = account.filter(|_| verified) else {
+        state.store.record_login_failure(&key, now, throttle::lock_for).await?;
+        tracing::info!("failed login");
+        return Ok(page.render(&state, &headers, StatusCode::UNAUTHORIZED, Some(BAD_CREDENTIALS)));
+    };
+    state.store.clear_login_failures(&key).await?;
+    if account.email_verified == 0 {
+        // Only someone with the right password learns this.
+        return Ok(forms::message(
             &state,
             &headers,
             StatusCode::FORBIDDEN,
-            pending.as_ref(),
-            &identifier,
-            Some(FORM_EXPIRED),
+            context! {
+                title => "Confirm your email first",
+                message => format!("We sent a link to {} when you signed up. Open it to finish, or ask for a new one.", account.email),
+                resend => account.email, request_id => pending.as_ref().map(|p| p.id.clone()),
+            },
         ));
     }
-    let password = params.get("password").unwrap_or_default();
-    let account = if identifier.is_empty() {
-        None
-    } else {
-        state.store.account_by_identifier(&identifier).await?
-    };
-    // Oversized passwords are checked against the dummy hash (same cost) and always fail.
-    let hash = account
-        .as_ref()
-        .filter(|_| password.len() <= MAX_PASSWORD_BYTES)
-        .and_then(|a| a.password_hash.as_deref());
-    let probe = if password.len() <= MAX_PASSWORD_BYTES {
-        password
-    } else {
-        ""
-    };
-    let verified = state.hasher.verify(probe, hash).await?;
-    let Some(account) = account.filter(|_| verified) else {
-        tracing::info!("failed login");
-        return Ok(form(
-            &state,
-            &headers,
-            StatusCode::UNAUTHORIZED,
-            pending.as_ref(),
-            &identifier,
-            Some(BAD_CREDENTIALS),
-        ));
-    };
+    if account.password_hash.as_deref().is_some_and(|h| state.hasher.needs_rehash(h)) {
+        let fresh = state.hasher.hash(password).await?;
+        state.store.set_password_hash(&account.id, &fresh, now).await?;
+    }
     let (_session, cookie) = sessions::start(&state, &headers, &account.id).await?;
     tracing::info!(user_id = %account.id, "login");
-    let next = match &pending {
-        Some(p) => format!("/authorize/resume/{}", p.id),
-        None => "/".to_string(),
-    };
+    let next = forms::next_after_login(pending.as_ref().map(|p| p.id.as_str()), return_to);
     Ok(see_other(&next, Some(cookie)))
 }
 
-fn form(
-    state: &AppState,
-    headers: &HeaderMap,
-    status: StatusCode,
-    pending: Option<&Pending>,
-    identifier: &str,
-    error: Option<&str>,
-) -> Response {
-    let (csrf_token, set_cookie) = sessions::anonymous_csrf(&state.config, headers);
-    let mut response = state.pages.render(
-        status,
-        "login.html",
-        context! {
-            csrf_token,
-            request_id => pending.map(|p| p.id.clone()),
-            client_name => pending.map(|p| p.client_name.clone()),
-            identifier,
-            error,
-        },
-    );
-    if let Some(cookie) = set_cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
+/// The login form, as shown and as re-shown after a failed attempt (keeping what was
+/// typed, except the password).
+struct LoginPage<'a> {
+    pending: Option<&'a Pending>,
+    return_to: Option<&'a str>,
+    identifier: &'a str,
+}
+
+impl LoginPage<'_> {
+    fn render(&self, state: &AppState, headers: &HeaderMap, status: StatusCode, error: Option<&str>) -> Response {
+        let (csrf_token, set_cookie) = sessions::anonymous_csrf(&state.config, headers);
+        let request_id = self.pending.map(|p| p.id.clone());
+        let mut response = state.pages.render(
+            status,
+            "login.html",
+            context! {
+                csrf_token,
+                request_id,
+                client_name => self.pending.map(|p| p.client_name.clone()),
+                identifier => self.identifier,
+                error,
+                return_to => self.return_to,
+                signup_enabled => state.config.accounts.signup_enabled,
+            },
+        );
+        if let Some(cookie) = set_cookie {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        response
     }
-    response
 }
 
 fn expired(state: &AppState) -> Response {

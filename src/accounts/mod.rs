@@ -1,7 +1,12 @@
 //! User accounts: who can sign in, and the claims we release about them.
 
+pub mod forms;
 pub mod login;
 pub mod password;
+pub mod profile;
+pub mod recovery;
+pub mod signup;
+pub mod throttle;
 
 use unicode_normalization::UnicodeNormalization;
 

@@ -42,7 +42,7 @@ impl PasswordHasherPool {
     pub async fn hash(&self, password: &str) -> anyhow::Result<String> {
         let _permit = self.permits.acquire().await.context("hasher closed")?;
         let params = self.params.clone();
-        let password = password.to_string();
+        let password = normalize(password);
         tokio::task::spawn_blocking(move || hash_blocking(&params, &password))
             .await
             .context("hashing task failed")?
@@ -53,7 +53,7 @@ impl PasswordHasherPool {
     pub async fn verify(&self, password: &str, hash: Option<&str>) -> anyhow::Result<bool> {
         let is_real = hash.is_some();
         let hash = hash.unwrap_or(self.dummy_hash.as_str()).to_string();
-        let password = password.to_string();
+        let password = normalize(password);
         let _permit = self.permits.acquire().await.context("hasher closed")?;
         let ok = tokio::task::spawn_blocking(move || {
             PasswordHash::new(&hash)
@@ -64,6 +64,49 @@ impl PasswordHasherPool {
         .context("verification task failed")?;
         Ok(ok && is_real)
     }
+}
+
+impl PasswordHasherPool {
+    /// Whether `hash` was made with other parameters than today's, so a successful login
+    /// should store a fresh one (OWASP: upgrade hashes as users come back).
+    pub fn needs_rehash(&self, hash: &str) -> bool {
+        match PasswordHash::new(hash) {
+            Ok(parsed) => {
+                let get = |name: &str| parsed.params.get_decimal(name);
+                parsed.algorithm.as_str() != "argon2id"
+                    || get("m") != Some(self.params.m_cost())
+                    || get("t") != Some(self.params.t_cost())
+                    || get("p") != Some(self.params.p_cost())
+            }
+            Err(_) => true,
+        }
+    }
+}
+
+/// Unicode passwords are compared in NFKC form (NIST SP 800-63B §5.1.1.2), so the same
+/// password typed on two keyboards is the same password.
+fn normalize(password: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    password.nfkc().collect()
+}
+
+/// NIST SP 800-63B rules: long enough, not too long to hash, and not guessable, judged by
+/// zxcvbn with the user's own names and address as context. No composition rules.
+pub fn check_policy(password: &str, min_length: usize, context: &[&str]) -> Result<(), String> {
+    let normalized = normalize(password);
+    let length = normalized.chars().count();
+    if length < min_length {
+        return Err(format!("Use at least {min_length} characters."));
+    }
+    if normalized.len() > MAX_PASSWORD_BYTES {
+        return Err("That password is too long.".into());
+    }
+    let inputs: Vec<&str> = context.iter().copied().filter(|c| !c.is_empty()).collect();
+    let estimate = zxcvbn::zxcvbn(&normalized, &inputs);
+    if (estimate.score() as u8) < 3 {
+        return Err("That password is too easy to guess. Try a longer phrase of unrelated words.".into());
+    }
+    Ok(())
 }
 
 fn hash_blocking(params: &Params, password: &str) -> anyhow::Result<String> {
@@ -78,6 +121,16 @@ fn hash_blocking(params: &Params, password: &str) -> anyhow::Result<String> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn policy_refuses_short_common_and_personal_passwords() {
+        assert!(check_policy("short", 8, &[]).is_err());
+        assert!(check_policy("password123", 8, &[]).is_err());
+        assert!(check_policy("alicealice2024", 8, &["alice"]).is_err());
+        assert!(check_policy(&"x".repeat(2000), 8, &[]).is_err());
+        assert!(check_policy("correct horse battery staple", 8, &[]).is_ok());
+        assert!(check_policy("ünïcödé pässwörd gläss", 8, &[]).is_ok());
+    }
+
     #[tokio::test]
     async fn hash_then_verify() {
         let pool = PasswordHasherPool::new(&HashingSettings {
@@ -91,5 +144,11 @@ mod tests {
         assert!(pool.verify("correct horse", Some(&hash)).await.unwrap());
         assert!(!pool.verify("wrong", Some(&hash)).await.unwrap());
         assert!(!pool.verify("gatehouse-dummy-password", None).await.unwrap());
+        // NFKC: a full-width letter is the same password as its ASCII form.
+        let hash = pool.hash("ｐassword horse").await.unwrap();
+        assert!(pool.verify("password horse", Some(&hash)).await.unwrap());
+        assert!(!pool.needs_rehash(&hash));
+        let stronger = PasswordHasherPool::new(&HashingSettings { memory_kib: 9000, iterations: 1, max_concurrent: 1 }).unwrap();
+        assert!(stronger.needs_rehash(&hash));
     }
 }

@@ -163,6 +163,17 @@ pub async fn sign_out(state: &AppState, headers: &HeaderMap, session: &SessionRo
     Ok(clear)
 }
 
+/// Ends the grants and notifies the clients of sessions already deleted elsewhere (a
+/// password change, "sign out everywhere", account deletion).
+pub async fn ended_elsewhere(state: &AppState, sessions: &[SessionRow]) -> Result<(), AppError> {
+    let now = state.clock.now();
+    for session in sessions {
+        state.store.revoke_session_grants(&session.id, now).await?;
+        backchannel::queue(state, session, now).await?;
+    }
+    Ok(())
+}
+
 fn return_to(back: &Return) -> Response {
     let mut uri = back.uri.clone();
     if let Some(state) = &back.state {

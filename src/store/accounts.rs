@@ -55,4 +55,117 @@ impl Store {
             .fetch_optional(self.pool())
             .await
     }
+
+    pub async fn set_email_verified(&self, user_id: &str, email: &str, now: i64) -> Result<bool, sqlx::Error> {
+        sqlx::query("UPDATE users SET email_verified = 1, updated_at = $3 WHERE id = $1 AND email = $2")
+            .bind(user_id)
+            .bind(email)
+            .bind(now)
+            .execute(self.pool())
+            .await
+            .map(|r| r.rows_affected() > 0)
+    }
+
+    pub async fn set_password_hash(&self, user_id: &str, hash: &str, now: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+            .bind(user_id)
+            .bind(hash)
+            .bind(now)
+            .execute(self.pool())
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn set_names(&self, user_id: &str, given: &str, family: &str, now: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE users SET given_name = $2, family_name = $3, updated_at = $4 WHERE id = $1")
+            .bind(user_id)
+            .bind(given)
+            .bind(family)
+            .bind(now)
+            .execute(self.pool())
+            .await
+            .map(|_| ())
+    }
+
+    /// Renames; a taken name is a unique violation.
+    pub async fn set_username(&self, user_id: &str, username: &str, now: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE users SET username = $2, username_key = $3, updated_at = $4 WHERE id = $1")
+            .bind(user_id)
+            .bind(username)
+            .bind(identifier_key(username))
+            .bind(now)
+            .execute(self.pool())
+            .await
+            .map(|_| ())
+    }
+
+    /// Switches to a confirmed address; a taken address is a unique violation.
+    pub async fn set_email(&self, user_id: &str, email: &str, now: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE users SET email = $2, email_key = $3, email_verified = 1, updated_at = $4 WHERE id = $1")
+            .bind(user_id)
+            .bind(email)
+            .bind(identifier_key(email))
+            .bind(now)
+            .execute(self.pool())
+            .await
+            .map(|_| ())
+    }
+
+    /// Deletes a user and, by cascade, their sessions, codes, grants, refresh tokens,
+    /// consents and emailed links. Ids are random and never handed out again.
+    pub async fn delete_account(&self, user_id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(user_id)
+            .execute(self.pool())
+            .await
+            .map(|_| ())
+    }
+
+    /// Removes an account that never proved its email and whose link has expired, or
+    /// that holds `email` unproven: it must not block the address's real owner.
+    pub async fn delete_unverified(&self, key_column_value: &str, now: i64, grace: i64) -> Result<u64, sqlx::Error> {
+        sqlx::query(
+            "DELETE FROM users WHERE email_verified = 0 AND created_at <= $2 AND (email_key = $1 OR username_key = $1)",
+        )
+        .bind(key_column_value)
+        .bind(now - grace)
+        .execute(self.pool())
+        .await
+        .map(|r| r.rows_affected())
+    }
+
+    /// Counts a failed login for an identifier; returns the failures so far.
+    pub async fn record_login_failure(&self, key: &str, now: i64, lock_for: impl Fn(i64) -> i64) -> Result<i64, sqlx::Error> {
+        let failures = sqlx::query_as::<_, (i64,)>(
+            "INSERT INTO login_failures (identifier_key, failures, locked_until) VALUES ($1, 1, 0) \
+             ON CONFLICT (identifier_key) DO UPDATE SET failures = login_failures.failures + 1 RETURNING failures",
+        )
+        .bind(key)
+        .fetch_one(self.pool())
+        .await?
+        .0;
+        sqlx::query("UPDATE login_failures SET locked_until = $2 WHERE identifier_key = $1")
+            .bind(key)
+            .bind(now + lock_for(failures))
+            .execute(self.pool())
+            .await?;
+        Ok(failures)
+    }
+
+    /// Until when logins for this identifier wait (0 when they don't).
+    pub async fn login_locked_until(&self, key: &str) -> Result<i64, sqlx::Error> {
+        sqlx::query_as::<_, (i64,)>("SELECT locked_until FROM login_failures WHERE identifier_key = $1")
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await
+            .map(|r| r.map(|(t,)| t).unwrap_or(0))
+    }
+
+    pub async fn clear_login_failures(&self, key: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM login_failures WHERE identifier_key = $1")
+            .bind(key)
+            .execute(self.pool())
+            .await
+            .map(|_| ())
+    }
 }

@@ -125,4 +125,14 @@ impl Store {
             .await
             .map(|rows| rows.into_iter().map(|(c,)| c).collect())
     }
+
+    /// Revokes every grant of a user: after a password reset nothing issued before stays.
+    pub async fn revoke_user_grants(&self, user_id: &str, now: i64) -> Result<u64, sqlx::Error> {
+        sqlx::query("UPDATE grants SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+            .bind(user_id)
+            .bind(now)
+            .execute(self.pool())
+            .await
+            .map(|r| r.rows_affected())
+    }
 }

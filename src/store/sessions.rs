@@ -77,4 +77,26 @@ impl Store {
             .await
             .map(|_| ())
     }
+
+    pub async fn user_sessions(&self, user_id: &str, now: i64) -> Result<Vec<SessionRow>, sqlx::Error> {
+        sqlx::query_as::<_, SessionRow>(&format!(
+            "SELECT {COLUMNS} FROM sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY last_seen_at DESC"
+        ))
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    /// Ends the user's sessions except `keep`; returns the ended ones.
+    pub async fn end_user_sessions(&self, user_id: &str, keep: Option<&str>) -> Result<Vec<SessionRow>, sqlx::Error> {
+        let sessions = sqlx::query_as::<_, SessionRow>(&format!(
+            "DELETE FROM sessions WHERE user_id = $1 AND id <> $2 RETURNING {COLUMNS}"
+        ))
+        .bind(user_id)
+        .bind(keep.unwrap_or(""))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(sessions)
+    }
 }

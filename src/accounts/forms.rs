@@ -1,0 +1,129 @@
+//! What every account form shares: CSRF for anonymous and signed-in forms, the rate limit,
+//! emailed links, and the parked authorization request a user came from.
+
+use super::throttle::{too_many, ClientIp};
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::mail;
+use crate::oauth::params::Params;
+use crate::secrets;
+use crate::sessions;
+use crate::store::sessions::SessionRow;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use minijinja::context;
+
+pub const FORM_EXPIRED: &str = "This form expired or was sent from another site. Please try again.";
+
+pub const CONFIRM_TTL: i64 = 24 * 3600;
+pub const RESET_TTL: i64 = 3600;
+
+/// Checks an anonymous form (signup, forgot, reset, confirm): same origin and the
+/// double-submit CSRF token.
+pub fn anonymous_form_ok(state: &AppState, headers: &HeaderMap, params: &Params) -> bool {
+    sessions::same_origin(&state.config, headers)
+        && sessions::anonymous_csrf_ok(&state.config, headers, params.get("csrf_token"))
+}
+
+/// Checks a signed-in form: same origin and the session's own CSRF token.
+pub fn session_form_ok(state: &AppState, headers: &HeaderMap, session: &SessionRow, params: &Params) -> bool {
+    sessions::same_origin(&state.config, headers)
+        && params
+            .get("csrf_token")
+            .is_some_and(|t| secrets::constant_time_eq(t, &session.csrf_token))
+}
+
+pub fn refused(state: &AppState) -> Response {
+    state.pages.error(StatusCode::FORBIDDEN, "Request not accepted", FORM_EXPIRED)
+}
+
+/// Applies the per-IP limit for `action`; the 429 page when over it.
+pub fn limit(state: &AppState, ip: ClientIp, action: &'static str) -> Result<(), Response> {
+    state
+        .limiter
+        .check(action, ip.0, state.clock.now())
+        .map_err(|wait| too_many(state, wait))
+}
+
+/// A page with a title and a message (and an optional link), setting the anonymous CSRF
+/// cookie when the page carries a form.
+pub fn message(state: &AppState, headers: &HeaderMap, status: StatusCode, ctx: minijinja::Value) -> Response {
+    let (csrf_token, set_cookie) = sessions::anonymous_csrf(&state.config, headers);
+    let mut response = state.pages.render(status, "message.html", context! { csrf_token, ..ctx });
+    if let Some(cookie) = set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// Issues a single-use link for `purpose` and emails it with `template`.
+#[allow(clippy::too_many_arguments)]
+pub async fn email_link(
+    state: &AppState,
+    user_id: &str,
+    name: &str,
+    to: &str,
+    purpose: &str,
+    path: &str,
+    ttl: i64,
+    request_id: Option<&str>,
+    template: &str,
+    label: &str,
+    extra: minijinja::Value,
+) -> Result<(), AppError> {
+    let token = secrets::random_token();
+    let now = state.clock.now();
+    state
+        .store
+        .issue_email_token(&secrets::digest(&token), user_id, purpose, to, request_id, now, ttl)
+        .await?;
+    // Links are built from the configured issuer only, never from the request's Host.
+    let link = format!("{}?token={token}", state.config.url_for(path));
+    mail::send(state, to, template, context! { name, link, link_label => label, ..extra }).await
+}
+
+/// A `request_id` that still names a parked authorization request.
+pub async fn live_request(state: &AppState, request_id: Option<&str>) -> Result<Option<String>, AppError> {
+    let Some(id) = request_id.filter(|id| !id.is_empty()) else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .parked_request(id, state.clock.now())
+        .await?
+        .map(|_| id.to_string()))
+}
+
+/// Where to go after signing in: back to the app's request, a validated local path, or
+/// the account page.
+pub fn next_after_login(request_id: Option<&str>, return_to: Option<&str>) -> String {
+    match (request_id, return_to) {
+        (Some(id), _) => format!("/authorize/resume/{id}"),
+        (None, Some(path)) if safe_return_path(path) => path.to_string(),
+        _ => "/account".to_string(),
+    }
+}
+
+/// A relative path on Gatehouse: one leading `/`, not `//` or `/\` (which browsers treat as
+/// another host), no scheme, no control characters.
+pub fn safe_return_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.starts_with("/\\")
+        && !path.contains('\\')
+        && !path.chars().any(|c| c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_paths_stay_on_gatehouse() {
+        assert!(safe_return_path("/account"));
+        assert!(safe_return_path("/account/consents?x=1"));
+        for evil in ["//evil.example", "/\\evil.example", "https://evil.example", "javascript:alert(1)", "/\tevil", "evil", "/a\\b"] {
+            assert!(!safe_return_path(evil), "{evil}");
+        }
+    }
+}

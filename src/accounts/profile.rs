@@ -1,0 +1,257 @@
+//! The signed-in account page: names and username, email change (confirmed by the new
+//! address, announced to the old), password change, other sessions, and deletion. Every
+//! change is a POST carrying the session's CSRF token; sensitive ones ask for the current
+//! password again.
+
+use super::forms::{self, CONFIRM_TTL};
+use super::recovery::after_password_change;
+use super::{password, validate_email, validate_username, Account};
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::oauth::authorize::found;
+use crate::oauth::{backchannel, params::read_form, params::Params};
+use crate::secrets;
+use crate::sessions;
+use crate::store::{self, sessions::SessionRow};
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use minijinja::context;
+use serde::Deserialize;
+
+/// The signed-in user and session, or the login page (coming back here afterwards).
+async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Result<(SessionRow, Account), Response>, AppError> {
+    let Some(session) = sessions::current(state, headers).await? else {
+        return Ok(Err(found("/login?return_to=/account")));
+    };
+    match state.store.account_by_id(&session.user_id).await? {
+        Some(account) => Ok(Ok((session, account))),
+        None => Ok(Err(found("/login?return_to=/account"))),
+    }
+}
+
+async fn page(state: &AppState, session: &SessionRow, account: &Account, status: StatusCode, notice: Option<&str>, error: Option<&str>) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    let sessions: Vec<minijinja::Value> = state
+        .store
+        .user_sessions(&account.id, now)
+        .await?
+        .iter()
+        .map(|s| {
+            let minutes = (now - s.auth_time) / 60;
+            let signed_in = match minutes {
+                0 => "just now".to_string(),
+                m if m < 120 => format!("{m} minutes ago"),
+                m if m < 48 * 60 => format!("{} hours ago", m / 60),
+                m => format!("{} days ago", m / 1440),
+            };
+            context! { signed_in, current => s.id == session.id }
+        })
+        .collect();
+    let user = context! {
+        username => account.username, email => account.email,
+        given_name => account.given_name, family_name => account.family_name,
+    };
+    Ok(state.pages.render(status, "account.html", context! { user, sessions, notice, error, csrf_token => session.csrf_token }))
+}
+
+pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+    let (session, account) = match signed_in(&state, &headers).await? {
+        Ok(found) => found,
+        Err(redirect) => return Ok(redirect),
+    };
+    page(&state, &session, &account, StatusCode::OK, None, None).await
+}
+
+/// Runs a signed-in form: session, CSRF, then `action`, which answers with a notice or an
+/// error shown on the account page.
+async fn with_form<F, Fut>(state: AppState, headers: HeaderMap, body: Body, action: F) -> Result<Response, AppError>
+where
+    F: FnOnce(AppState, SessionRow, Account, Params) -> Fut,
+    Fut: std::future::Future<Output = Result<Result<String, String>, AppError>>,
+{
+    let params = read_form(&headers, body).await.unwrap_or_default();
+    let (session, account) = match signed_in(&state, &headers).await? {
+        Ok(found) => found,
+        Err(redirect) => return Ok(redirect),
+    };
+    if !forms::session_form_ok(&state, &headers, &session, &params) {
+        return Ok(forms::refused(&state));
+    }
+    let outcome = action(state.clone(), session.clone(), account, params).await?;
+    let account = state.store.account_by_id(&session.user_id).await?;
+    let Some(account) = account else {
+        return Ok(found("/login"));
+    };
+    match outcome {
+        Ok(notice) => page(&state, &session, &account, StatusCode::OK, Some(&notice), None).await,
+        Err(error) => page(&state, &session, &account, StatusCode::BAD_REQUEST, None, Some(&error)).await,
+    }
+}
+
+async fn password_ok(state: &AppState, account: &Account, params: &Params) -> Result<bool, AppError> {
+    let given = params.get("current_password").unwrap_or_default();
+    Ok(state.hasher.verify(given, account.password_hash.as_deref()).await?)
+}
+
+pub async fn update_profile(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+    with_form(state, headers, body, |state, _, account, params| async move {
+        let given = params.get("given_name").unwrap_or_default().trim().to_string();
+        let family = params.get("family_name").unwrap_or_default().trim().to_string();
+        if given.is_empty() || family.is_empty() || given.chars().count() > 100 || family.chars().count() > 100 {
+            return Ok(Err("Enter your first and last name.".into()));
+        }
+        let username = match validate_username(params.get("username").unwrap_or_default()) {
+            Ok(u) => u,
+            Err(e) => return Ok(Err(e.into())),
+        };
+        let now = state.clock.now();
+        if username != account.username {
+            match state.store.set_username(&account.id, &username, now).await {
+                Ok(()) => {}
+                Err(e) if store::is_unique_violation(&e) => return Ok(Err("That username is taken. Try another.".into())),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        state.store.set_names(&account.id, &given, &family, now).await?;
+        Ok(Ok("Profile saved.".into()))
+    })
+    .await
+}
+
+pub async fn change_email(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+    with_form(state, headers, body, |state, _, account, params| async move {
+        if !password_ok(&state, &account, &params).await? {
+            return Ok(Err("Your current password is not correct.".into()));
+        }
+        let email = match validate_email(params.get("email").unwrap_or_default()) {
+            Ok(e) => e,
+            Err(e) => return Ok(Err(e.into())),
+        };
+        forms::email_link(
+            &state, &account.id, &account.given_name, &email, "email_change", "/account/email/confirm", CONFIRM_TTL,
+            None, "email_change", "Confirm new address", context! { new_email => email },
+        )
+        .await?;
+        crate::mail::send(&state, &account.email, "email_change_notice", context! { name => account.given_name, new_email => email }).await?;
+        Ok(Ok(format!("We sent a link to {email}. Your address changes once you open it.")))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+pub async fn confirm_email_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<TokenQuery>) -> Result<Response, AppError> {
+    let token = q.token.unwrap_or_default();
+    if state.store.peek_email_token(&secrets::digest(&token), "email_change", state.clock.now()).await?.is_none() {
+        return Ok(state.pages.error(StatusCode::BAD_REQUEST, "This link has expired", "Ask for a new one from your account page."));
+    }
+    let (csrf_token, set_cookie) = sessions::anonymous_csrf(&state.config, &headers);
+    let mut response = state.pages.render(
+        StatusCode::OK,
+        "confirm.html",
+        context! {
+            title => "Confirm your new email", message => "Make this the address of your account.",
+            action => "/account/email/confirm", button => "Confirm new address", token, csrf_token,
+        },
+    );
+    if let Some(cookie) = set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+pub async fn confirm_email(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+    let params = read_form(&headers, body).await.unwrap_or_default();
+    if !forms::anonymous_form_ok(&state, &headers, &params) {
+        return Ok(forms::refused(&state));
+    }
+    let now = state.clock.now();
+    let token = params.get("token").unwrap_or_default();
+    let Some(link) = state.store.take_email_token(&secrets::digest(token), "email_change", now).await? else {
+        return Ok(state.pages.error(StatusCode::BAD_REQUEST, "This link has expired", "Ask for a new one from your account page."));
+    };
+    match state.store.set_email(&link.user_id, &link.email, now).await {
+        Ok(()) => {}
+        // Two accounts raced for one address: the database picked the other.
+        Err(e) if store::is_unique_violation(&e) => {
+            return Ok(state.pages.error(StatusCode::CONFLICT, "Address not available", "That address now belongs to another account."));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    // Links sent to the old address (resets, confirmations) are bound to it and now dead.
+    state.store.drop_email_tokens(&link.user_id).await?;
+    tracing::info!(user_id = %link.user_id, "email changed");
+    Ok(forms::message(
+        &state,
+        &headers,
+        StatusCode::OK,
+        context! { title => "Email changed", message => format!("Your account now uses {}.", link.email), link => "/account", link_label => "Back to your account" },
+    ))
+}
+
+pub async fn change_password(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+    with_form(state, headers, body, |state, session, account, params| async move {
+        if !password_ok(&state, &account, &params).await? {
+            return Ok(Err("Your current password is not correct.".into()));
+        }
+        let new_password = params.get("password").unwrap_or_default();
+        let context = [account.given_name.as_str(), account.family_name.as_str(), account.username.as_str()];
+        if let Err(e) = password::check_policy(new_password, state.config.accounts.password_min_length, &context) {
+            return Ok(Err(e));
+        }
+        if params.get("password_confirm") != Some(new_password) {
+            return Ok(Err("The new passwords do not match.".into()));
+        }
+        let hash = state.hasher.hash(new_password).await?;
+        state.store.set_password_hash(&account.id, &hash, state.clock.now()).await?;
+        after_password_change(&state, &account.id, Some(&session.id)).await?;
+        crate::mail::send(&state, &account.email, "password_changed", context! { name => account.given_name }).await?;
+        Ok(Ok("Password changed. Your other sessions were signed out.".into()))
+    })
+    .await
+}
+
+pub async fn end_other_sessions(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+    with_form(state, headers, body, |state, session, account, _| async move {
+        let ended = state.store.end_user_sessions(&account.id, Some(&session.id)).await?;
+        crate::oauth::end_session::ended_elsewhere(&state, &ended).await?;
+        Ok(Ok(format!("Signed out of {} other session(s).", ended.len())))
+    })
+    .await
+}
+
+pub async fn delete(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+    let params = read_form(&headers, body).await.unwrap_or_default();
+    let (session, account) = match signed_in(&state, &headers).await? {
+        Ok(found) => found,
+        Err(redirect) => return Ok(redirect),
+    };
+    if !forms::session_form_ok(&state, &headers, &session, &params) {
+        return Ok(forms::refused(&state));
+    }
+    if !password_ok(&state, &account, &params).await? {
+        return page(&state, &session, &account, StatusCode::BAD_REQUEST, None, Some("Your current password is not correct.")).await;
+    }
+    let now = state.clock.now();
+    // Tell the apps before the rows they are derived from disappear.
+    for s in state.store.user_sessions(&account.id, now).await? {
+        backchannel::queue(&state, &s, now).await?;
+    }
+    crate::mail::send(&state, &account.email, "account_deleted", context! { name => account.given_name }).await?;
+    state.store.delete_account(&account.id).await?;
+    tracing::info!(user_id = %account.id, "account deleted");
+    let clear = sessions::end(&state, &headers).await?;
+    let mut response = forms::message(
+        &state,
+        &headers,
+        StatusCode::OK,
+        context! { title => "Account deleted", message => "Your account and personal data are gone, and every app was signed out." },
+    );
+    response.headers_mut().append(header::SET_COOKIE, clear);
+    Ok(response)
+}

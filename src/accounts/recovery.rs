@@ -1,0 +1,196 @@
+//! Forgot password → emailed link → new password. The request page answers the same for
+//! every identifier. The link's token leaves the URL on first load (into a cookie scoped
+//! to /reset), so it cannot leak through history or Referer. A reset ends every session
+//! and revokes every token of the account, invalidates older links, and sends a notice;
+//! the user then signs in again.
+
+use super::forms::{self, RESET_TTL};
+use super::throttle::ClientIp;
+use super::password;
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::oauth::end_session;
+use crate::oauth::params::read_form;
+use crate::secrets;
+use crate::sessions;
+use axum::body::Body;
+use axum::extract::{Extension, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use minijinja::context;
+use serde::Deserialize;
+
+const RESET_COOKIE: &str = "gatehouse_reset";
+
+#[derive(Deserialize)]
+pub struct LinkQuery {
+    request_id: Option<String>,
+    token: Option<String>,
+}
+
+fn reset_cookie_name(state: &AppState) -> String {
+    if state.config.is_https() {
+        format!("__Secure-{RESET_COOKIE}")
+    } else {
+        RESET_COOKIE.to_string()
+    }
+}
+
+fn reset_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.config.is_https() { "; Secure" } else { "" };
+    let cookie = format!("{}={value}; Path=/reset; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}", reset_cookie_name(state));
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+pub async fn show(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LinkQuery>) -> Response {
+    forgot_form(&state, &headers, StatusCode::OK, q.request_id.as_deref(), "", None)
+}
+
+fn forgot_form(state: &AppState, headers: &HeaderMap, status: StatusCode, request_id: Option<&str>, identifier: &str, error: Option<&str>) -> Response {
+    let (csrf_token, set_cookie) = sessions::anonymous_csrf(&state.config, headers);
+    let mut response = state.pages.render(status, "forgot.html", context! { csrf_token, request_id, identifier, error });
+    if let Some(cookie) = set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    if let Err(limited) = forms::limit(&state, ip, "forgot") {
+        return Ok(limited);
+    }
+    let params = read_form(&headers, body).await.unwrap_or_default();
+    let identifier = params.get("identifier").unwrap_or_default().trim().to_string();
+    let request_id = forms::live_request(&state, params.get("request_id")).await?;
+    if !forms::anonymous_form_ok(&state, &headers, &params) {
+        return Ok(forgot_form(&state, &headers, StatusCode::FORBIDDEN, request_id.as_deref(), &identifier, Some(forms::FORM_EXPIRED)));
+    }
+    if let Some(account) = state.store.account_by_identifier(&identifier).await? {
+        if account.email_verified != 0 {
+            forms::email_link(
+                &state, &account.id, &account.given_name, &account.email, "reset", "/reset", RESET_TTL,
+                request_id.as_deref(), "reset", "Choose a new password", context! {},
+            )
+            .await?;
+        }
+    }
+    Ok(forms::message(
+        &state,
+        &headers,
+        StatusCode::OK,
+        context! {
+            title => "Check your email",
+            message => "If an account matches what you entered, we sent it a link to choose a new password. It expires in an hour.",
+        },
+    ))
+}
+
+/// `GET /reset?token=…` moves the token into a cookie and reloads without it;
+/// `GET /reset` shows the form if the token in the cookie is live.
+pub async fn reset_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LinkQuery>) -> Result<Response, AppError> {
+    if let Some(token) = q.token.filter(|t| !t.is_empty() && t.len() < 100) {
+        let mut response = crate::oauth::authorize::found("/reset");
+        response.headers_mut().append(header::SET_COOKIE, reset_cookie(&state, &token, RESET_TTL));
+        return Ok(response);
+    }
+    let token = sessions::read_cookie(&headers, &reset_cookie_name(&state)).unwrap_or_default();
+    if state.store.peek_email_token(&secrets::digest(&token), "reset", state.clock.now()).await?.is_none() {
+        return Ok(expired(&state, &headers));
+    }
+    Ok(reset_form(&state, &headers, StatusCode::OK, None))
+}
+
+fn reset_form(state: &AppState, headers: &HeaderMap, status: StatusCode, error: Option<&str>) -> Response {
+    let (csrf_token, set_cookie) = sessions::anonymous_csrf(&state.config, headers);
+    let mut response = state.pages.render(
+        status,
+        "reset.html",
+        context! { csrf_token, error, min_length => state.config.accounts.password_min_length },
+    );
+    if let Some(cookie) = set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+pub async fn reset(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+    let params = read_form(&headers, body).await.unwrap_or_default();
+    if !forms::anonymous_form_ok(&state, &headers, &params) {
+        return Ok(reset_form(&state, &headers, StatusCode::FORBIDDEN, Some(forms::FORM_EXPIRED)));
+    }
+    let now = state.clock.now();
+    let token = sessions::read_cookie(&headers, &reset_cookie_name(&state)).unwrap_or_default();
+    let digest = secrets::digest(&token);
+    // The new password is accepted only together with a live token (no flow skipping).
+    let Some(peeked) = state.store.peek_email_token(&digest, "reset", now).await? else {
+        return Ok(expired(&state, &headers));
+    };
+    let Some(account) = state.store.account_by_id(&peeked.user_id).await? else {
+        return Ok(expired(&state, &headers));
+    };
+    let new_password = params.get("password").unwrap_or_default();
+    let context = [account.given_name.as_str(), account.family_name.as_str(), account.username.as_str()];
+    if let Err(e) = password::check_policy(new_password, state.config.accounts.password_min_length, &context) {
+        return Ok(reset_form(&state, &headers, StatusCode::BAD_REQUEST, Some(&e)));
+    }
+    if params.get("password_confirm") != Some(new_password) {
+        return Ok(reset_form(&state, &headers, StatusCode::BAD_REQUEST, Some("The passwords do not match.")));
+    }
+    let Some(link) = state.store.take_email_token(&digest, "reset", now).await? else {
+        return Ok(expired(&state, &headers));
+    };
+    if link.email != account.email {
+        return Ok(expired(&state, &headers));
+    }
+    let hash = state.hasher.hash(new_password).await?;
+    state.store.set_password_hash(&account.id, &hash, now).await?;
+    after_password_change(&state, &account.id, None).await?;
+    state.store.clear_login_failures(&super::identifier_key(&account.username)).await?;
+    state.store.clear_login_failures(&super::identifier_key(&account.email)).await?;
+    crate::mail::send(&state, &account.email, "password_changed", context! { name => account.given_name }).await?;
+    tracing::info!(user_id = %account.id, "password reset");
+    let mut response = forms::message(
+        &state,
+        &headers,
+        StatusCode::OK,
+        context! {
+            title => "Password changed",
+            message => "Your new password is set and you were signed out everywhere. Sign in with it now.",
+            link => "/login", link_label => "Sign in",
+        },
+    );
+    response.headers_mut().append(header::SET_COOKIE, reset_cookie(&state, "", 0));
+    Ok(response)
+}
+
+/// What a password change means for everything issued before it: emailed links die, and
+/// the sessions (except `keep`) end with their tokens; with no session kept (a reset),
+/// every grant of the account is revoked, offline ones included.
+pub async fn after_password_change(state: &AppState, user_id: &str, keep: Option<&str>) -> Result<(), AppError> {
+    let now = state.clock.now();
+    state.store.drop_email_tokens(user_id).await?;
+    let ended = state.store.end_user_sessions(user_id, keep).await?;
+    end_session::ended_elsewhere(state, &ended).await?;
+    if keep.is_none() {
+        state.store.revoke_user_grants(user_id, now).await?;
+    }
+    Ok(())
+}
+
+fn expired(state: &AppState, headers: &HeaderMap) -> Response {
+    forms::message(
+        state,
+        headers,
+        StatusCode::BAD_REQUEST,
+        context! {
+            title => "This link has expired",
+            message => "Reset links work once, for an hour, and only the newest one works. Ask for a new one.",
+            link => "/forgot", link_label => "Send a new link",
+        },
+    )
+}

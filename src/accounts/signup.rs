@@ -1,0 +1,266 @@
+//! Sign up with email confirmation. The answer is the same whether or not the address is
+//! already registered (its owner gets an email saying so instead). An account cannot sign
+//! in until its address is confirmed; an unconfirmed account never blocks the address's
+//! real owner. Confirming signs the user in and continues the app's request, if any.
+
+use super::forms::{self, CONFIRM_TTL};
+use super::throttle::ClientIp;
+use super::{identifier_key, password, validate_email, validate_username};
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::oauth::params::{read_form, Params};
+use crate::secrets;
+use crate::sessions;
+use crate::store::{self, accounts::NewAccount};
+use axum::body::Body;
+use axum::extract::{Extension, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use minijinja::context;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+const FIELDS: &[&str] = &["given_name", "family_name", "username", "email"];
+/// How long an unconfirmed account may hold on to its username.
+const UNCONFIRMED_GRACE: i64 = 24 * 3600;
+
+#[derive(Deserialize)]
+pub struct SignupQuery {
+    request_id: Option<String>,
+    token: Option<String>,
+}
+
+fn disabled(state: &AppState) -> Response {
+    state.pages.error(StatusCode::NOT_FOUND, "Sign-up is closed", "New accounts are created by the administrators.")
+}
+
+async fn form(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    request_id: Option<&str>,
+    values: BTreeMap<&str, String>,
+    errors: BTreeMap<&str, String>,
+) -> Result<Response, AppError> {
+    let client_name = match forms::live_request(state, request_id).await? {
+        Some(id) => match crate::oauth::authorize::parked(state, &id).await {
+            Ok(Some((request, _))) => state.store.client(&request.client_id).await?.map(|c| c.name),
+            _ => None,
+        },
+        None => None,
+    };
+    let (csrf_token, set_cookie) = sessions::anonymous_csrf(&state.config, headers);
+    let mut response = state.pages.render(
+        status,
+        "signup.html",
+        context! {
+            csrf_token, request_id, values, errors, client_name,
+            min_length => state.config.accounts.password_min_length,
+        },
+    );
+    if let Some(cookie) = set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+pub async fn show(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<SignupQuery>) -> Result<Response, AppError> {
+    if !state.config.accounts.signup_enabled {
+        return Ok(disabled(&state));
+    }
+    form(&state, &headers, StatusCode::OK, q.request_id.as_deref(), BTreeMap::new(), BTreeMap::new()).await
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    if !state.config.accounts.signup_enabled {
+        return Ok(disabled(&state));
+    }
+    if let Err(limited) = forms::limit(&state, ip, "signup") {
+        return Ok(limited);
+    }
+    let params = read_form(&headers, body).await.unwrap_or_default();
+    let request_id = forms::live_request(&state, params.get("request_id")).await?;
+    let values: BTreeMap<&str, String> = FIELDS
+        .iter()
+        .map(|f| (*f, params.get(f).unwrap_or_default().trim().to_string()))
+        .collect();
+    if !forms::anonymous_form_ok(&state, &headers, &params) {
+        let errors = BTreeMap::from([("form", forms::FORM_EXPIRED.to_string())]);
+        return form(&state, &headers, StatusCode::FORBIDDEN, request_id.as_deref(), values, errors).await;
+    }
+    let (new, errors) = validate(&state, &params, &values);
+    let Some((username, email)) = new.filter(|_| errors.is_empty()) else {
+        return form(&state, &headers, StatusCode::BAD_REQUEST, request_id.as_deref(), values, errors).await;
+    };
+    let now = state.clock.now();
+    // An account that never proved this address must not block its owner (and one that
+    // never confirmed within a day gives its username back).
+    state.store.delete_unverified(&identifier_key(&email), now, 0).await?;
+    state.store.delete_unverified(&identifier_key(&username), now, UNCONFIRMED_GRACE).await?;
+    let hash = state.hasher.hash(params.get("password").unwrap_or_default()).await?;
+    let id = secrets::random_id();
+    let account = NewAccount {
+        id: &id,
+        username: &username,
+        email: &email,
+        email_verified: false,
+        given_name: &values["given_name"],
+        family_name: &values["family_name"],
+        password_hash: &hash,
+    };
+    match state.store.create_account(&account, now).await {
+        Ok(()) => {
+            forms::email_link(
+                &state, &id, &values["given_name"], &email, "confirm", "/signup/confirm", CONFIRM_TTL,
+                request_id.as_deref(), "confirm", "Confirm email address", context! {},
+            )
+            .await?;
+            tracing::info!(user_id = %id, "signed up; confirmation sent");
+        }
+        Err(e) if store::is_unique_violation(&e) => {
+            match state.store.account_by_identifier(&email).await? {
+                // The address is taken: tell its owner, and answer exactly as for a new one.
+                Some(owner) => {
+                    let login = state.config.url_for("/login");
+                    crate::mail::send(
+                        &state, &owner.email, "already_registered",
+                        context! { name => owner.given_name, link => login, link_label => "Sign in" },
+                    )
+                    .await?;
+                }
+                None => {
+                    let errors = BTreeMap::from([("username", "That username is taken. Try another.".to_string())]);
+                    return form(&state, &headers, StatusCode::BAD_REQUEST, request_id.as_deref(), values, errors).await;
+                }
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(check_email(&state, &headers, &email, request_id.as_deref()))
+}
+
+/// The answer to every signup and resend: look in your inbox.
+fn check_email(state: &AppState, headers: &HeaderMap, email: &str, request_id: Option<&str>) -> Response {
+    forms::message(
+        state,
+        headers,
+        StatusCode::OK,
+        context! {
+            title => "Check your email",
+            message => format!("We sent a link to {email}. Open it to confirm your address and finish signing up."),
+            resend => email, request_id,
+        },
+    )
+}
+
+type Validated<'a> = (Option<(String, String)>, BTreeMap<&'a str, String>);
+
+fn validate<'a>(state: &AppState, params: &Params, values: &BTreeMap<&'a str, String>) -> Validated<'a> {
+    let mut errors = BTreeMap::new();
+    for (field, label) in [("given_name", "first name"), ("family_name", "last name")] {
+        let value = &values[field];
+        if value.is_empty() || value.chars().count() > 100 {
+            errors.insert(field, format!("Enter your {label}."));
+        }
+    }
+    let username = validate_username(&values["username"]).map_err(|e| errors.insert("username", e.to_string())).ok();
+    let email = validate_email(&values["email"]).map_err(|e| errors.insert("email", e.to_string())).ok();
+    let password = params.get("password").unwrap_or_default();
+    let email_local = values["email"].split('@').next().unwrap_or_default();
+    let context = [values["given_name"].as_str(), values["family_name"].as_str(), values["username"].as_str(), email_local];
+    if let Err(e) = password::check_policy(password, state.config.accounts.password_min_length, &context) {
+        errors.insert("password", e);
+    } else if params.get("password_confirm") != Some(password) {
+        errors.insert("password_confirm", "The passwords do not match.".into());
+    }
+    (username.zip(email), errors)
+}
+
+/// `GET /signup/confirm?token=…`: a button, because a GET (a mail scanner following the
+/// link, say) must not change anything.
+pub async fn confirm_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<SignupQuery>) -> Result<Response, AppError> {
+    let token = q.token.unwrap_or_default();
+    if state.store.peek_email_token(&secrets::digest(&token), "confirm", state.clock.now()).await?.is_none() {
+        return Ok(expired_link(&state, &headers));
+    }
+    let (csrf_token, set_cookie) = sessions::anonymous_csrf(&state.config, &headers);
+    let mut response = state.pages.render(
+        StatusCode::OK,
+        "confirm.html",
+        context! {
+            title => "Confirm your email", message => "One click and your account is ready.",
+            action => "/signup/confirm", button => "Confirm and continue", token, csrf_token,
+        },
+    );
+    if let Some(cookie) = set_cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+    let params = read_form(&headers, body).await.unwrap_or_default();
+    if !forms::anonymous_form_ok(&state, &headers, &params) {
+        return Ok(forms::refused(&state));
+    }
+    let now = state.clock.now();
+    let token = params.get("token").unwrap_or_default();
+    let Some(link) = state.store.take_email_token(&secrets::digest(token), "confirm", now).await? else {
+        return Ok(expired_link(&state, &headers));
+    };
+    // Bound to the address it was sent to: a changed address makes old links worthless.
+    if !state.store.set_email_verified(&link.user_id, &link.email, now).await? {
+        return Ok(expired_link(&state, &headers));
+    }
+    let (_, cookie) = sessions::start(&state, &headers, &link.user_id).await?;
+    tracing::info!(user_id = %link.user_id, "email confirmed; signed in");
+    let request_id = forms::live_request(&state, link.request_id.as_deref()).await?;
+    let mut response = crate::oauth::authorize::found(&forms::next_after_login(request_id.as_deref(), None));
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+pub async fn resend(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    if let Err(limited) = forms::limit(&state, ip, "resend") {
+        return Ok(limited);
+    }
+    let params = read_form(&headers, body).await.unwrap_or_default();
+    if !forms::anonymous_form_ok(&state, &headers, &params) {
+        return Ok(forms::refused(&state));
+    }
+    let email = params.get("email").unwrap_or_default().trim().to_string();
+    let request_id = forms::live_request(&state, params.get("request_id")).await?;
+    if let Some(account) = state.store.account_by_identifier(&email).await? {
+        if account.email_verified == 0 && account.email.eq_ignore_ascii_case(&email) {
+            forms::email_link(
+                &state, &account.id, &account.given_name, &account.email, "confirm", "/signup/confirm",
+                CONFIRM_TTL, request_id.as_deref(), "confirm", "Confirm email address", context! {},
+            )
+            .await?;
+        }
+    }
+    Ok(check_email(&state, &headers, &email, request_id.as_deref()))
+}
+
+fn expired_link(state: &AppState, headers: &HeaderMap) -> Response {
+    forms::message(
+        state,
+        headers,
+        StatusCode::BAD_REQUEST,
+        context! {
+            title => "This link has expired",
+            message => "It was already used, replaced by a newer one, or is more than a day old. Sign in to get a new one.",
+            link => "/login", link_label => "Sign in",
+        },
+    )
+}
