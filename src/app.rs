@@ -1,12 +1,12 @@
 //! The application: shared state, the one route table, and the middleware around it.
 
+use crate::accounts::password::PasswordHasherPool;
 use crate::accounts::throttle::{self, RateLimiter};
 use crate::accounts::{login, profile, recovery, signup};
-use crate::mail::Mailer;
-use crate::accounts::password::PasswordHasherPool;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::keys::Keys;
+use crate::mail::Mailer;
 use crate::oauth::{
     self, authorize, backchannel, consent, discovery, end_session, introspect, jwks, revoke, token, userinfo,
 };
@@ -143,9 +143,15 @@ pub fn router(state: AppState) -> Router {
         .route("/account", get(profile::show))
         .route("/account/profile", axum::routing::post(profile::update_profile))
         .route("/account/email", axum::routing::post(profile::change_email))
-        .route("/account/email/confirm", get(profile::confirm_email_page).post(profile::confirm_email))
+        .route(
+            "/account/email/confirm",
+            get(profile::confirm_email_page).post(profile::confirm_email),
+        )
         .route("/account/password", axum::routing::post(profile::change_password))
-        .route("/account/sessions/end", axum::routing::post(profile::end_other_sessions))
+        .route(
+            "/account/sessions/end",
+            axum::routing::post(profile::end_other_sessions),
+        )
         .route("/account/delete", axum::routing::post(profile::delete))
         .route(oauth::END_SESSION, get(end_session::get).post(end_session::post))
         .route("/logout/confirm", axum::routing::post(end_session::confirm))

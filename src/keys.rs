@@ -287,13 +287,16 @@ pub fn validate_client_jwks(json: &str) -> Result<(), String> {
 }
 
 /// (kid, alg, verifier) for each usable key of a client's JWK Set.
-fn client_verifiers(json: &str) -> Result<Vec<(Option<String>, &'static str, Box<dyn JwsVerifier>)>, String> {
+/// A client key usable for assertions: its kid (if any), the JWS alg it verifies, the verifier.
+type ClientVerifier = (Option<String>, &'static str, Box<dyn JwsVerifier>);
+
+fn client_verifiers(json: &str) -> Result<Vec<ClientVerifier>, String> {
     let set: Value = serde_json::from_str(json).map_err(|e| format!("not JSON: {e}"))?;
     let keys = set
         .get("keys")
         .and_then(Value::as_array)
         .ok_or("a JWK Set needs a \"keys\" array")?;
-    let mut out: Vec<(Option<String>, &'static str, Box<dyn JwsVerifier>)> = Vec::new();
+    let mut out: Vec<ClientVerifier> = Vec::new();
     for key in keys {
         let map = key.as_object().ok_or("each key must be a JSON object")?;
         if ["d", "p", "q", "dp", "dq", "qi", "k"]

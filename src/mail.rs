@@ -48,7 +48,12 @@ impl Mailer {
             ),
             None => Transport::Files(settings.file_dir.clone()),
         };
-        Ok(Mailer { transport, from, per_recipient_per_hour, recent: Mutex::new(HashMap::new()) })
+        Ok(Mailer {
+            transport,
+            from,
+            per_recipient_per_hour,
+            recent: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Counts a message to `to`; false when the recipient has had their hourly share.
@@ -117,7 +122,12 @@ async fn deliver_due(state: &AppState) -> Result<(), sqlx::Error> {
                     state.store.mail_sent(&mail.id).await?;
                 } else {
                     let backoff = (15 * (1_i64 << attempts.min(8))).min(3600);
-                    tracing::warn!(error = format!("{e:#}"), attempts, retry_in = backoff, "mail delivery failed; will retry");
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        attempts,
+                        retry_in = backoff,
+                        "mail delivery failed; will retry"
+                    );
                     state.store.mail_failed(&mail.id, attempts, now + backoff).await?;
                 }
             }
@@ -132,16 +142,23 @@ async fn deliver(mailer: &Mailer, mail: &OutgoingMail) -> anyhow::Result<()> {
         .from(mailer.from.clone())
         .to(to)
         .subject(&mail.subject)
-        .multipart(MultiPart::alternative_plain_html(mail.body_text.clone(), mail.body_html.clone()))
+        .multipart(MultiPart::alternative_plain_html(
+            mail.body_text.clone(),
+            mail.body_html.clone(),
+        ))
         .context("cannot build the message")?;
     match &mailer.transport {
         Transport::Smtp(smtp) => {
             smtp.send(message).await.context("SMTP delivery failed")?;
         }
         Transport::Files(dir) => {
-            tokio::fs::create_dir_all(dir).await.context("cannot create the mail directory")?;
+            tokio::fs::create_dir_all(dir)
+                .await
+                .context("cannot create the mail directory")?;
             let path = dir.join(format!("{}-{}.eml", mail.next_at, mail.id));
-            tokio::fs::write(&path, message.formatted()).await.context("cannot write the message")?;
+            tokio::fs::write(&path, message.formatted())
+                .await
+                .context("cannot write the message")?;
             tracing::info!(path = %path.display(), "email written to a file (no SMTP configured)");
         }
     }

@@ -27,12 +27,27 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("account.html", include_str!("../templates/account.html")),
     ("email/layout.html", include_str!("../templates/email/layout.html")),
     ("email/confirm.txt", include_str!("../templates/email/confirm.txt")),
-    ("email/already_registered.txt", include_str!("../templates/email/already_registered.txt")),
+    (
+        "email/already_registered.txt",
+        include_str!("../templates/email/already_registered.txt"),
+    ),
     ("email/reset.txt", include_str!("../templates/email/reset.txt")),
-    ("email/password_changed.txt", include_str!("../templates/email/password_changed.txt")),
-    ("email/email_change.txt", include_str!("../templates/email/email_change.txt")),
-    ("email/email_change_notice.txt", include_str!("../templates/email/email_change_notice.txt")),
-    ("email/account_deleted.txt", include_str!("../templates/email/account_deleted.txt")),
+    (
+        "email/password_changed.txt",
+        include_str!("../templates/email/password_changed.txt"),
+    ),
+    (
+        "email/email_change.txt",
+        include_str!("../templates/email/email_change.txt"),
+    ),
+    (
+        "email/email_change_notice.txt",
+        include_str!("../templates/email/email_change_notice.txt"),
+    ),
+    (
+        "email/account_deleted.txt",
+        include_str!("../templates/email/account_deleted.txt"),
+    ),
 ];
 
 pub const STYLESHEET: &str = include_str!("../templates/assets/gatehouse.css");
@@ -140,12 +155,13 @@ impl Pages {
         let html = self
             .env
             .get_template("email/layout.html")
-            .and_then(|t| {
-                t.render(minijinja::context! { subject, paragraphs, link, ..ctx.clone() })
-            })
+            .and_then(|t| t.render(minijinja::context! { subject, paragraphs, link, ..ctx.clone() }))
             .map_err(|e| anyhow::anyhow!("email layout: {e}"))?;
         let text = match &link {
-            Some(link) => format!("{body}\n\n{}: {link}\n", ctx.get_attr("link_label").map(|v| v.to_string()).unwrap_or_default()),
+            Some(link) => format!(
+                "{body}\n\n{}: {link}\n",
+                ctx.get_attr("link_label").map(|v| v.to_string()).unwrap_or_default()
+            ),
             None => format!("{body}\n"),
         };
         Ok((subject, text, html))

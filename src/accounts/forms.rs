@@ -34,26 +34,39 @@ pub fn session_form_ok(state: &AppState, headers: &HeaderMap, session: &SessionR
 }
 
 pub fn refused(state: &AppState) -> Response {
-    state.pages.error(StatusCode::FORBIDDEN, "Request not accepted", FORM_EXPIRED)
+    state
+        .pages
+        .error(StatusCode::FORBIDDEN, "Request not accepted", FORM_EXPIRED)
 }
 
 /// Applies the per-IP limit for `action`; the 429 page when over it.
-pub fn limit(state: &AppState, ip: ClientIp, action: &'static str) -> Result<(), Response> {
+pub fn limit(state: &AppState, ip: ClientIp, action: &'static str) -> Result<(), Box<Response>> {
     state
         .limiter
         .check(action, ip.0, state.clock.now())
-        .map_err(|wait| too_many(state, wait))
+        .map_err(|wait| Box::new(too_many(state, wait)))
 }
 
-/// A page with a title and a message (and an optional link), setting the anonymous CSRF
-/// cookie when the page carries a form.
-pub fn message(state: &AppState, headers: &HeaderMap, status: StatusCode, ctx: minijinja::Value) -> Response {
+/// Renders a page whose forms are anonymous: adds `csrf_token` to the context and sets the
+/// double-submit cookie when the browser has none yet.
+pub fn anonymous_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    template: &str,
+    ctx: minijinja::Value,
+) -> Response {
     let (csrf_token, set_cookie) = sessions::anonymous_csrf(&state.config, headers);
-    let mut response = state.pages.render(status, "message.html", context! { csrf_token, ..ctx });
+    let mut response = state.pages.render(status, template, context! { csrf_token, ..ctx });
     if let Some(cookie) = set_cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
+}
+
+/// A page with a title and a message (and an optional link or resend form).
+pub fn message(state: &AppState, headers: &HeaderMap, status: StatusCode, ctx: minijinja::Value) -> Response {
+    anonymous_page(state, headers, status, "message.html", ctx)
 }
 
 /// Issues a single-use link for `purpose` and emails it with `template`.
@@ -79,7 +92,13 @@ pub async fn email_link(
         .await?;
     // Links are built from the configured issuer only, never from the request's Host.
     let link = format!("{}?token={token}", state.config.url_for(path));
-    mail::send(state, to, template, context! { name, link, link_label => label, ..extra }).await
+    mail::send(
+        state,
+        to,
+        template,
+        context! { name, link, link_label => label, ..extra },
+    )
+    .await
 }
 
 /// A `request_id` that still names a parked authorization request.
@@ -122,7 +141,15 @@ mod tests {
     fn return_paths_stay_on_gatehouse() {
         assert!(safe_return_path("/account"));
         assert!(safe_return_path("/account/consents?x=1"));
-        for evil in ["//evil.example", "/\\evil.example", "https://evil.example", "javascript:alert(1)", "/\tevil", "evil", "/a\\b"] {
+        for evil in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "javascript:alert(1)",
+            "/\tevil",
+            "evil",
+            "/a\\b",
+        ] {
             assert!(!safe_return_path(evil), "{evil}");
         }
     }

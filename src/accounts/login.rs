@@ -3,13 +3,13 @@
 //! Login answers the same way, after the same argon2 work, whether the account is unknown
 //! or the password wrong. A successful login always starts a new session.
 
+use super::forms::{self, FORM_EXPIRED};
+use super::identifier_key;
 use super::password::MAX_PASSWORD_BYTES;
+use super::throttle::{self, ClientIp};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::oauth::authorize::AuthorizeRequest;
-use super::forms::{self, FORM_EXPIRED};
-use super::identifier_key;
-use super::throttle::{self, ClientIp};
 use crate::oauth::params::read_form;
 use crate::sessions;
 use axum::body::Body;
@@ -43,8 +43,17 @@ async fn pending(state: &AppState, request_id: Option<&str>) -> Result<Option<Pe
     };
     let request: AuthorizeRequest =
         serde_json::from_str(&json).map_err(|e| anyhow::anyhow!("unreadable parked request: {e}"))?;
-    let client_name = state.store.client(&request.client_id).await?.map(|c| c.name).unwrap_or_default();
-    Ok(Some(Pending { id: id.to_string(), client_name, login_hint: request.login_hint }))
+    let client_name = state
+        .store
+        .client(&request.client_id)
+        .await?
+        .map(|c| c.name)
+        .unwrap_or_default();
+    Ok(Some(Pending {
+        id: id.to_string(),
+        client_name,
+        login_hint: request.login_hint,
+    }))
 }
 
 pub async fn show(
@@ -58,7 +67,11 @@ pub async fn show(
     }
     let identifier = pending.as_ref().and_then(|p| p.login_hint.clone()).unwrap_or_default();
     let return_to = query.return_to.filter(|p| forms::safe_return_path(p));
-    let page = LoginPage { pending: pending.as_ref(), return_to: return_to.as_deref(), identifier: &identifier };
+    let page = LoginPage {
+        pending: pending.as_ref(),
+        return_to: return_to.as_deref(),
+        identifier: &identifier,
+    };
     Ok(page.render(&state, &headers, StatusCode::OK, None))
 }
 
@@ -69,7 +82,7 @@ pub async fn submit(
     body: Body,
 ) -> Result<Response, AppError> {
     if let Err(limited) = forms::limit(&state, ip, "login") {
-        return Ok(limited);
+        return Ok(*limited);
     }
     let params = read_form(&headers, body).await.unwrap_or_default();
     let pending = pending(&state, params.get("request_id")).await?;
@@ -78,7 +91,11 @@ pub async fn submit(
     }
     let identifier = params.get("identifier").unwrap_or_default().trim().to_string();
     let return_to = params.get("return_to").filter(|p| forms::safe_return_path(p));
-    let page = LoginPage { pending: pending.as_ref(), return_to, identifier: &identifier };
+    let page = LoginPage {
+        pending: pending.as_ref(),
+        return_to,
+        identifier: &identifier,
+    };
     if !forms::anonymous_form_ok(&state, &headers, &params) {
         return Ok(page.render(&state, &headers, StatusCode::FORBIDDEN, Some(FORM_EXPIRED)));
     }
@@ -92,10 +109,17 @@ pub async fn submit(
         return Ok(page.render(&state, &headers, StatusCode::TOO_MANY_REQUESTS, Some(&message)));
     }
     let password = params.get("password").unwrap_or_default();
-    let account = if identifier.is_empty() { None } else { state.store.account_by_identifier(&identifier).await? };
+    let account = if identifier.is_empty() {
+        None
+    } else {
+        state.store.account_by_identifier(&identifier).await?
+    };
     // Oversized passwords are checked against the dummy hash (same cost) and always fail.
     let fits = password.len() <= MAX_PASSWORD_BYTES;
-    let hash = account.as_ref().filter(|_| fits).and_then(|a| a.password_hash.as_deref());
+    let hash = account
+        .as_ref()
+        .filter(|_| fits)
+        .and_then(|a| a.password_hash.as_deref());
     let verified = state.hasher.verify(if fits { password } else { "" }, hash).await?;
     let Some(account) = account.filter(|_| verified) else {
         state.store.record_login_failure(&key, now, throttle::lock_for).await?;
@@ -116,7 +140,11 @@ pub async fn submit(
             },
         ));
     }
-    if account.password_hash.as_deref().is_some_and(|h| state.hasher.needs_rehash(h)) {
+    if account
+        .password_hash
+        .as_deref()
+        .is_some_and(|h| state.hasher.needs_rehash(h))
+    {
         let fresh = state.hasher.hash(password).await?;
         state.store.set_password_hash(&account.id, &fresh, now).await?;
     }
@@ -136,25 +164,20 @@ struct LoginPage<'a> {
 
 impl LoginPage<'_> {
     fn render(&self, state: &AppState, headers: &HeaderMap, status: StatusCode, error: Option<&str>) -> Response {
-        let (csrf_token, set_cookie) = sessions::anonymous_csrf(&state.config, headers);
-        let request_id = self.pending.map(|p| p.id.clone());
-        let mut response = state.pages.render(
+        forms::anonymous_page(
+            state,
+            headers,
             status,
             "login.html",
             context! {
-                csrf_token,
-                request_id,
+                request_id => self.pending.map(|p| p.id.clone()),
                 client_name => self.pending.map(|p| p.client_name.clone()),
                 identifier => self.identifier,
                 error,
                 return_to => self.return_to,
                 signup_enabled => state.config.accounts.signup_enabled,
             },
-        );
-        if let Some(cookie) = set_cookie {
-            response.headers_mut().append(header::SET_COOKIE, cookie);
-        }
-        response
+        )
     }
 }
 

@@ -148,7 +148,12 @@ mod tests {
         let hash = pool.hash("ｐassword horse").await.unwrap();
         assert!(pool.verify("password horse", Some(&hash)).await.unwrap());
         assert!(!pool.needs_rehash(&hash));
-        let stronger = PasswordHasherPool::new(&HashingSettings { memory_kib: 9000, iterations: 1, max_concurrent: 1 }).unwrap();
+        let stronger = PasswordHasherPool::new(&HashingSettings {
+            memory_kib: 9000,
+            iterations: 1,
+            max_concurrent: 1,
+        })
+        .unwrap();
         assert!(stronger.needs_rehash(&hash));
     }
 }

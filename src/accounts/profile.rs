@@ -31,7 +31,14 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Result<(Sess
     }
 }
 
-async fn page(state: &AppState, session: &SessionRow, account: &Account, status: StatusCode, notice: Option<&str>, error: Option<&str>) -> Result<Response, AppError> {
+async fn page(
+    state: &AppState,
+    session: &SessionRow,
+    account: &Account,
+    status: StatusCode,
+    notice: Option<&str>,
+    error: Option<&str>,
+) -> Result<Response, AppError> {
     let now = state.clock.now();
     let sessions: Vec<minijinja::Value> = state
         .store
@@ -53,7 +60,11 @@ async fn page(state: &AppState, session: &SessionRow, account: &Account, status:
         username => account.username, email => account.email,
         given_name => account.given_name, family_name => account.family_name,
     };
-    Ok(state.pages.render(status, "account.html", context! { user, sessions, notice, error, csrf_token => session.csrf_token }))
+    Ok(state.pages.render(
+        status,
+        "account.html",
+        context! { user, sessions, notice, error, csrf_token => session.csrf_token },
+    ))
 }
 
 pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
@@ -95,7 +106,11 @@ async fn password_ok(state: &AppState, account: &Account, params: &Params) -> Re
     Ok(state.hasher.verify(given, account.password_hash.as_deref()).await?)
 }
 
-pub async fn update_profile(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+pub async fn update_profile(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
     with_form(state, headers, body, |state, _, account, params| async move {
         let given = params.get("given_name").unwrap_or_default().trim().to_string();
         let family = params.get("family_name").unwrap_or_default().trim().to_string();
@@ -110,7 +125,9 @@ pub async fn update_profile(State(state): State<AppState>, headers: HeaderMap, b
         if username != account.username {
             match state.store.set_username(&account.id, &username, now).await {
                 Ok(()) => {}
-                Err(e) if store::is_unique_violation(&e) => return Ok(Err("That username is taken. Try another.".into())),
+                Err(e) if store::is_unique_violation(&e) => {
+                    return Ok(Err("That username is taken. Try another.".into()))
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -130,12 +147,29 @@ pub async fn change_email(State(state): State<AppState>, headers: HeaderMap, bod
             Err(e) => return Ok(Err(e.into())),
         };
         forms::email_link(
-            &state, &account.id, &account.given_name, &email, "email_change", "/account/email/confirm", CONFIRM_TTL,
-            None, "email_change", "Confirm new address", context! { new_email => email },
+            &state,
+            &account.id,
+            &account.given_name,
+            &email,
+            "email_change",
+            "/account/email/confirm",
+            CONFIRM_TTL,
+            None,
+            "email_change",
+            "Confirm new address",
+            context! { new_email => email },
         )
         .await?;
-        crate::mail::send(&state, &account.email, "email_change_notice", context! { name => account.given_name, new_email => email }).await?;
-        Ok(Ok(format!("We sent a link to {email}. Your address changes once you open it.")))
+        crate::mail::send(
+            &state,
+            &account.email,
+            "email_change_notice",
+            context! { name => account.given_name, new_email => email },
+        )
+        .await?;
+        Ok(Ok(format!(
+            "We sent a link to {email}. Your address changes once you open it."
+        )))
     })
     .await
 }
@@ -145,41 +179,66 @@ pub struct TokenQuery {
     token: Option<String>,
 }
 
-pub async fn confirm_email_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<TokenQuery>) -> Result<Response, AppError> {
+pub async fn confirm_email_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, AppError> {
     let token = q.token.unwrap_or_default();
-    if state.store.peek_email_token(&secrets::digest(&token), "email_change", state.clock.now()).await?.is_none() {
-        return Ok(state.pages.error(StatusCode::BAD_REQUEST, "This link has expired", "Ask for a new one from your account page."));
+    if state
+        .store
+        .peek_email_token(&secrets::digest(&token), "email_change", state.clock.now())
+        .await?
+        .is_none()
+    {
+        return Ok(state.pages.error(
+            StatusCode::BAD_REQUEST,
+            "This link has expired",
+            "Ask for a new one from your account page.",
+        ));
     }
-    let (csrf_token, set_cookie) = sessions::anonymous_csrf(&state.config, &headers);
-    let mut response = state.pages.render(
+    Ok(forms::anonymous_page(
+        &state,
+        &headers,
         StatusCode::OK,
         "confirm.html",
         context! {
-            title => "Confirm your new email", message => "Make this the address of your account.",
-            action => "/account/email/confirm", button => "Confirm new address", token, csrf_token,
-        },
-    );
-    if let Some(cookie) = set_cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    Ok(response)
+        title => "Confirm your new email", message => "Make this the address of your account.",
+        action => "/account/email/confirm", button => "Confirm new address", token, },
+    ))
 }
 
-pub async fn confirm_email(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+pub async fn confirm_email(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
     let params = read_form(&headers, body).await.unwrap_or_default();
     if !forms::anonymous_form_ok(&state, &headers, &params) {
         return Ok(forms::refused(&state));
     }
     let now = state.clock.now();
     let token = params.get("token").unwrap_or_default();
-    let Some(link) = state.store.take_email_token(&secrets::digest(token), "email_change", now).await? else {
-        return Ok(state.pages.error(StatusCode::BAD_REQUEST, "This link has expired", "Ask for a new one from your account page."));
+    let Some(link) = state
+        .store
+        .take_email_token(&secrets::digest(token), "email_change", now)
+        .await?
+    else {
+        return Ok(state.pages.error(
+            StatusCode::BAD_REQUEST,
+            "This link has expired",
+            "Ask for a new one from your account page.",
+        ));
     };
     match state.store.set_email(&link.user_id, &link.email, now).await {
         Ok(()) => {}
         // Two accounts raced for one address: the database picked the other.
         Err(e) if store::is_unique_violation(&e) => {
-            return Ok(state.pages.error(StatusCode::CONFLICT, "Address not available", "That address now belongs to another account."));
+            return Ok(state.pages.error(
+                StatusCode::CONFLICT,
+                "Address not available",
+                "That address now belongs to another account.",
+            ));
         }
         Err(e) => return Err(e.into()),
     }
@@ -194,13 +253,21 @@ pub async fn confirm_email(State(state): State<AppState>, headers: HeaderMap, bo
     ))
 }
 
-pub async fn change_password(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+pub async fn change_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
     with_form(state, headers, body, |state, session, account, params| async move {
         if !password_ok(&state, &account, &params).await? {
             return Ok(Err("Your current password is not correct.".into()));
         }
         let new_password = params.get("password").unwrap_or_default();
-        let context = [account.given_name.as_str(), account.family_name.as_str(), account.username.as_str()];
+        let context = [
+            account.given_name.as_str(),
+            account.family_name.as_str(),
+            account.username.as_str(),
+        ];
         if let Err(e) = password::check_policy(new_password, state.config.accounts.password_min_length, &context) {
             return Ok(Err(e));
         }
@@ -208,15 +275,28 @@ pub async fn change_password(State(state): State<AppState>, headers: HeaderMap, 
             return Ok(Err("The new passwords do not match.".into()));
         }
         let hash = state.hasher.hash(new_password).await?;
-        state.store.set_password_hash(&account.id, &hash, state.clock.now()).await?;
+        state
+            .store
+            .set_password_hash(&account.id, &hash, state.clock.now())
+            .await?;
         after_password_change(&state, &account.id, Some(&session.id)).await?;
-        crate::mail::send(&state, &account.email, "password_changed", context! { name => account.given_name }).await?;
+        crate::mail::send(
+            &state,
+            &account.email,
+            "password_changed",
+            context! { name => account.given_name },
+        )
+        .await?;
         Ok(Ok("Password changed. Your other sessions were signed out.".into()))
     })
     .await
 }
 
-pub async fn end_other_sessions(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+pub async fn end_other_sessions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
     with_form(state, headers, body, |state, session, account, _| async move {
         let ended = state.store.end_user_sessions(&account.id, Some(&session.id)).await?;
         crate::oauth::end_session::ended_elsewhere(&state, &ended).await?;
@@ -235,14 +315,28 @@ pub async fn delete(State(state): State<AppState>, headers: HeaderMap, body: Bod
         return Ok(forms::refused(&state));
     }
     if !password_ok(&state, &account, &params).await? {
-        return page(&state, &session, &account, StatusCode::BAD_REQUEST, None, Some("Your current password is not correct.")).await;
+        return page(
+            &state,
+            &session,
+            &account,
+            StatusCode::BAD_REQUEST,
+            None,
+            Some("Your current password is not correct."),
+        )
+        .await;
     }
     let now = state.clock.now();
     // Tell the apps before the rows they are derived from disappear.
     for s in state.store.user_sessions(&account.id, now).await? {
         backchannel::queue(&state, &s, now).await?;
     }
-    crate::mail::send(&state, &account.email, "account_deleted", context! { name => account.given_name }).await?;
+    crate::mail::send(
+        &state,
+        &account.email,
+        "account_deleted",
+        context! { name => account.given_name },
+    )
+    .await?;
     state.store.delete_account(&account.id).await?;
     tracing::info!(user_id = %account.id, "account deleted");
     let clear = sessions::end(&state, &headers).await?;

@@ -5,8 +5,8 @@
 //! the user then signs in again.
 
 use super::forms::{self, RESET_TTL};
-use super::throttle::ClientIp;
 use super::password;
+use super::throttle::ClientIp;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::oauth::end_session;
@@ -38,7 +38,10 @@ fn reset_cookie_name(state: &AppState) -> String {
 
 fn reset_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
     let secure = if state.config.is_https() { "; Secure" } else { "" };
-    let cookie = format!("{}={value}; Path=/reset; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}", reset_cookie_name(state));
+    let cookie = format!(
+        "{}={value}; Path=/reset; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
+        reset_cookie_name(state)
+    );
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
@@ -46,13 +49,21 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
     forgot_form(&state, &headers, StatusCode::OK, q.request_id.as_deref(), "", None)
 }
 
-fn forgot_form(state: &AppState, headers: &HeaderMap, status: StatusCode, request_id: Option<&str>, identifier: &str, error: Option<&str>) -> Response {
-    let (csrf_token, set_cookie) = sessions::anonymous_csrf(&state.config, headers);
-    let mut response = state.pages.render(status, "forgot.html", context! { csrf_token, request_id, identifier, error });
-    if let Some(cookie) = set_cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
+fn forgot_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    request_id: Option<&str>,
+    identifier: &str,
+    error: Option<&str>,
+) -> Response {
+    forms::anonymous_page(
+        state,
+        headers,
+        status,
+        "forgot.html",
+        context! { request_id, identifier, error },
+    )
 }
 
 pub async fn submit(
@@ -62,19 +73,35 @@ pub async fn submit(
     body: Body,
 ) -> Result<Response, AppError> {
     if let Err(limited) = forms::limit(&state, ip, "forgot") {
-        return Ok(limited);
+        return Ok(*limited);
     }
     let params = read_form(&headers, body).await.unwrap_or_default();
     let identifier = params.get("identifier").unwrap_or_default().trim().to_string();
     let request_id = forms::live_request(&state, params.get("request_id")).await?;
     if !forms::anonymous_form_ok(&state, &headers, &params) {
-        return Ok(forgot_form(&state, &headers, StatusCode::FORBIDDEN, request_id.as_deref(), &identifier, Some(forms::FORM_EXPIRED)));
+        return Ok(forgot_form(
+            &state,
+            &headers,
+            StatusCode::FORBIDDEN,
+            request_id.as_deref(),
+            &identifier,
+            Some(forms::FORM_EXPIRED),
+        ));
     }
     if let Some(account) = state.store.account_by_identifier(&identifier).await? {
         if account.email_verified != 0 {
             forms::email_link(
-                &state, &account.id, &account.given_name, &account.email, "reset", "/reset", RESET_TTL,
-                request_id.as_deref(), "reset", "Choose a new password", context! {},
+                &state,
+                &account.id,
+                &account.given_name,
+                &account.email,
+                "reset",
+                "/reset",
+                RESET_TTL,
+                request_id.as_deref(),
+                "reset",
+                "Choose a new password",
+                context! {},
             )
             .await?;
         }
@@ -92,36 +119,49 @@ pub async fn submit(
 
 /// `GET /reset?token=…` moves the token into a cookie and reloads without it;
 /// `GET /reset` shows the form if the token in the cookie is live.
-pub async fn reset_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LinkQuery>) -> Result<Response, AppError> {
+pub async fn reset_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<LinkQuery>,
+) -> Result<Response, AppError> {
     if let Some(token) = q.token.filter(|t| !t.is_empty() && t.len() < 100) {
         let mut response = crate::oauth::authorize::found("/reset");
-        response.headers_mut().append(header::SET_COOKIE, reset_cookie(&state, &token, RESET_TTL));
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, reset_cookie(&state, &token, RESET_TTL));
         return Ok(response);
     }
     let token = sessions::read_cookie(&headers, &reset_cookie_name(&state)).unwrap_or_default();
-    if state.store.peek_email_token(&secrets::digest(&token), "reset", state.clock.now()).await?.is_none() {
+    if state
+        .store
+        .peek_email_token(&secrets::digest(&token), "reset", state.clock.now())
+        .await?
+        .is_none()
+    {
         return Ok(expired(&state, &headers));
     }
     Ok(reset_form(&state, &headers, StatusCode::OK, None))
 }
 
 fn reset_form(state: &AppState, headers: &HeaderMap, status: StatusCode, error: Option<&str>) -> Response {
-    let (csrf_token, set_cookie) = sessions::anonymous_csrf(&state.config, headers);
-    let mut response = state.pages.render(
+    forms::anonymous_page(
+        state,
+        headers,
         status,
         "reset.html",
-        context! { csrf_token, error, min_length => state.config.accounts.password_min_length },
-    );
-    if let Some(cookie) = set_cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
+        context! { error, min_length => state.config.accounts.password_min_length },
+    )
 }
 
 pub async fn reset(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
     let params = read_form(&headers, body).await.unwrap_or_default();
     if !forms::anonymous_form_ok(&state, &headers, &params) {
-        return Ok(reset_form(&state, &headers, StatusCode::FORBIDDEN, Some(forms::FORM_EXPIRED)));
+        return Ok(reset_form(
+            &state,
+            &headers,
+            StatusCode::FORBIDDEN,
+            Some(forms::FORM_EXPIRED),
+        ));
     }
     let now = state.clock.now();
     let token = sessions::read_cookie(&headers, &reset_cookie_name(&state)).unwrap_or_default();
@@ -134,12 +174,21 @@ pub async fn reset(State(state): State<AppState>, headers: HeaderMap, body: Body
         return Ok(expired(&state, &headers));
     };
     let new_password = params.get("password").unwrap_or_default();
-    let context = [account.given_name.as_str(), account.family_name.as_str(), account.username.as_str()];
+    let context = [
+        account.given_name.as_str(),
+        account.family_name.as_str(),
+        account.username.as_str(),
+    ];
     if let Err(e) = password::check_policy(new_password, state.config.accounts.password_min_length, &context) {
         return Ok(reset_form(&state, &headers, StatusCode::BAD_REQUEST, Some(&e)));
     }
     if params.get("password_confirm") != Some(new_password) {
-        return Ok(reset_form(&state, &headers, StatusCode::BAD_REQUEST, Some("The passwords do not match.")));
+        return Ok(reset_form(
+            &state,
+            &headers,
+            StatusCode::BAD_REQUEST,
+            Some("The passwords do not match."),
+        ));
     }
     let Some(link) = state.store.take_email_token(&digest, "reset", now).await? else {
         return Ok(expired(&state, &headers));
@@ -150,9 +199,21 @@ pub async fn reset(State(state): State<AppState>, headers: HeaderMap, body: Body
     let hash = state.hasher.hash(new_password).await?;
     state.store.set_password_hash(&account.id, &hash, now).await?;
     after_password_change(&state, &account.id, None).await?;
-    state.store.clear_login_failures(&super::identifier_key(&account.username)).await?;
-    state.store.clear_login_failures(&super::identifier_key(&account.email)).await?;
-    crate::mail::send(&state, &account.email, "password_changed", context! { name => account.given_name }).await?;
+    state
+        .store
+        .clear_login_failures(&super::identifier_key(&account.username))
+        .await?;
+    state
+        .store
+        .clear_login_failures(&super::identifier_key(&account.email))
+        .await?;
+    crate::mail::send(
+        &state,
+        &account.email,
+        "password_changed",
+        context! { name => account.given_name },
+    )
+    .await?;
     tracing::info!(user_id = %account.id, "password reset");
     let mut response = forms::message(
         &state,
@@ -164,7 +225,9 @@ pub async fn reset(State(state): State<AppState>, headers: HeaderMap, body: Body
             link => "/login", link_label => "Sign in",
         },
     );
-    response.headers_mut().append(header::SET_COOKIE, reset_cookie(&state, "", 0));
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, reset_cookie(&state, "", 0));
     Ok(response)
 }
 

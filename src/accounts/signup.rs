@@ -31,7 +31,11 @@ pub struct SignupQuery {
 }
 
 fn disabled(state: &AppState) -> Response {
-    state.pages.error(StatusCode::NOT_FOUND, "Sign-up is closed", "New accounts are created by the administrators.")
+    state.pages.error(
+        StatusCode::NOT_FOUND,
+        "Sign-up is closed",
+        "New accounts are created by the administrators.",
+    )
 }
 
 async fn form(
@@ -49,26 +53,35 @@ async fn form(
         },
         None => None,
     };
-    let (csrf_token, set_cookie) = sessions::anonymous_csrf(&state.config, headers);
-    let mut response = state.pages.render(
+    Ok(forms::anonymous_page(
+        state,
+        headers,
         status,
         "signup.html",
         context! {
-            csrf_token, request_id, values, errors, client_name,
+            request_id, values, errors, client_name,
             min_length => state.config.accounts.password_min_length,
         },
-    );
-    if let Some(cookie) = set_cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    Ok(response)
+    ))
 }
 
-pub async fn show(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<SignupQuery>) -> Result<Response, AppError> {
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<SignupQuery>,
+) -> Result<Response, AppError> {
     if !state.config.accounts.signup_enabled {
         return Ok(disabled(&state));
     }
-    form(&state, &headers, StatusCode::OK, q.request_id.as_deref(), BTreeMap::new(), BTreeMap::new()).await
+    form(
+        &state,
+        &headers,
+        StatusCode::OK,
+        q.request_id.as_deref(),
+        BTreeMap::new(),
+        BTreeMap::new(),
+    )
+    .await
 }
 
 pub async fn submit(
@@ -81,7 +94,7 @@ pub async fn submit(
         return Ok(disabled(&state));
     }
     if let Err(limited) = forms::limit(&state, ip, "signup") {
-        return Ok(limited);
+        return Ok(*limited);
     }
     let params = read_form(&headers, body).await.unwrap_or_default();
     let request_id = forms::live_request(&state, params.get("request_id")).await?;
@@ -91,17 +104,36 @@ pub async fn submit(
         .collect();
     if !forms::anonymous_form_ok(&state, &headers, &params) {
         let errors = BTreeMap::from([("form", forms::FORM_EXPIRED.to_string())]);
-        return form(&state, &headers, StatusCode::FORBIDDEN, request_id.as_deref(), values, errors).await;
+        return form(
+            &state,
+            &headers,
+            StatusCode::FORBIDDEN,
+            request_id.as_deref(),
+            values,
+            errors,
+        )
+        .await;
     }
     let (new, errors) = validate(&state, &params, &values);
     let Some((username, email)) = new.filter(|_| errors.is_empty()) else {
-        return form(&state, &headers, StatusCode::BAD_REQUEST, request_id.as_deref(), values, errors).await;
+        return form(
+            &state,
+            &headers,
+            StatusCode::BAD_REQUEST,
+            request_id.as_deref(),
+            values,
+            errors,
+        )
+        .await;
     };
     let now = state.clock.now();
     // An account that never proved this address must not block its owner (and one that
     // never confirmed within a day gives its username back).
     state.store.delete_unverified(&identifier_key(&email), now, 0).await?;
-    state.store.delete_unverified(&identifier_key(&username), now, UNCONFIRMED_GRACE).await?;
+    state
+        .store
+        .delete_unverified(&identifier_key(&username), now, UNCONFIRMED_GRACE)
+        .await?;
     let hash = state.hasher.hash(params.get("password").unwrap_or_default()).await?;
     let id = secrets::random_id();
     let account = NewAccount {
@@ -116,8 +148,17 @@ pub async fn submit(
     match state.store.create_account(&account, now).await {
         Ok(()) => {
             forms::email_link(
-                &state, &id, &values["given_name"], &email, "confirm", "/signup/confirm", CONFIRM_TTL,
-                request_id.as_deref(), "confirm", "Confirm email address", context! {},
+                &state,
+                &id,
+                &values["given_name"],
+                &email,
+                "confirm",
+                "/signup/confirm",
+                CONFIRM_TTL,
+                request_id.as_deref(),
+                "confirm",
+                "Confirm email address",
+                context! {},
             )
             .await?;
             tracing::info!(user_id = %id, "signed up; confirmation sent");
@@ -128,14 +169,24 @@ pub async fn submit(
                 Some(owner) => {
                     let login = state.config.url_for("/login");
                     crate::mail::send(
-                        &state, &owner.email, "already_registered",
+                        &state,
+                        &owner.email,
+                        "already_registered",
                         context! { name => owner.given_name, link => login, link_label => "Sign in" },
                     )
                     .await?;
                 }
                 None => {
                     let errors = BTreeMap::from([("username", "That username is taken. Try another.".to_string())]);
-                    return form(&state, &headers, StatusCode::BAD_REQUEST, request_id.as_deref(), values, errors).await;
+                    return form(
+                        &state,
+                        &headers,
+                        StatusCode::BAD_REQUEST,
+                        request_id.as_deref(),
+                        values,
+                        errors,
+                    )
+                    .await;
                 }
             }
         }
@@ -168,11 +219,20 @@ fn validate<'a>(state: &AppState, params: &Params, values: &BTreeMap<&'a str, St
             errors.insert(field, format!("Enter your {label}."));
         }
     }
-    let username = validate_username(&values["username"]).map_err(|e| errors.insert("username", e.to_string())).ok();
-    let email = validate_email(&values["email"]).map_err(|e| errors.insert("email", e.to_string())).ok();
+    let username = validate_username(&values["username"])
+        .map_err(|e| errors.insert("username", e.to_string()))
+        .ok();
+    let email = validate_email(&values["email"])
+        .map_err(|e| errors.insert("email", e.to_string()))
+        .ok();
     let password = params.get("password").unwrap_or_default();
     let email_local = values["email"].split('@').next().unwrap_or_default();
-    let context = [values["given_name"].as_str(), values["family_name"].as_str(), values["username"].as_str(), email_local];
+    let context = [
+        values["given_name"].as_str(),
+        values["family_name"].as_str(),
+        values["username"].as_str(),
+        email_local,
+    ];
     if let Err(e) = password::check_policy(password, state.config.accounts.password_min_length, &context) {
         errors.insert("password", e);
     } else if params.get("password_confirm") != Some(password) {
@@ -183,24 +243,29 @@ fn validate<'a>(state: &AppState, params: &Params, values: &BTreeMap<&'a str, St
 
 /// `GET /signup/confirm?token=…`: a button, because a GET (a mail scanner following the
 /// link, say) must not change anything.
-pub async fn confirm_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<SignupQuery>) -> Result<Response, AppError> {
+pub async fn confirm_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<SignupQuery>,
+) -> Result<Response, AppError> {
     let token = q.token.unwrap_or_default();
-    if state.store.peek_email_token(&secrets::digest(&token), "confirm", state.clock.now()).await?.is_none() {
+    if state
+        .store
+        .peek_email_token(&secrets::digest(&token), "confirm", state.clock.now())
+        .await?
+        .is_none()
+    {
         return Ok(expired_link(&state, &headers));
     }
-    let (csrf_token, set_cookie) = sessions::anonymous_csrf(&state.config, &headers);
-    let mut response = state.pages.render(
+    Ok(forms::anonymous_page(
+        &state,
+        &headers,
         StatusCode::OK,
         "confirm.html",
         context! {
-            title => "Confirm your email", message => "One click and your account is ready.",
-            action => "/signup/confirm", button => "Confirm and continue", token, csrf_token,
-        },
-    );
-    if let Some(cookie) = set_cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    Ok(response)
+        title => "Confirm your email", message => "One click and your account is ready.",
+        action => "/signup/confirm", button => "Confirm and continue", token, },
+    ))
 }
 
 pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
@@ -210,7 +275,11 @@ pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, body: Bo
     }
     let now = state.clock.now();
     let token = params.get("token").unwrap_or_default();
-    let Some(link) = state.store.take_email_token(&secrets::digest(token), "confirm", now).await? else {
+    let Some(link) = state
+        .store
+        .take_email_token(&secrets::digest(token), "confirm", now)
+        .await?
+    else {
         return Ok(expired_link(&state, &headers));
     };
     // Bound to the address it was sent to: a changed address makes old links worthless.
@@ -232,7 +301,7 @@ pub async fn resend(
     body: Body,
 ) -> Result<Response, AppError> {
     if let Err(limited) = forms::limit(&state, ip, "resend") {
-        return Ok(limited);
+        return Ok(*limited);
     }
     let params = read_form(&headers, body).await.unwrap_or_default();
     if !forms::anonymous_form_ok(&state, &headers, &params) {
@@ -243,8 +312,17 @@ pub async fn resend(
     if let Some(account) = state.store.account_by_identifier(&email).await? {
         if account.email_verified == 0 && account.email.eq_ignore_ascii_case(&email) {
             forms::email_link(
-                &state, &account.id, &account.given_name, &account.email, "confirm", "/signup/confirm",
-                CONFIRM_TTL, request_id.as_deref(), "confirm", "Confirm email address", context! {},
+                &state,
+                &account.id,
+                &account.given_name,
+                &account.email,
+                "confirm",
+                "/signup/confirm",
+                CONFIRM_TTL,
+                request_id.as_deref(),
+                "confirm",
+                "Confirm email address",
+                context! {},
             )
             .await?;
         }

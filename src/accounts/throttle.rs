@@ -29,7 +29,11 @@ pub fn lock_for(failures: i64) -> i64 {
 }
 
 /// Middleware: works out the client IP once and leaves it in the request extensions.
-pub async fn client_ip(axum::extract::State(state): axum::extract::State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn client_ip(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -55,14 +59,20 @@ fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
     hops.into_iter().rev().find(|ip| !trusted.contains(ip)).unwrap_or(peer)
 }
 
+/// (action, client) → (window start, attempts in it).
+type Windows = HashMap<(&'static str, IpAddr), (i64, u32)>;
+
 pub struct RateLimiter {
     per_minute: u32,
-    windows: Mutex<HashMap<(&'static str, IpAddr), (i64, u32)>>,
+    windows: Mutex<Windows>,
 }
 
 impl RateLimiter {
     pub fn new(per_minute: u32) -> RateLimiter {
-        RateLimiter { per_minute, windows: Mutex::new(HashMap::new()) }
+        RateLimiter {
+            per_minute,
+            windows: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Counts an attempt; `Err(seconds)` says how long to wait when over the limit.

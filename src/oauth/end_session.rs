@@ -65,14 +65,9 @@ async fn rp_initiated(state: &AppState, headers: &HeaderMap, params: &Params) ->
         (None, None) => None,
     };
     let back = match (params.get("post_logout_redirect_uri"), &client_id) {
-        (Some(uri), Some(client_id)) if hint_ok => match state.store.client(client_id).await? {
-            Some(client) if client.has_post_logout_redirect_uri(uri) => Some(Return {
-                client_id: client.id,
-                uri: uri.to_string(),
-                state: params.get("state").map(str::to_string),
-            }),
-            _ => None,
-        },
+        (Some(uri), Some(client_id)) if hint_ok => {
+            registered_return(state, client_id, uri, params.get("state")).await?
+        }
         _ => None,
     };
     let hinted_sub = hint.as_ref().and_then(|c| c.get("sub")).and_then(Value::as_str);
@@ -132,14 +127,7 @@ pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, body: Bo
     }
     // The return URI came through the form: check it against the registration again.
     let back = match (params.get("client_id"), params.get("post_logout_redirect_uri")) {
-        (Some(client_id), Some(uri)) => match state.store.client(client_id).await? {
-            Some(client) if client.has_post_logout_redirect_uri(uri) => Some(Return {
-                client_id: client.id,
-                uri: uri.to_string(),
-                state: params.get("state").map(str::to_string),
-            }),
-            _ => None,
-        },
+        (Some(client_id), Some(uri)) => registered_return(&state, client_id, uri, params.get("state")).await?,
         _ => None,
     };
     let clear = sign_out(&state, &headers, &session).await?;
@@ -149,6 +137,23 @@ pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, body: Bo
     };
     response.headers_mut().append(header::SET_COOKIE, clear);
     Ok(response)
+}
+
+/// The post-logout redirect, if `uri` is exactly one that `client_id` registered.
+async fn registered_return(
+    state: &AppState,
+    client_id: &str,
+    uri: &str,
+    rp_state: Option<&str>,
+) -> Result<Option<Return>, AppError> {
+    Ok(match state.store.client(client_id).await? {
+        Some(client) if client.has_post_logout_redirect_uri(uri) => Some(Return {
+            client_id: client.id,
+            uri: uri.to_string(),
+            state: rp_state.map(str::to_string),
+        }),
+        _ => None,
+    })
 }
 
 /// Ends `session` everywhere: the row, the grants made in it (except offline access), and

@@ -135,7 +135,12 @@ impl Store {
     }
 
     /// Counts a failed login for an identifier; returns the failures so far.
-    pub async fn record_login_failure(&self, key: &str, now: i64, lock_for: impl Fn(i64) -> i64) -> Result<i64, sqlx::Error> {
+    pub async fn record_login_failure(
+        &self,
+        key: &str,
+        now: i64,
+        lock_for: impl Fn(i64) -> i64,
+    ) -> Result<i64, sqlx::Error> {
         let failures = sqlx::query_as::<_, (i64,)>(
             "INSERT INTO login_failures (identifier_key, failures, locked_until) VALUES ($1, 1, 0) \
              ON CONFLICT (identifier_key) DO UPDATE SET failures = login_failures.failures + 1 RETURNING failures",

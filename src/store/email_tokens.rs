@@ -46,7 +46,12 @@ impl Store {
     }
 
     /// The live token, without using it up (to show a confirmation page).
-    pub async fn peek_email_token(&self, token_hash: &str, purpose: &str, now: i64) -> Result<Option<EmailToken>, sqlx::Error> {
+    pub async fn peek_email_token(
+        &self,
+        token_hash: &str,
+        purpose: &str,
+        now: i64,
+    ) -> Result<Option<EmailToken>, sqlx::Error> {
         sqlx::query_as::<_, EmailToken>(
             "SELECT user_id, email, request_id FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3",
         )
@@ -58,7 +63,12 @@ impl Store {
     }
 
     /// Uses the token up. Of concurrent uses exactly one gets it.
-    pub async fn take_email_token(&self, token_hash: &str, purpose: &str, now: i64) -> Result<Option<EmailToken>, sqlx::Error> {
+    pub async fn take_email_token(
+        &self,
+        token_hash: &str,
+        purpose: &str,
+        now: i64,
+    ) -> Result<Option<EmailToken>, sqlx::Error> {
         sqlx::query_as::<_, EmailToken>(
             "DELETE FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3 \
              RETURNING user_id, email, request_id",

@@ -43,6 +43,8 @@ pub struct TestApp {
     pub public_client: TestClient,
     pub user: TestUser,
     pub dir: TempDir,
+    /// Every email Gatehouse sends in this test arrives here, over SMTP.
+    pub mail: crate::smtp::SmtpSink,
     _db: Option<PgDatabase>,
 }
 
@@ -62,6 +64,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut RawConfig
             (db.url.clone(), Some(db))
         }
     };
+    let mail = crate::smtp::SmtpSink::start().await;
     let mut raw = RawConfig {
         listen: "127.0.0.1:0".into(),
         database_url,
@@ -71,6 +74,10 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut RawConfig
             memory_kib: 8192,
             iterations: 1,
             max_concurrent: 0,
+        },
+        mail: gatehouse::config::MailSettings {
+            smtp_url: Some(mail.url()),
+            ..Default::default()
         },
         ..RawConfig::default()
     };
@@ -106,6 +113,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut RawConfig
         public_client,
         user,
         dir,
+        mail,
         _db: db,
     })
 }

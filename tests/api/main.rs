@@ -3,7 +3,9 @@
 //! the database run on SQLite and on PostgreSQL (`name::sqlite`, `name::postgres`).
 
 mod helpers;
+mod smtp;
 
+mod accounts;
 mod authorize;
 mod browser_apps;
 mod cli;
