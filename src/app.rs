@@ -160,6 +160,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(login::home))
         .route("/assets/gatehouse.css", get(stylesheet))
         .route("/assets/form_post.js", get(form_post_script))
+        .route("/assets/theme.css", get(theme))
         .route("/healthz", get(health))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), oauth::cors::layer))
@@ -196,6 +197,17 @@ async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         STYLESHEET,
+    )
+        .into_response()
+}
+
+async fn theme(State(state): State<AppState>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        state.pages.theme_css.clone(),
     )
         .into_response()
 }

@@ -56,18 +56,40 @@ pub const FORM_POST_SCRIPT: &str = include_str!("../templates/assets/form_post.j
 
 /// No inline script or style anywhere; `form-action` is left out on purpose: Chrome applies
 /// it to the redirects after a form post, which would block the hop back to the app.
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
-                   frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+/// The policy for every page. Images may also come from the configured logo's origin.
+fn content_security_policy(logo_origin: Option<&str>) -> String {
+    let images = match logo_origin {
+        Some(origin) => format!("'self' data: {origin}"),
+        None => "'self' data:".to_string(),
+    };
+    format!("default-src 'none'; style-src 'self'; img-src {images}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+}
 
 #[derive(Clone)]
 pub struct Pages {
     env: Arc<Environment<'static>>,
     product_name: String,
+    logo_url: Option<String>,
+    csp: HeaderValue,
+    /// CSS that applies the configured accent colour, served at /assets/theme.css.
+    pub theme_css: String,
     hsts: bool,
 }
 
 impl Pages {
     pub fn new(config: &Config) -> anyhow::Result<Pages> {
+        let logo_origin = match &config.branding.logo_url {
+            Some(url) if url.starts_with('/') => None,
+            Some(url) => {
+                let parsed =
+                    url::Url::parse(url).map_err(|_| anyhow::anyhow!("invalid `branding.logo_url` {url:?}"))?;
+                if parsed.scheme() != "https" {
+                    anyhow::bail!("invalid `branding.logo_url` {url:?}: use https or a path on Gatehouse");
+                }
+                Some(parsed.origin().ascii_serialization())
+            }
+            None => None,
+        };
         let mut env = Environment::new();
         let overrides: Option<PathBuf> = config.templates_dir.clone();
         env.set_loader(move |name| {
@@ -104,13 +126,20 @@ impl Pages {
         Ok(Pages {
             env: Arc::new(env),
             product_name: config.product_name.clone(),
+            logo_url: config.branding.logo_url.clone(),
+            csp: HeaderValue::from_str(&content_security_policy(logo_origin.as_deref()))
+                .map_err(|_| anyhow::anyhow!("invalid `branding.logo_url`"))?,
+            theme_css: match &config.branding.accent_color {
+                Some(color) => format!(":root {{ --accent: {color}; }}\n"),
+                None => String::new(),
+            },
             hsts: config.is_https(),
         })
     }
 
     /// Renders `template` with `ctx` (plus `product_name`) as a complete page response.
     pub fn render(&self, status: StatusCode, template: &str, ctx: Value) -> Response {
-        let ctx = minijinja::context! { product_name => self.product_name, ..ctx };
+        let ctx = minijinja::context! { product_name => self.product_name, logo_url => self.logo_url, ..ctx };
         let html = self.env.get_template(template).and_then(|t| t.render(ctx));
         match html {
             Ok(html) => self.page(status, html),
@@ -179,7 +208,7 @@ impl Pages {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/html; charset=utf-8"),
         );
-        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+        h.insert(header::CONTENT_SECURITY_POLICY, self.csp.clone());
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if self.hsts {

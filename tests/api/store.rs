@@ -59,6 +59,8 @@ async fn template_overrides_replace_embedded_pages() {
     let app = spawn_app_with(Backend::Sqlite, move |raw| {
         raw.templates_dir = Some(dir);
         raw.product_name = "Acme ID".into();
+        raw.branding.accent_color = Some("#ff6600".into());
+        raw.branding.logo_url = Some("https://cdn.example.com/logo.png".into());
     })
     .await
     .unwrap();
@@ -69,6 +71,20 @@ async fn template_overrides_replace_embedded_pages() {
     );
     assert!(html.contains("Acme ID"), "branding from config");
     // Templates without an override still come from the binary.
-    let login = reqwest::get(app.url("/login")).await.unwrap().text().await.unwrap();
+    let page = reqwest::get(app.url("/login")).await.unwrap();
+    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_string();
+    let login = page.text().await.unwrap();
     assert!(login.contains("name=\"password\""));
+    assert!(
+        login.contains("src=\"https:&#x2f;&#x2f;cdn.example.com&#x2f;logo.png\""),
+        "{login}"
+    );
+    assert!(csp.contains("img-src 'self' data: https://cdn.example.com;"), "{csp}");
+    let theme = reqwest::get(app.url("/assets/theme.css"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(theme.contains("--accent: #ff6600"));
 }
