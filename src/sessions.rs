@@ -138,15 +138,53 @@ pub fn anonymous_csrf_ok(config: &Config, headers: &HeaderMap, submitted: Option
 }
 
 /// Refuses cross-site form posts: `Sec-Fetch-Site` must be same-origin (or none, for a
-/// user-typed navigation) and `Origin`, when sent, must be our issuer's origin.
+/// user-typed navigation) and `Origin`, when sent, must be our issuer's origin. Under our
+/// `Referrer-Policy: no-referrer` browsers send `Origin: null` even on same-site posts, so
+/// `null` counts when the browser itself vouches with `Sec-Fetch-Site: same-origin`.
 pub fn same_origin(config: &Config, headers: &HeaderMap) -> bool {
-    let fetch_site_ok = headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|v| v == "same-origin" || v == "none");
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    let fetch_site_ok = fetch_site.is_none_or(|v| v == "same-origin" || v == "none");
     let origin_ok = headers
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
-        .is_none_or(|origin| origin == config.issuer.origin().ascii_serialization());
+        .is_none_or(|origin| {
+            origin == config.issuer.origin().ascii_serialization()
+                || (origin == "null" && fetch_site == Some("same-origin"))
+        });
     fetch_site_ok && origin_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RawConfig;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn same_origin_rules() {
+        let config = Config::from_raw(RawConfig::default()).unwrap();
+        assert!(same_origin(&config, &headers(&[])));
+        assert!(same_origin(
+            &config,
+            &headers(&[("origin", "http://127.0.0.1:8080"), ("sec-fetch-site", "same-origin")])
+        ));
+        assert!(same_origin(
+            &config,
+            &headers(&[("origin", "null"), ("sec-fetch-site", "same-origin")])
+        ));
+        assert!(!same_origin(&config, &headers(&[("origin", "null")])));
+        assert!(!same_origin(
+            &config,
+            &headers(&[("origin", "null"), ("sec-fetch-site", "cross-site")])
+        ));
+        assert!(!same_origin(&config, &headers(&[("origin", "https://evil.example")])));
+        assert!(!same_origin(&config, &headers(&[("sec-fetch-site", "same-site")])));
+    }
 }

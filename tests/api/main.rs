@@ -7,6 +7,7 @@ mod smtp;
 
 mod accounts;
 mod authorize;
+mod browser;
 mod browser_apps;
 mod cli;
 mod consent;
