@@ -10,9 +10,15 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use url::Url;
 
-/// Environment variables with the GATEHOUSE_ prefix that belong to the test harness or
-/// the CLI, not to the server's configuration.
-const NON_CONFIG_ENV: &[&str] = &["config", "test_postgres_url", "require_postgres", "log"];
+/// Environment variables with the GATEHOUSE_ prefix that belong to the CLI or the test
+/// harness (GATEHOUSE_TEST_*, GATEHOUSE_REQUIRE_*), not to the server's configuration.
+const NON_CONFIG_ENV: &[&str] = &["config"];
+const NON_CONFIG_ENV_PREFIXES: &[&str] = &["test_", "require_"];
+
+fn is_config_env(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    !NON_CONFIG_ENV.contains(&key.as_str()) && !NON_CONFIG_ENV_PREFIXES.iter().any(|p| key.starts_with(p))
+}
 
 /// What a user may write, before validation. Field names are the TOML keys; nested
 /// sections are reached from the environment with `__`, e.g.
@@ -258,7 +264,7 @@ impl Config {
             .merge(
                 Env::prefixed("GATEHOUSE_")
                     .split("__")
-                    .filter(|key| !NON_CONFIG_ENV.iter().any(|k| key.as_str().eq_ignore_ascii_case(k))),
+                    .filter(|key| is_config_env(key.as_str())),
             )
             .merge(Serialized::defaults(overrides));
         let raw: RawConfig = figment.extract().map_err(describe_figment_error)?;

@@ -518,3 +518,104 @@ async fn journey(app: &TestApp, chrome: &Chrome) {
     assert!(chrome.url().await.as_str().starts_with(&app.base), "stays on Gatehouse");
     chrome.screenshots("error").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_signup_reset_profile_and_delete_journey() {
+    const TEST: &str = "browser_signup_reset_profile_and_delete_journey";
+    let Some(chrome) = Chrome::start(TEST).await else {
+        return;
+    };
+    let app = spawn_app(Backend::Sqlite).await.expect("sqlite app");
+    tokio::time::timeout(JOURNEY_LIMIT, account_journey(&app, &chrome))
+        .await
+        .expect("the browser journey hung");
+    chrome.quit().await;
+}
+
+async fn account_journey(app: &TestApp, chrome: &Chrome) {
+    const FIRST: &str = "quiet lantern orbit meadow";
+    const SECOND: &str = "brisk harbor violet anthem";
+    let partner_site = start_partner_site().await;
+    let callback = format!("{partner_site}/cb");
+    let shop = add_client(&app.store, "shop", true, 0, |c| {
+        c.name = "Corner Shop".into();
+        c.redirect_uris = vec![callback.clone()];
+    })
+    .await;
+
+    // The app sends a new user to Gatehouse; they choose to create an account.
+    let (authorize, verifier) = app.authorize_url(&shop, &[]);
+    chrome.goto(&authorize).await;
+    chrome.wait_for(Locator::Id("identifier")).await;
+    chrome.click("a[href^='/signup']").await;
+    chrome.wait_for(Locator::Id("given_name")).await;
+    assert_eq!(chrome.heading().await, "Create your account");
+    chrome.screenshots("signup").await;
+    for (field, value) in [
+        ("#given_name", "Dana"),
+        ("#family_name", "Scully"),
+        ("#username", "dana"),
+        ("#email", "dana@example.com"),
+        ("#password", FIRST),
+        ("#password_confirm", FIRST),
+    ] {
+        chrome.type_into(field, value).await;
+    }
+    chrome.click("form[action='/signup'] button[type=submit]").await;
+    chrome.wait_for_text("Check your email").await;
+    chrome.screenshots("check-email").await;
+
+    // The confirmation arrives by SMTP; its link brings the user back to the app.
+    let link = app.mail.wait_for("dana@example.com", "Confirm your email").await.link();
+    chrome.goto(&link).await;
+    chrome.wait_for_text("Confirm and continue").await;
+    chrome.screenshots("confirm").await;
+    chrome.click("form[action='/signup/confirm'] button[type=submit]").await;
+    let landed = chrome.wait_for_url(&callback).await;
+    let code = query_param(landed.as_str(), "code").unwrap_or_else(|| panic!("no code in {landed}"));
+    assert_eq!(app.redeem(&shop, &code, &verifier).await.status(), 200);
+
+    // Forgotten password: request a link, follow it, choose a new password.
+    chrome.goto(&app.url("/logout")).await;
+    chrome.click("form[action='/logout/confirm'] button[type=submit]").await;
+    chrome.wait_for_text("You are signed out").await;
+    chrome.goto(&app.url("/forgot")).await;
+    chrome.wait_for(Locator::Id("identifier")).await;
+    chrome.screenshots("forgot").await;
+    chrome.type_into("#identifier", "dana@example.com").await;
+    chrome.click("form[action='/forgot'] button[type=submit]").await;
+    chrome.wait_for_text("Check your email").await;
+    let link = app.mail.wait_for("dana@example.com", "Reset your").await.link();
+    chrome.goto(&link).await;
+    chrome.wait_for(Locator::Id("password_confirm")).await;
+    assert!(
+        !chrome.url().await.as_str().contains("token="),
+        "the token left the address bar"
+    );
+    chrome.screenshots("reset").await;
+    chrome.type_into("#password", SECOND).await;
+    chrome.type_into("#password_confirm", SECOND).await;
+    chrome.click("form[action='/reset'] button[type=submit]").await;
+    chrome.wait_for_text("Password changed").await;
+
+    // Sign in with the new password and edit the profile.
+    chrome.goto(&app.url("/login?return_to=/account")).await;
+    chrome.type_into("#identifier", "dana").await;
+    chrome.type_into("#password", SECOND).await;
+    chrome.click("form[action='/login'] button[type=submit]").await;
+    chrome.wait_for_text("Your account").await;
+    chrome.screenshots("account").await;
+    chrome.type_into("#given_name", " K.").await;
+    chrome
+        .click("form[action='/account/profile'] button[type=submit]")
+        .await;
+    chrome.wait_for_text("Profile saved.").await;
+
+    // Delete the account: it asks for the password again, then it is gone.
+    chrome.type_into("#delete_password", SECOND).await;
+    chrome.click("form[action='/account/delete'] button[type=submit]").await;
+    chrome.wait_for_text("Account deleted").await;
+    chrome.screenshots("deleted").await;
+    app.mail.wait_for("dana@example.com", "was deleted").await;
+    assert!(app.store.account_by_identifier("dana").await.unwrap().is_none());
+}
