@@ -113,14 +113,27 @@ pub async fn live_request(state: &AppState, request_id: Option<&str>) -> Result<
         .map(|_| id.to_string()))
 }
 
-/// Where to go after signing in: back to the app's request, a validated local path, or
+/// Where to go after signing in: back to the app's request, a validated `return_to`, or
 /// the account page.
 pub fn next_after_login(request_id: Option<&str>, return_to: Option<&str>) -> String {
     match (request_id, return_to) {
         (Some(id), _) => format!("/authorize/resume/{id}"),
-        (None, Some(path)) if safe_return_path(path) => path.to_string(),
+        (None, Some(target)) => target.to_string(),
         _ => "/account".to_string(),
     }
+}
+
+/// A `return_to` we may send the user to: a relative path on Gatehouse, or exactly one of
+/// the redirect URIs a known client registered. Anything else is dropped.
+pub async fn validated_return_to(state: &AppState, raw: Option<&str>) -> Result<Option<String>, AppError> {
+    let Some(target) = raw.filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if safe_return_path(target) {
+        return Ok(Some(target.to_string()));
+    }
+    let registered = state.store.clients().await?.iter().any(|c| c.has_redirect_uri(target));
+    Ok(registered.then(|| target.to_string()))
 }
 
 /// A relative path on Gatehouse: one leading `/`, not `//` or `/\` (which browsers treat as

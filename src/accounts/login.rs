@@ -66,7 +66,7 @@ pub async fn show(
         return Ok(expired(&state));
     }
     let identifier = pending.as_ref().and_then(|p| p.login_hint.clone()).unwrap_or_default();
-    let return_to = query.return_to.filter(|p| forms::safe_return_path(p));
+    let return_to = forms::validated_return_to(&state, query.return_to.as_deref()).await?;
     let page = LoginPage {
         pending: pending.as_ref(),
         return_to: return_to.as_deref(),
@@ -90,7 +90,8 @@ pub async fn submit(
         return Ok(expired(&state));
     }
     let identifier = params.get("identifier").unwrap_or_default().trim().to_string();
-    let return_to = params.get("return_to").filter(|p| forms::safe_return_path(p));
+    let return_to = forms::validated_return_to(&state, params.get("return_to")).await?;
+    let return_to = return_to.as_deref();
     let page = LoginPage {
         pending: pending.as_ref(),
         return_to,

@@ -53,7 +53,7 @@ async fn page(
                 m if m < 48 * 60 => format!("{} hours ago", m / 60),
                 m => format!("{} days ago", m / 1440),
             };
-            context! { signed_in, current => s.id == session.id }
+            context! { signed_in, current => s.id == session.id, id => s.id }
         })
         .collect();
     let user = context! {
@@ -292,13 +292,25 @@ pub async fn change_password(
     .await
 }
 
+/// Ends one session of the user (`session_id`), or every other one when none is named.
 pub async fn end_other_sessions(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    with_form(state, headers, body, |state, session, account, _| async move {
-        let ended = state.store.end_user_sessions(&account.id, Some(&session.id)).await?;
+    with_form(state, headers, body, |state, session, account, params| async move {
+        let ended: Vec<SessionRow> = match params.get("session_id") {
+            Some(id) if id != session.id => {
+                let all = state.store.user_sessions(&account.id, state.clock.now()).await?;
+                let Some(target) = all.into_iter().find(|s| s.id == id) else {
+                    return Ok(Err("That session has already ended.".into()));
+                };
+                state.store.end_session_by_id(&account.id, &target.id).await?;
+                vec![target]
+            }
+            Some(_) => return Ok(Err("Use Sign out to end this session.".into())),
+            None => state.store.end_user_sessions(&account.id, Some(&session.id)).await?,
+        };
         crate::oauth::end_session::ended_elsewhere(&state, &ended).await?;
         Ok(Ok(format!("Signed out of {} other session(s).", ended.len())))
     })

@@ -99,4 +99,13 @@ impl Store {
         .await?;
         Ok(sessions)
     }
+
+    pub async fn end_session_by_id(&self, user_id: &str, id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id = $2")
+            .bind(user_id)
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map(|_| ())
+    }
 }

@@ -238,6 +238,9 @@ on_both_backends! {
             ("https://evil.example", "/account"),
             ("javascript:alert(1)", "/account"),
             ("/account/consents", "/account/consents"),
+            // A registered redirect URI of a known client, exactly.
+            (CONFIDENTIAL_REDIRECT, CONFIDENTIAL_REDIRECT),
+            ("http://127.0.0.1:9/callback/x", "/account"),
         ] {
             let browser = app.browser();
             let query = serde_urlencoded::to_string([("return_to", target)]).unwrap();
@@ -316,6 +319,32 @@ on_both_backends! {
         press_link(&app, &again, &link, "/signup/confirm").await;
         let new = app.store.account_by_identifier("alice").await.unwrap().unwrap();
         assert_ne!(Value::from(new.id), old_sub, "a new account never gets an old sub");
+    }
+
+    async fn reset_links_expire_after_an_hour(app) {
+        let browser = app.browser();
+        let html = browser.get("/forgot").await.text().await.unwrap();
+        let form = [("csrf_token", hidden_input(&html, "csrf_token").unwrap()), ("identifier", "alice".to_string())];
+        browser.http.post(app.url("/forgot")).form(&form).send().await.unwrap();
+        let link = app.mail.wait_for("alice@example.com", "Reset your").await.link();
+        app.clock.advance(3601);
+        browser.get(&link).await;
+        let page = browser.get("/reset").await;
+        assert_eq!(page.status(), 400);
+        assert!(page.text().await.unwrap().contains("This link has expired"));
+    }
+
+    async fn one_other_session_can_be_ended_from_the_account_page(app) {
+        let phone = signed_in_browser(&app, "alice", PASSWORD).await;
+        let laptop = signed_in_browser(&app, "alice", PASSWORD).await;
+        let sessions = app.store.user_sessions(&app.user.id, app.clock.now()).await.unwrap();
+        assert_eq!(sessions.len(), 2);
+        let html = laptop.get("/account").await.text().await.unwrap();
+        let phone_session = hidden_input(&html, "session_id").expect("the other session has an End button");
+        let response = account_form(&app, &laptop, "/account/sessions/end", &[("session_id", &phone_session)]).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(phone.get("/account").await.status(), 302, "the phone is signed out");
+        assert_eq!(laptop.get("/account").await.status(), 200, "this browser stays signed in");
     }
 
     async fn repeated_failures_slow_down_one_identifier_only(app) {
@@ -407,4 +436,33 @@ async fn the_outbox_survives_an_smtp_outage_and_a_restart() {
     tokio::spawn(second.serve());
     let mail = sink.wait_for("carol@example.com", "Confirm your email").await;
     assert!(mail.link().contains("/signup/confirm?token="));
+}
+
+#[tokio::test]
+async fn without_smtp_messages_are_written_as_eml_files() {
+    let mail_dir = tempfile::tempdir().unwrap();
+    let dir = mail_dir.path().to_path_buf();
+    let app = spawn_app_with(Backend::Sqlite, move |raw| {
+        raw.mail.smtp_url = None;
+        raw.mail.file_dir = dir;
+    })
+    .await
+    .unwrap();
+    sign_up(&app, &app.browser(), "/signup", &Signup::default()).await;
+    let mut written = None;
+    for _ in 0..50 {
+        written = std::fs::read_dir(mail_dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "eml"));
+        if written.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let eml = std::fs::read_to_string(written.expect("an .eml file")).unwrap();
+    assert!(eml.contains("To: carol@example.com"));
+    assert!(eml.contains("Subject: Confirm your email address"));
+    assert!(eml.contains("multipart/alternative"), "text and HTML parts");
 }
