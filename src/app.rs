@@ -246,7 +246,21 @@ async fn purge_expired(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
         tick.tick().await;
-        match state.store.purge_expired(state.clock.now()).await {
+        // Sessions that time out end like a logout: grants revoked, apps notified.
+        let now = state.clock.now();
+        match state
+            .store
+            .take_expired_sessions(now, state.config.sessions.idle_ttl_secs)
+            .await
+        {
+            Ok(ended) => {
+                if let Err(e) = crate::oauth::end_session::ended_elsewhere(&state, &ended).await {
+                    tracing::warn!(error = %e, "ending expired sessions failed");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "finding expired sessions failed"),
+        }
+        match state.store.purge_expired(now).await {
             Ok(n) if n > 0 => tracing::debug!(removed = n, "purged expired rows"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),

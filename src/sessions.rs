@@ -88,7 +88,10 @@ pub async fn start(
 ) -> Result<(SessionRow, HeaderValue), AppError> {
     let name = session_cookie_name(&state.config);
     if let Some(old) = read_cookie(headers, &name) {
-        state.store.delete_session_by_cookie(&secrets::digest(&old)).await?;
+        // The browser's previous session ends like any other: its apps' tokens with it.
+        if let Some(previous) = state.store.delete_session_by_cookie(&secrets::digest(&old)).await? {
+            crate::oauth::end_session::ended_elsewhere(state, &[previous]).await?;
+        }
     }
     let now = state.clock.now();
     let cookie = secrets::random_token();
@@ -110,7 +113,7 @@ pub async fn start(
 pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, AppError> {
     let name = session_cookie_name(&state.config);
     if let Some(cookie) = read_cookie(headers, &name) {
-        state.store.delete_session_by_cookie(&secrets::digest(&cookie)).await?;
+        let _ = state.store.delete_session_by_cookie(&secrets::digest(&cookie)).await?;
     }
     Ok(set_cookie(&state.config, &name, "", Some(0)))
 }
@@ -127,6 +130,12 @@ pub fn anonymous_csrf(config: &Config, headers: &HeaderMap) -> (String, Option<H
             (token, Some(set))
         }
     }
+}
+
+/// A digest of this browser's anonymous CSRF cookie: binds an emailed link to the browser
+/// that asked for it.
+pub fn browser_binding(config: &Config, headers: &HeaderMap) -> Option<String> {
+    read_cookie(headers, &cookie_name(config, CSRF_COOKIE)).map(|v| secrets::digest(&v))
 }
 
 /// Checks a submitted anonymous-form CSRF token against the cookie.

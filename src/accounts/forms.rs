@@ -8,6 +8,7 @@ use crate::mail;
 use crate::oauth::params::Params;
 use crate::secrets;
 use crate::sessions;
+use crate::store::email_tokens::NewEmailToken;
 use crate::store::sessions::SessionRow;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
@@ -80,16 +81,24 @@ pub async fn email_link(
     path: &str,
     ttl: i64,
     request_id: Option<&str>,
+    browser_hash: Option<&str>,
     template: &str,
     label: &str,
     extra: minijinja::Value,
 ) -> Result<(), AppError> {
     let token = secrets::random_token();
+    let token_hash = secrets::digest(&token);
     let now = state.clock.now();
-    state
-        .store
-        .issue_email_token(&secrets::digest(&token), user_id, purpose, to, request_id, now, ttl)
-        .await?;
+    let new = NewEmailToken {
+        token_hash: &token_hash,
+        user_id,
+        purpose,
+        email: to,
+        request_id,
+        browser_hash,
+        ttl,
+    };
+    state.store.issue_email_token(&new, now).await?;
     // Links are built from the configured issuer only, never from the request's Host.
     let link = format!("{}?token={token}", state.config.url_for(path));
     mail::send(
@@ -143,7 +152,7 @@ pub fn safe_return_path(path: &str) -> bool {
         && !path.starts_with("//")
         && !path.starts_with("/\\")
         && !path.contains('\\')
-        && !path.chars().any(|c| c.is_control())
+        && path.chars().all(|c| c.is_ascii_graphic())
 }
 
 #[cfg(test)]

@@ -56,8 +56,12 @@ pub fn validate_username(raw: &str) -> Result<String, &'static str> {
 /// domain. The confirmation email is the real test.
 pub fn validate_email(raw: &str) -> Result<String, &'static str> {
     let email = raw.trim();
+    // A bare addr-spec only: no display name, comments, quoting or routes, which mail
+    // libraries would parse into a different mailbox than the one we store.
     let valid = email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c))
         && matches!(email.split_once('@'), Some((local, domain))
             if !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@'));
     if valid {
@@ -89,7 +93,19 @@ mod tests {
     #[test]
     fn email_rules() {
         assert!(validate_email("a@b.co").is_ok());
-        for bad in ["", "a", "a@b", "@b.co", "a@b.co@c.de", "a b@c.de", "a@.co"] {
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "@b.co",
+            "a@b.co@c.de",
+            "a b@c.de",
+            "a@.co",
+            "Evil<v@x.com>",
+            "<v@x.com>",
+            "\"v\"@x.com",
+            "v@x.com,w@y.com",
+        ] {
             assert!(validate_email(bad).is_err(), "{bad}");
         }
     }

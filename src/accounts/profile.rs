@@ -155,6 +155,7 @@ pub async fn change_email(State(state): State<AppState>, headers: HeaderMap, bod
             "/account/email/confirm",
             CONFIRM_TTL,
             None,
+            None,
             "email_change",
             "Confirm new address",
             context! { new_email => email },

@@ -90,20 +90,29 @@ pub async fn submit(
     }
     if let Some(account) = state.store.account_by_identifier(&identifier).await? {
         if account.email_verified != 0 {
-            forms::email_link(
-                &state,
-                &account.id,
-                &account.given_name,
-                &account.email,
-                "reset",
-                "/reset",
-                RESET_TTL,
-                request_id.as_deref(),
-                "reset",
-                "Choose a new password",
-                context! {},
-            )
-            .await?;
+            // Issued after the answer, so a known identifier costs the request no more
+            // time than an unknown one.
+            let state = state.clone();
+            tokio::spawn(async move {
+                let sent = forms::email_link(
+                    &state,
+                    &account.id,
+                    &account.given_name,
+                    &account.email,
+                    "reset",
+                    "/reset",
+                    RESET_TTL,
+                    request_id.as_deref(),
+                    None,
+                    "reset",
+                    "Choose a new password",
+                    context! {},
+                )
+                .await;
+                if let Err(e) = sent {
+                    e.log();
+                }
+            });
         }
     }
     Ok(forms::message(

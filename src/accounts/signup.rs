@@ -98,6 +98,7 @@ pub async fn submit(
     }
     let params = read_form(&headers, body).await.unwrap_or_default();
     let request_id = forms::live_request(&state, params.get("request_id")).await?;
+    let browser = sessions::browser_binding(&state.config, &headers);
     let values: BTreeMap<&str, String> = FIELDS
         .iter()
         .map(|f| (*f, params.get(f).unwrap_or_default().trim().to_string()))
@@ -127,9 +128,13 @@ pub async fn submit(
         .await;
     };
     let now = state.clock.now();
-    // An account that never proved this address must not block its owner (and one that
-    // never confirmed within a day gives its username back).
-    state.store.delete_unverified(&identifier_key(&email), now, 0).await?;
+    // An account that never proved its address within the link's lifetime gives back both
+    // the address and the username (security checklist C5); a younger one keeps them, so a
+    // second signup cannot replace someone's pending account with its own password.
+    state
+        .store
+        .delete_unverified(&identifier_key(&email), now, CONFIRM_TTL)
+        .await?;
     state
         .store
         .delete_unverified(&identifier_key(&username), now, UNCONFIRMED_GRACE)
@@ -156,6 +161,7 @@ pub async fn submit(
                 "/signup/confirm",
                 CONFIRM_TTL,
                 request_id.as_deref(),
+                browser.as_deref(),
                 "confirm",
                 "Confirm email address",
                 context! {},
@@ -164,7 +170,15 @@ pub async fn submit(
             tracing::info!(user_id = %id, "signed up; confirmation sent");
         }
         Err(e) if store::is_unique_violation(&e) => {
-            match state.store.account_by_identifier(&email).await? {
+            // The username is checked first, on its own, so its answer never depends on
+            // whether the email is registered.
+            let username_taken = state.store.account_by_identifier(&username).await?.is_some();
+            let owner = if username_taken {
+                None
+            } else {
+                state.store.account_by_identifier(&email).await?
+            };
+            match owner {
                 // The address is taken: tell its owner, and answer exactly as for a new one.
                 Some(owner) => {
                     let login = state.config.url_for("/login");
@@ -286,9 +300,25 @@ pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, body: Bo
     if !state.store.set_email_verified(&link.user_id, &link.email, now).await? {
         return Ok(expired_link(&state, &headers));
     }
+    let request_id = forms::live_request(&state, link.request_id.as_deref()).await?;
+    // Only the browser that signed up is signed in by the link; anyone else who opens it
+    // (say, the address's owner after someone else signed up with it) must log in.
+    let same_browser =
+        link.browser_hash.is_some() && link.browser_hash == sessions::browser_binding(&state.config, &headers);
+    if !same_browser {
+        let login = match &request_id {
+            Some(id) => format!("/login?request_id={id}"),
+            None => "/login".to_string(),
+        };
+        return Ok(forms::message(
+            &state,
+            &headers,
+            StatusCode::OK,
+            context! { title => "Email confirmed", message => "Your address is confirmed. Sign in to continue.", link => login, link_label => "Sign in" },
+        ));
+    }
     let (_, cookie) = sessions::start(&state, &headers, &link.user_id).await?;
     tracing::info!(user_id = %link.user_id, "email confirmed; signed in");
-    let request_id = forms::live_request(&state, link.request_id.as_deref()).await?;
     let mut response = crate::oauth::authorize::found(&forms::next_after_login(request_id.as_deref(), None));
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)
@@ -309,6 +339,7 @@ pub async fn resend(
     }
     let email = params.get("email").unwrap_or_default().trim().to_string();
     let request_id = forms::live_request(&state, params.get("request_id")).await?;
+    let browser = sessions::browser_binding(&state.config, &headers);
     if let Some(account) = state.store.account_by_identifier(&email).await? {
         if account.email_verified == 0 && account.email.eq_ignore_ascii_case(&email) {
             forms::email_link(
@@ -320,6 +351,7 @@ pub async fn resend(
                 "/signup/confirm",
                 CONFIRM_TTL,
                 request_id.as_deref(),
+                browser.as_deref(),
                 "confirm",
                 "Confirm email address",
                 context! {},

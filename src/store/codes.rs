@@ -88,14 +88,17 @@ impl Store {
         })
     }
 
+    /// Whether the session exists and is within its absolute and idle lifetimes.
     pub async fn session_live_in(
         tx: &mut Transaction<'static, Any>,
         session_id: &str,
         now: i64,
+        idle_ttl: i64,
     ) -> Result<bool, sqlx::Error> {
-        sqlx::query("SELECT 1 FROM sessions WHERE id = $1 AND expires_at > $2")
+        sqlx::query("SELECT 1 FROM sessions WHERE id = $1 AND expires_at > $2 AND last_seen_at > $3")
             .bind(session_id)
             .bind(now)
+            .bind(now - idle_ttl)
             .fetch_optional(&mut **tx)
             .await
             .map(|row| row.is_some())

@@ -90,13 +90,16 @@ impl Store {
     /// tokens were asked for offline use: offline access outlives the session by design
     /// (OIDC Core §11). Returns the client ids whose grants were revoked.
     pub async fn revoke_session_grants(&self, session_id: &str, now: i64) -> Result<Vec<String>, sqlx::Error> {
-        let rows = sqlx::query_as::<_, (String, String)>(
-            "SELECT id, client_id FROM grants WHERE session_id = $1 AND revoked_at IS NULL \
-             AND (' ' || scope || ' ') NOT LIKE '% offline_access %'",
+        let rows: Vec<(String, String)> = sqlx::query_as::<_, (String, String, String)>(
+            "SELECT id, client_id, scope FROM grants WHERE session_id = $1 AND revoked_at IS NULL",
         )
         .bind(session_id)
         .fetch_all(self.pool())
-        .await?;
+        .await?
+        .into_iter()
+        .filter(|(_, _, scope)| !scope.split(' ').any(|s| s == "offline_access"))
+        .map(|(id, client, _)| (id, client))
+        .collect();
         for (id, _) in &rows {
             self.revoke_grant(id, now).await?;
         }

@@ -42,7 +42,6 @@ impl Store {
             "DELETE FROM authorization_requests WHERE expires_at <= $1",
             // Keep consumed codes until expiry so a replay is still recognised as one.
             "DELETE FROM authorization_codes WHERE expires_at <= $1",
-            "DELETE FROM sessions WHERE expires_at <= $1",
             "DELETE FROM refresh_tokens WHERE expires_at <= $1",
             "DELETE FROM revoked_access_tokens WHERE expires_at <= $1",
             "DELETE FROM used_client_assertions WHERE expires_at <= $1",

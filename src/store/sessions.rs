@@ -70,12 +70,25 @@ impl Store {
             .map(|_| ())
     }
 
-    pub async fn delete_session_by_cookie(&self, cookie_hash: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM sessions WHERE cookie_hash = $1")
-            .bind(cookie_hash)
-            .execute(self.pool())
-            .await
-            .map(|_| ())
+    /// Deletes the session behind a cookie digest; returns it, so its tokens can follow.
+    pub async fn delete_session_by_cookie(&self, cookie_hash: &str) -> Result<Option<SessionRow>, sqlx::Error> {
+        sqlx::query_as::<_, SessionRow>(&format!(
+            "DELETE FROM sessions WHERE cookie_hash = $1 RETURNING {COLUMNS}"
+        ))
+        .bind(cookie_hash)
+        .fetch_optional(self.pool())
+        .await
+    }
+
+    /// Deletes sessions past their absolute or idle end; returns them.
+    pub async fn take_expired_sessions(&self, now: i64, idle_ttl: i64) -> Result<Vec<SessionRow>, sqlx::Error> {
+        sqlx::query_as::<_, SessionRow>(&format!(
+            "DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2 RETURNING {COLUMNS}"
+        ))
+        .bind(now)
+        .bind(now - idle_ttl)
+        .fetch_all(self.pool())
+        .await
     }
 
     pub async fn user_sessions(&self, user_id: &str, now: i64) -> Result<Vec<SessionRow>, sqlx::Error> {

@@ -347,6 +347,56 @@ on_both_backends! {
         assert_eq!(laptop.get("/account").await.status(), 200, "this browser stays signed in");
     }
 
+    async fn a_confirmation_link_opened_elsewhere_does_not_sign_in(app) {
+        let signer = app.browser();
+        sign_up(&app, &signer, "/signup", &Signup::default()).await;
+        let link = app.mail.wait_for("carol@example.com", "Confirm your email").await.link();
+        // A second signup for the same, still pending, address cannot replace the account.
+        let other = sign_up(&app, &app.browser(), "/signup", &Signup { username: "mallory", ..Default::default() }).await;
+        assert_eq!(other.status(), 200);
+        assert!(app.store.account_by_identifier("mallory").await.unwrap().is_none());
+        // Opened in another browser: confirmed, but nobody is signed in by it.
+        let elsewhere = app.browser();
+        let response = press_link(&app, &elsewhere, &link, "/signup/confirm").await;
+        assert_eq!(response.status(), 200);
+        assert!(response.text().await.unwrap().contains("Sign in to continue"));
+        assert_eq!(elsewhere.get("/account").await.status(), 302);
+        assert_eq!(login_status(&app, "carol", NEW_PASSWORD).await.0, 303, "confirmed");
+    }
+
+    async fn a_taken_username_is_answered_the_same_whatever_the_email(app) {
+        let registered = sign_up(&app, &app.browser(), "/signup", &Signup { username: "alice", email: "alice@example.com", ..Default::default() }).await;
+        let unregistered = sign_up(&app, &app.browser(), "/signup", &Signup { username: "alice", email: "nobody@example.com", ..Default::default() }).await;
+        assert_eq!(registered.status(), 400);
+        assert_eq!(unregistered.status(), 400);
+        assert!(registered.text().await.unwrap().contains("That username is taken"));
+        assert!(unregistered.text().await.unwrap().contains("That username is taken"));
+    }
+
+    async fn a_new_login_in_the_same_browser_ends_the_old_sessions_tokens(app) {
+        let browser = app.browser();
+        let (url, verifier) = app.authorize_url(&app.client, &[]);
+        let code = query_param(&browser.sign_in(&url, "alice", PASSWORD).await, "code").unwrap();
+        let tokens: Value = app.redeem(&app.client, &code, &verifier).await.json().await.unwrap();
+        assert_eq!(app.userinfo_status(tokens["access_token"].as_str().unwrap()).await, 200);
+        let html = browser.get("/login").await.text().await.unwrap();
+        assert_eq!(browser.submit_login(&html, "alice", PASSWORD).await.status(), 303);
+        assert_eq!(app.userinfo_status(tokens["access_token"].as_str().unwrap()).await, 401);
+    }
+
+    async fn non_ascii_return_to_is_dropped_not_a_500(app) {
+        let browser = app.browser();
+        let html = browser.get("/login?return_to=/caf%C3%A9").await.text().await.unwrap();
+        let form = [
+            ("csrf_token", hidden_input(&html, "csrf_token").unwrap()),
+            ("identifier", "alice".to_string()),
+            ("password", PASSWORD.to_string()),
+            ("return_to", "/café".to_string()),
+        ];
+        let response = browser.http.post(app.url("/login")).form(&form).send().await.unwrap();
+        assert_eq!(location(response.headers()).as_deref(), Some("/account"));
+    }
+
     async fn repeated_failures_slow_down_one_identifier_only(app) {
         for _ in 0..5 {
             assert_eq!(login_status(&app, "alice", "wrong").await.0, 401);

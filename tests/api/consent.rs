@@ -109,3 +109,22 @@ on_both_backends! {
         assert_eq!(error, "invalid_grant");
     }
 }
+
+on_both_backends! {
+    async fn consent_to_one_request_does_not_cover_a_wider_parked_one(app) {
+        let partner = third_party(&app).await;
+        let browser = app.browser();
+        // A wider request parked first (the browser is not signed in yet).
+        let (wide, _) = app.authorize_url(&partner, &[("scope", "openid email offline_access")]);
+        let parked = location(browser.get(&wide).await.headers()).unwrap();
+        let wide_id = parked.split("request_id=").nth(1).unwrap().to_string();
+        // Then a narrow one the user does approve.
+        let html = consent_page(&app, &browser, &partner, &[("scope", "openid")]).await;
+        let to = decide(&app, &browser, &html, "allow").await;
+        assert!(query_param(&to, "code").is_some());
+        // Resuming the wide one must ask again, not hand out a code.
+        let response = browser.get(&format!("/authorize/resume/{wide_id}")).await;
+        let next = location(response.headers()).unwrap();
+        assert!(next.starts_with("/consent?request_id="), "{next}");
+    }
+}

@@ -142,6 +142,25 @@ on_both_backends! {
         assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 19, "{statuses:?}");
     }
 
+    async fn without_offline_access_refresh_ends_with_the_session(app) {
+        let first_party = add_client(&app.store, "always", true, 0, |c| {
+            c.redirect_uris = vec![CONFIDENTIAL_REDIRECT.into()];
+            c.always_refresh = true;
+        })
+        .await;
+        let browser = app.browser();
+        let (url, verifier) = app.authorize_url(&first_party, &[]);
+        let code = query_param(&browser.sign_in(&url, "alice", PASSWORD).await, "code").unwrap();
+        let tokens: Value = app.redeem(&first_party, &code, &verifier).await.json().await.unwrap();
+        let rt = tokens["refresh_token"].as_str().unwrap();
+        let next: Value = app.refresh(&first_party, rt, &[]).await.json().await.unwrap();
+        let page = browser.get("/logout").await.text().await.unwrap();
+        let csrf = hidden_input(&page, "csrf_token").unwrap();
+        browser.http.post(app.url("/logout/confirm")).form(&[("csrf_token", csrf)]).send().await.unwrap();
+        let (_, error) = oauth_error(app.refresh(&first_party, next["refresh_token"].as_str().unwrap(), &[]).await).await;
+        assert_eq!(error, "invalid_grant");
+    }
+
     async fn code_replay_also_kills_the_refresh_token(app) {
         let (code, verifier) = app.code_with(&app.client, &[("scope", "openid offline_access")]).await;
         let tokens: Value = app.redeem(&app.client, &code, &verifier).await.json().await.unwrap();

@@ -144,6 +144,7 @@ pub(super) async fn validate(state: &AppState, params: &Params) -> Result<Author
         }
     };
     for name in [
+        "scope",
         "state",
         "nonce",
         "login_hint",
@@ -151,6 +152,7 @@ pub(super) async fn validate(state: &AppState, params: &Params) -> Result<Author
         "acr_values",
         "claims_locales",
         "display",
+        "claims",
     ] {
         if params.get(name).is_some_and(|v| v.len() > MAX_VALUE_LEN) {
             return Err(fail(OAuthError::invalid_request(format!("{name} is too long"))));

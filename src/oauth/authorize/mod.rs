@@ -246,12 +246,14 @@ fn needs_consent(request: &AuthorizeRequest, consent: Option<&(String, i64)>, pa
     let Some((scope, granted_at)) = consent else {
         return true;
     };
-    if parked_at.is_some_and(|t| *granted_at >= t) {
-        return false;
-    }
     let consented: Vec<&str> = scope.split(' ').collect();
     let covered = request.scope.split(' ').all(|s| s.is_empty() || consented.contains(&s));
-    !covered || request.prompt.iter().any(|p| p == "consent")
+    if !covered {
+        return true;
+    }
+    // A consent given after the request was parked answers its prompt=consent.
+    let fresh = parked_at.is_some_and(|t| *granted_at >= t);
+    !fresh && request.prompt.iter().any(|p| p == "consent")
 }
 
 fn render(state: &AppState, err: AuthorizeError) -> Response {

@@ -32,9 +32,13 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
     };
     // The code is spent whatever happens next: a failed check must not leave it usable.
     let checked = match check_code(&row, client, redirect_uri, verifier, now) {
-        Ok(()) if !Store::session_live_in(&mut tx, &row.session_id, now).await? => Err(OAuthError::invalid_grant(
-            "the sign-in session behind this code has ended",
-        )),
+        Ok(())
+            if !Store::session_live_in(&mut tx, &row.session_id, now, state.config.sessions.idle_ttl_secs).await? =>
+        {
+            Err(OAuthError::invalid_grant(
+                "the sign-in session behind this code has ended",
+            ))
+        }
         other => other,
     };
     if let Err(e) = checked {
@@ -73,14 +77,9 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
         }
         None => None,
     };
-    tx.commit().await?;
-
-    // A2: the account may have been deleted since the code was issued.
-    if state.store.account_by_id(&row.user_id).await?.is_none() {
-        state.store.revoke_grant(&row.grant_id, now).await?;
-        return Err(OAuthError::invalid_grant("the account no longer exists"));
-    }
-    issue(
+    // Signed before the commit: if signing fails, the code is not spent and the client
+    // can retry. (A deleted account's codes are gone with it, by cascade.)
+    let tokens = issue(
         state,
         UserTokens {
             client,
@@ -93,7 +92,9 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
             refresh_token,
         },
         now,
-    )
+    )?;
+    tx.commit().await?;
+    Ok(tokens)
 }
 
 /// Binding checks of RFC 6749 §4.1.3 and RFC 7636 §4.6.

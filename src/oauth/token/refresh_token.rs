@@ -43,6 +43,21 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
         tx.commit().await?;
         return Err(OAuthError::invalid_grant("the refresh token has expired"));
     }
+    // Without offline_access a refresh token lives only as long as the sign-in session
+    // (OIDC Core §11): when the session ends, however it ends, so does the family.
+    let offline = split_list(Some(&grant.scope)).iter().any(|s| s == "offline_access");
+    if !offline {
+        let live = match &grant.session_id {
+            Some(sid) => Store::session_live_in(&mut tx, sid, now, state.config.sessions.idle_ttl_secs).await?,
+            None => false,
+        };
+        if !live {
+            tx.commit().await?;
+            return Err(OAuthError::invalid_grant(
+                "the sign-in session behind this refresh token has ended",
+            ));
+        }
+    }
     // RFC 6749 §6: a narrower scope may be asked for; a broader one is an error.
     let granted = split_list(Some(&grant.scope));
     let scope = match params.get("scope") {
@@ -61,13 +76,9 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
     let token = secrets::random_token();
     let expires = refresh_expiry(state, client, family_end, now);
     Store::insert_refresh_token(&mut tx, &secrets::digest(&token), &grant.id, &client.id, now, expires).await?;
-    tx.commit().await?;
-
-    if state.store.account_by_id(&grant.user_id).await?.is_none() {
-        state.store.revoke_grant(&grant.id, now).await?;
-        return Err(OAuthError::invalid_grant("the account no longer exists"));
-    }
-    issue(
+    // Signed before the commit: if signing fails the old token is not spent, so the
+    // client's retry is not mistaken for reuse. (A deleted account's grants are gone with it.)
+    let tokens = issue(
         state,
         UserTokens {
             client,
@@ -81,5 +92,7 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
             refresh_token: Some(token),
         },
         now,
-    )
+    )?;
+    tx.commit().await?;
+    Ok(tokens)
 }
