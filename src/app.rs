@@ -52,6 +52,8 @@ pub struct App {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    /// Set when Gatehouse terminates TLS itself.
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl App {
@@ -88,10 +90,15 @@ impl App {
             clock,
             config: Arc::new(config),
         };
+        let tls = match (&state.config.tls.cert_file, &state.config.tls.key_file) {
+            (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+            _ => None,
+        };
         Ok(App {
             router: router(state.clone()),
             listener,
             state,
+            tls,
         })
     }
 
@@ -109,11 +116,20 @@ impl App {
         let logouts = tokio::spawn(backchannel::worker(self.state.clone()));
         let key_reload = tokio::spawn(reload_keys(self.state.clone()));
         let mail = tokio::spawn(crate::mail::worker(self.state.clone()));
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("server error")?;
+        let service = self.router.into_make_service_with_connect_info::<throttle::PeerAddr>();
+        match self.tls {
+            Some(tls) => {
+                let listener = crate::tls::TlsListener::new(self.listener, tls).context("cannot start TLS")?;
+                axum::serve(listener, service)
+                    .with_graceful_shutdown(shutdown_signal())
+                    .await
+                    .context("server error")?
+            }
+            None => axum::serve(self.listener, service)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .context("server error")?,
+        }
         janitor.abort();
         logouts.abort();
         key_reload.abort();

@@ -40,6 +40,7 @@ pub struct RawConfig {
     pub mail: MailSettings,
     pub accounts: AccountSettings,
     pub branding: BrandingSettings,
+    pub tls: TlsSettings,
 }
 
 impl Default for RawConfig {
@@ -59,8 +60,19 @@ impl Default for RawConfig {
             mail: MailSettings::default(),
             accounts: AccountSettings::default(),
             branding: BrandingSettings::default(),
+            tls: TlsSettings::default(),
         }
     }
+}
+
+/// Serve https directly (no proxy in front): both files, or neither.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSettings {
+    /// PEM certificate chain, leaf first.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1), mode 0600.
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -231,6 +243,7 @@ pub struct Config {
     pub mail: MailSettings,
     pub accounts: AccountSettings,
     pub branding: BrandingSettings,
+    pub tls: TlsSettings,
 }
 
 /// CLI flags that override the file and the environment.
@@ -310,6 +323,12 @@ impl Config {
         if raw.keys.rsa_bits < 2048 || raw.keys.rsa_bits > 8192 {
             bail!("invalid `keys.rsa_bits`: must be between 2048 and 8192");
         }
+        if raw.tls.cert_file.is_some() != raw.tls.key_file.is_some() {
+            bail!("invalid `tls`: set both `tls.cert_file` and `tls.key_file`, or neither");
+        }
+        if raw.tls.cert_file.is_some() && !raw.issuer.starts_with("https://") {
+            bail!("invalid `issuer`: serving TLS (`tls.cert_file`) needs an https issuer");
+        }
         if raw.accounts.password_min_length < 8 {
             bail!("invalid `accounts.password_min_length`: NIST SP 800-63B asks for at least 8");
         }
@@ -342,6 +361,7 @@ impl Config {
             mail: raw.mail,
             accounts: raw.accounts,
             branding: raw.branding,
+            tls: raw.tls,
         })
     }
 

@@ -20,6 +20,7 @@ pub mod secrets;
 pub mod sessions;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 
 pub use app::{App, AppState};
 pub use clock::Clock;

@@ -130,7 +130,14 @@ async fn serve(config: Config, clock: Clock) -> anyhow::Result<()> {
         store::redact_url(&config.database_url)
     };
     if config.log_format == crate::config::LogFormat::Human {
-        println!("Gatehouse is listening on http://{addr}");
+        println!(
+            "Gatehouse is listening on {}://{addr}",
+            if config.tls.cert_file.is_some() {
+                "https"
+            } else {
+                "http"
+            }
+        );
         println!("  issuer:    {}", config.issuer_str());
         println!("  discovery: {}", config.url_for(crate::oauth::DISCOVERY));
         println!("  database:  {data}");

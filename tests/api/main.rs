@@ -20,5 +20,6 @@ mod refresh;
 mod services;
 mod sign_in;
 mod store;
+mod tls;
 mod token;
 mod userinfo;
