@@ -15,6 +15,7 @@ pub mod error;
 pub mod keys;
 pub mod mail;
 pub mod oauth;
+pub mod outbox;
 pub mod pages;
 pub mod secrets;
 pub mod sessions;

@@ -7,8 +7,10 @@
 use crate::app::AppState;
 use crate::config::MailSettings;
 use crate::error::AppError;
+use crate::outbox::{self, Policy};
 use crate::secrets;
 use crate::store::mail::OutgoingMail;
+use crate::store::outbox::Outbox;
 use anyhow::Context;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -16,9 +18,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
-
-const MAX_ATTEMPTS: i64 = 12;
-const LEASE_SECS: i64 = 60;
 
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
@@ -107,33 +106,22 @@ pub async fn worker(state: AppState) {
     }
 }
 
+const POLICY: Policy = Policy {
+    outbox: Outbox::Mail,
+    what: "mail",
+    max_attempts: 12,
+    base_backoff_secs: 15,
+    max_backoff_secs: 3600,
+    lease_secs: 60,
+};
+
 async fn deliver_due(state: &AppState) -> Result<(), sqlx::Error> {
     let now = state.clock.now();
-    for mail in state.store.due_mail(now, 20).await? {
-        if !state.store.claim_mail(&mail, now, LEASE_SECS).await? {
-            continue;
-        }
-        match deliver(&state.mailer, &mail).await {
-            Ok(()) => state.store.mail_sent(&mail.id).await?,
-            Err(e) => {
-                let attempts = mail.attempts + 1;
-                if attempts >= MAX_ATTEMPTS {
-                    tracing::error!(error = format!("{e:#}"), attempts, "mail undeliverable; giving up");
-                    state.store.mail_sent(&mail.id).await?;
-                } else {
-                    let backoff = (15 * (1_i64 << attempts.min(8))).min(3600);
-                    tracing::warn!(
-                        error = format!("{e:#}"),
-                        attempts,
-                        retry_in = backoff,
-                        "mail delivery failed; will retry"
-                    );
-                    state.store.mail_failed(&mail.id, attempts, now + backoff).await?;
-                }
-            }
-        }
-    }
-    Ok(())
+    let due = state.store.due_mail(now, 20).await?;
+    outbox::deliver(&state.store, &POLICY, due, now, |mail| async move {
+        deliver(&state.mailer, &mail).await
+    })
+    .await
 }
 
 async fn deliver(mailer: &Mailer, mail: &OutgoingMail) -> anyhow::Result<()> {

@@ -5,8 +5,10 @@
 
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::outbox::{self, Policy};
 use crate::secrets;
 use crate::store::logout::Delivery;
+use crate::store::outbox::Outbox;
 use crate::store::sessions::SessionRow;
 use serde_json::json;
 use std::time::Duration;
@@ -15,8 +17,6 @@ pub const LOGOUT_TOKEN_TYP: &str = "logout+jwt";
 const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 /// Back-Channel Logout §2.4 recommends a short lifetime; ours covers the retry window.
 const LOGOUT_TOKEN_TTL: i64 = 10 * 60;
-const MAX_ATTEMPTS: i64 = 6;
-const LEASE_SECS: i64 = 30;
 
 /// Queues a logout token for each client of the ended `session`, and wakes the worker.
 pub async fn queue(state: &AppState, session: &SessionRow, now: i64) -> Result<(), AppError> {
@@ -63,47 +63,35 @@ pub async fn worker(state: AppState) {
     }
 }
 
+const POLICY: Policy = Policy {
+    outbox: Outbox::Logout,
+    what: "back-channel logout",
+    max_attempts: 6,
+    base_backoff_secs: 5,
+    max_backoff_secs: 600,
+    lease_secs: 30,
+};
+
 async fn deliver_due(state: &AppState) -> Result<(), sqlx::Error> {
     let now = state.clock.now();
-    for delivery in state.store.due_logouts(now, 20).await? {
-        if !state.store.claim_logout(&delivery, now, LEASE_SECS).await? {
-            continue;
-        }
-        let delivered = send(state, &delivery).await;
-        if delivered {
-            state.store.finish_logout(&delivery.id).await?;
-            continue;
-        }
-        let attempts = delivery.attempts + 1;
-        if attempts >= MAX_ATTEMPTS {
-            tracing::error!(client_id = %delivery.client_id, attempts, "back-channel logout undeliverable; giving up");
-            state.store.finish_logout(&delivery.id).await?;
-        } else {
-            let backoff = 5 * (1_i64 << attempts);
-            tracing::warn!(client_id = %delivery.client_id, attempts, retry_in = backoff, "back-channel logout failed; will retry");
-            state.store.retry_logout(&delivery.id, attempts, now + backoff).await?;
-        }
-    }
-    Ok(())
+    let due = state.store.due_logouts(now, 20).await?;
+    outbox::deliver(&state.store, &POLICY, due, now, |delivery| async move {
+        send(state, &delivery).await
+    })
+    .await
 }
 
 /// Back-Channel Logout §2.5: POST `logout_token` form-encoded; any 2xx is success.
-async fn send(state: &AppState, delivery: &Delivery) -> bool {
-    let result = state
+async fn send(state: &AppState, delivery: &Delivery) -> anyhow::Result<()> {
+    let response = state
         .http
         .post(&delivery.uri)
         .form(&[("logout_token", delivery.logout_token.as_str())])
         .send()
-        .await;
-    match result {
-        Ok(response) if response.status().is_success() => true,
-        Ok(response) => {
-            tracing::debug!(status = %response.status(), client_id = %delivery.client_id, "logout receiver refused");
-            false
-        }
-        Err(e) => {
-            tracing::debug!(error = %e, client_id = %delivery.client_id, "logout receiver unreachable");
-            false
-        }
+        .await
+        .map_err(|e| anyhow::anyhow!("client {}: receiver unreachable: {e}", delivery.client_id))?;
+    if !response.status().is_success() {
+        anyhow::bail!("client {}: receiver answered {}", delivery.client_id, response.status());
     }
+    Ok(())
 }

@@ -1,6 +1,5 @@
-//! The back-channel logout outbox: a logout token per client to notify, retried until
-//! delivered or given up on. Rows are claimed before sending, so instances sharing one
-//! database do not send the same token twice at once.
+//! The back-channel logout outbox: a logout token per client to notify. Claiming,
+//! finishing and rescheduling rows is shared with the mail outbox (`store::outbox`).
 
 use super::Store;
 
@@ -47,33 +46,16 @@ impl Store {
         .fetch_all(self.pool())
         .await
     }
+}
 
-    /// Takes a delivery for `lease` seconds; false when another worker got it first.
-    pub async fn claim_logout(&self, delivery: &Delivery, now: i64, lease: i64) -> Result<bool, sqlx::Error> {
-        sqlx::query("UPDATE logout_deliveries SET next_at = $3 WHERE id = $1 AND next_at = $2")
-            .bind(&delivery.id)
-            .bind(delivery.next_at)
-            .bind(now + lease)
-            .execute(self.pool())
-            .await
-            .map(|r| r.rows_affected() == 1)
+impl crate::outbox::Queued for Delivery {
+    fn id(&self) -> &str {
+        &self.id
     }
-
-    pub async fn finish_logout(&self, id: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM logout_deliveries WHERE id = $1")
-            .bind(id)
-            .execute(self.pool())
-            .await
-            .map(|_| ())
+    fn attempts(&self) -> i64 {
+        self.attempts
     }
-
-    pub async fn retry_logout(&self, id: &str, attempts: i64, next_at: i64) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE logout_deliveries SET attempts = $2, next_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(attempts)
-            .bind(next_at)
-            .execute(self.pool())
-            .await
-            .map(|_| ())
+    fn next_at(&self) -> i64 {
+        self.next_at
     }
 }

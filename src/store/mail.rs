@@ -42,39 +42,22 @@ impl Store {
         .await
     }
 
-    /// Takes a message for `lease` seconds; false when another worker got it first.
-    pub async fn claim_mail(&self, mail: &OutgoingMail, now: i64, lease: i64) -> Result<bool, sqlx::Error> {
-        sqlx::query("UPDATE mail_outbox SET next_at = $3 WHERE id = $1 AND next_at = $2")
-            .bind(&mail.id)
-            .bind(mail.next_at)
-            .bind(now + lease)
-            .execute(self.pool())
-            .await
-            .map(|r| r.rows_affected() == 1)
-    }
-
-    pub async fn mail_sent(&self, id: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM mail_outbox WHERE id = $1")
-            .bind(id)
-            .execute(self.pool())
-            .await
-            .map(|_| ())
-    }
-
-    pub async fn mail_failed(&self, id: &str, attempts: i64, next_at: i64) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE mail_outbox SET attempts = $2, next_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(attempts)
-            .bind(next_at)
-            .execute(self.pool())
-            .await
-            .map(|_| ())
-    }
-
     pub async fn pending_mail_count(&self) -> Result<i64, sqlx::Error> {
         sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM mail_outbox")
             .fetch_one(self.pool())
             .await
             .map(|(n,)| n)
+    }
+}
+
+impl crate::outbox::Queued for OutgoingMail {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn attempts(&self) -> i64 {
+        self.attempts
+    }
+    fn next_at(&self) -> i64 {
+        self.next_at
     }
 }

@@ -11,6 +11,7 @@ pub mod email_tokens;
 pub mod grants;
 pub mod logout;
 pub mod mail;
+pub mod outbox;
 pub mod requests;
 pub mod sessions;
 pub mod tokens;
