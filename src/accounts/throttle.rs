@@ -34,13 +34,14 @@ pub struct ClientIp(pub IpAddr);
 /// Failures before an identifier starts to wait, and the longest wait: an attacker slows to
 /// a crawl while the owner is never locked out for more than minutes (NIST SP 800-63B §5.2.2).
 const FREE_FAILURES: i64 = 5;
+const FIRST_LOCK_SECS: i64 = 30;
 const MAX_LOCK_SECS: i64 = 15 * 60;
 
 pub fn lock_for(failures: i64) -> i64 {
     if failures < FREE_FAILURES {
         0
     } else {
-        (1_i64 << (failures - FREE_FAILURES).min(20)).min(MAX_LOCK_SECS)
+        (FIRST_LOCK_SECS << (failures - FREE_FAILURES).min(20)).min(MAX_LOCK_SECS)
     }
 }
 
@@ -148,8 +149,9 @@ mod tests {
         assert!(limiter.check("signup", ip, 2).is_ok());
         assert!(limiter.check("login", ip, 61).is_ok());
         assert_eq!(lock_for(4), 0);
-        assert_eq!(lock_for(5), 1);
-        assert_eq!(lock_for(9), 16);
+        assert_eq!(lock_for(5), 30);
+        assert_eq!(lock_for(6), 60);
+        assert_eq!(lock_for(9), 480);
         assert_eq!(lock_for(100), MAX_LOCK_SECS);
     }
 }
