@@ -270,7 +270,7 @@ async fn purge_expired(state: AppState) {
             .await
         {
             Ok(ended) => {
-                if let Err(e) = crate::oauth::end_session::ended_elsewhere(&state, &ended).await {
+                if let Err(e) = crate::oauth::end_session::sessions_ended(&state, &ended).await {
                     tracing::warn!(error = %e, "ending expired sessions failed");
                 }
             }

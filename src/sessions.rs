@@ -90,7 +90,7 @@ pub async fn start(
     if let Some(old) = read_cookie(headers, &name) {
         // The browser's previous session ends like any other: its apps' tokens with it.
         if let Some(previous) = state.store.delete_session_by_cookie(&secrets::digest(&old)).await? {
-            crate::oauth::end_session::ended_elsewhere(state, &[previous]).await?;
+            crate::oauth::end_session::sessions_ended(state, &[previous]).await?;
         }
     }
     let now = state.clock.now();

@@ -2,6 +2,7 @@
 //! emailed links, and the parked authorization request a user came from.
 
 use super::throttle::{too_many, ClientIp};
+use super::Account;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::mail;
@@ -68,6 +69,48 @@ pub fn anonymous_page(
 /// A page with a title and a message (and an optional link or resend form).
 pub fn message(state: &AppState, headers: &HeaderMap, status: StatusCode, ctx: minijinja::Value) -> Response {
     anonymous_page(state, headers, status, "message.html", ctx)
+}
+
+/// The page an emailed link opens: a button that POSTs the token to `action` (a GET,
+/// such as a mail scanner following the link, must not use it up). None when the link is
+/// no longer live.
+pub async fn link_button_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    purpose: &str,
+    token: &str,
+    texts: [&str; 4],
+) -> Result<Option<Response>, AppError> {
+    let live = state
+        .store
+        .peek_email_token(&secrets::digest(token), purpose, state.clock.now())
+        .await?;
+    let [title, message, action, button] = texts;
+    Ok(live.map(|_| {
+        anonymous_page(
+            state,
+            headers,
+            StatusCode::OK,
+            "confirm.html",
+            context! { title, message, action, button, token },
+        )
+    }))
+}
+
+/// The new password of an existing account from a form's `password` and
+/// `password_confirm`, checked against the policy with the account's names as context.
+pub fn new_password<'p>(state: &AppState, account: &Account, params: &'p Params) -> Result<&'p str, String> {
+    let password = params.get("password").unwrap_or_default();
+    let context = [
+        account.given_name.as_str(),
+        account.family_name.as_str(),
+        account.username.as_str(),
+    ];
+    super::password::check_policy(password, state.config.accounts.password_min_length, &context)?;
+    if params.get("password_confirm") != Some(password) {
+        return Err("The passwords do not match.".into());
+    }
+    Ok(password)
 }
 
 /// Issues a single-use link for `purpose` and emails it with `template`.

@@ -5,11 +5,11 @@
 
 use super::forms::{self, CONFIRM_TTL};
 use super::recovery::after_password_change;
-use super::{password, validate_email, validate_username, Account};
+use super::{validate_email, validate_username, Account};
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::oauth::authorize::found;
-use crate::oauth::{backchannel, params::read_form, params::Params};
+use crate::oauth::params::{read_form, Params};
 use crate::secrets;
 use crate::sessions;
 use crate::store::{self, sessions::SessionRow};
@@ -186,27 +186,22 @@ pub async fn confirm_email_page(
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, AppError> {
     let token = q.token.unwrap_or_default();
-    if state
-        .store
-        .peek_email_token(&secrets::digest(&token), "email_change", state.clock.now())
-        .await?
-        .is_none()
-    {
-        return Ok(state.pages.error(
-            StatusCode::BAD_REQUEST,
-            "This link has expired",
-            "Ask for a new one from your account page.",
-        ));
-    }
-    Ok(forms::anonymous_page(
-        &state,
-        &headers,
-        StatusCode::OK,
-        "confirm.html",
-        context! {
-        title => "Confirm your new email", message => "Make this the address of your account.",
-        action => "/account/email/confirm", button => "Confirm new address", token, },
-    ))
+    let texts = [
+        "Confirm your new email",
+        "Make this the address of your account.",
+        "/account/email/confirm",
+        "Confirm new address",
+    ];
+    Ok(
+        match forms::link_button_page(&state, &headers, "email_change", &token, texts).await? {
+            Some(page) => page,
+            None => state.pages.error(
+                StatusCode::BAD_REQUEST,
+                "This link has expired",
+                "Ask for a new one from your account page.",
+            ),
+        },
+    )
 }
 
 pub async fn confirm_email(
@@ -263,18 +258,10 @@ pub async fn change_password(
         if !password_ok(&state, &account, &params).await? {
             return Ok(Err("Your current password is not correct.".into()));
         }
-        let new_password = params.get("password").unwrap_or_default();
-        let context = [
-            account.given_name.as_str(),
-            account.family_name.as_str(),
-            account.username.as_str(),
-        ];
-        if let Err(e) = password::check_policy(new_password, state.config.accounts.password_min_length, &context) {
-            return Ok(Err(e));
-        }
-        if params.get("password_confirm") != Some(new_password) {
-            return Ok(Err("The new passwords do not match.".into()));
-        }
+        let new_password = match forms::new_password(&state, &account, &params) {
+            Ok(password) => password,
+            Err(e) => return Ok(Err(e)),
+        };
         let hash = state.hasher.hash(new_password).await?;
         state
             .store
@@ -312,7 +299,7 @@ pub async fn end_other_sessions(
             Some(_) => return Ok(Err("Use Sign out to end this session.".into())),
             None => state.store.end_user_sessions(&account.id, Some(&session.id)).await?,
         };
-        crate::oauth::end_session::ended_elsewhere(&state, &ended).await?;
+        crate::oauth::end_session::sessions_ended(&state, &ended).await?;
         Ok(Ok(format!("Signed out of {} other session(s).", ended.len())))
     })
     .await
@@ -340,9 +327,8 @@ pub async fn delete(State(state): State<AppState>, headers: HeaderMap, body: Bod
     }
     let now = state.clock.now();
     // Tell the apps before the rows they are derived from disappear.
-    for s in state.store.user_sessions(&account.id, now).await? {
-        backchannel::queue(&state, &s, now).await?;
-    }
+    let open = state.store.user_sessions(&account.id, now).await?;
+    crate::oauth::end_session::sessions_ended(&state, &open).await?;
     crate::mail::send(
         &state,
         &account.email,

@@ -5,7 +5,6 @@
 //! the user then signs in again.
 
 use super::forms::{self, RESET_TTL};
-use super::password;
 use super::throttle::ClientIp;
 use crate::app::AppState;
 use crate::error::AppError;
@@ -182,23 +181,10 @@ pub async fn reset(State(state): State<AppState>, headers: HeaderMap, body: Body
     let Some(account) = state.store.account_by_id(&peeked.user_id).await? else {
         return Ok(expired(&state, &headers));
     };
-    let new_password = params.get("password").unwrap_or_default();
-    let context = [
-        account.given_name.as_str(),
-        account.family_name.as_str(),
-        account.username.as_str(),
-    ];
-    if let Err(e) = password::check_policy(new_password, state.config.accounts.password_min_length, &context) {
-        return Ok(reset_form(&state, &headers, StatusCode::BAD_REQUEST, Some(&e)));
-    }
-    if params.get("password_confirm") != Some(new_password) {
-        return Ok(reset_form(
-            &state,
-            &headers,
-            StatusCode::BAD_REQUEST,
-            Some("The passwords do not match."),
-        ));
-    }
+    let new_password = match forms::new_password(&state, &account, &params) {
+        Ok(password) => password,
+        Err(e) => return Ok(reset_form(&state, &headers, StatusCode::BAD_REQUEST, Some(&e))),
+    };
     let Some(link) = state.store.take_email_token(&digest, "reset", now).await? else {
         return Ok(expired(&state, &headers));
     };
@@ -247,7 +233,7 @@ pub async fn after_password_change(state: &AppState, user_id: &str, keep: Option
     let now = state.clock.now();
     state.store.drop_email_tokens(user_id).await?;
     let ended = state.store.end_user_sessions(user_id, keep).await?;
-    end_session::ended_elsewhere(state, &ended).await?;
+    end_session::sessions_ended(state, &ended).await?;
     if keep.is_none() {
         state.store.revoke_user_grants(user_id, now).await?;
     }

@@ -152,19 +152,13 @@ pub async fn submit(
     };
     match state.store.create_account(&account, now).await {
         Ok(()) => {
-            forms::email_link(
+            send_confirmation(
                 &state,
                 &id,
                 &values["given_name"],
                 &email,
-                "confirm",
-                "/signup/confirm",
-                CONFIRM_TTL,
                 request_id.as_deref(),
                 browser.as_deref(),
-                "confirm",
-                "Confirm email address",
-                context! {},
             )
             .await?;
             tracing::info!(user_id = %id, "signed up; confirmation sent");
@@ -207,6 +201,32 @@ pub async fn submit(
         Err(e) => return Err(e.into()),
     }
     Ok(check_email(&state, &headers, &email, request_id.as_deref()))
+}
+
+/// Emails the link that confirms `email` for the account, bound to the browser that asked.
+async fn send_confirmation(
+    state: &AppState,
+    user_id: &str,
+    name: &str,
+    email: &str,
+    request_id: Option<&str>,
+    browser: Option<&str>,
+) -> Result<(), AppError> {
+    forms::email_link(
+        state,
+        user_id,
+        name,
+        email,
+        "confirm",
+        "/signup/confirm",
+        CONFIRM_TTL,
+        request_id,
+        browser,
+        "confirm",
+        "Confirm email address",
+        context! {},
+    )
+    .await
 }
 
 /// The answer to every signup and resend: look in your inbox.
@@ -263,23 +283,18 @@ pub async fn confirm_page(
     Query(q): Query<SignupQuery>,
 ) -> Result<Response, AppError> {
     let token = q.token.unwrap_or_default();
-    if state
-        .store
-        .peek_email_token(&secrets::digest(&token), "confirm", state.clock.now())
-        .await?
-        .is_none()
-    {
-        return Ok(expired_link(&state, &headers));
-    }
-    Ok(forms::anonymous_page(
-        &state,
-        &headers,
-        StatusCode::OK,
-        "confirm.html",
-        context! {
-        title => "Confirm your email", message => "One click and your account is ready.",
-        action => "/signup/confirm", button => "Confirm and continue", token, },
-    ))
+    let texts = [
+        "Confirm your email",
+        "One click and your account is ready.",
+        "/signup/confirm",
+        "Confirm and continue",
+    ];
+    Ok(
+        match forms::link_button_page(&state, &headers, "confirm", &token, texts).await? {
+            Some(page) => page,
+            None => expired_link(&state, &headers),
+        },
+    )
 }
 
 pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
@@ -342,19 +357,13 @@ pub async fn resend(
     let browser = sessions::browser_binding(&state.config, &headers);
     if let Some(account) = state.store.account_by_identifier(&email).await? {
         if account.email_verified == 0 && account.email.eq_ignore_ascii_case(&email) {
-            forms::email_link(
+            send_confirmation(
                 &state,
                 &account.id,
                 &account.given_name,
                 &account.email,
-                "confirm",
-                "/signup/confirm",
-                CONFIRM_TTL,
                 request_id.as_deref(),
                 browser.as_deref(),
-                "confirm",
-                "Confirm email address",
-                context! {},
             )
             .await?;
         }

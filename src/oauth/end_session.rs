@@ -160,17 +160,16 @@ async fn registered_return(
 /// a back-channel logout token to each client that got tokens in it. Returns the
 /// Set-Cookie header that clears the browser's cookie.
 pub async fn sign_out(state: &AppState, headers: &HeaderMap, session: &SessionRow) -> Result<HeaderValue, AppError> {
-    let now = state.clock.now();
     let clear = sessions::end(state, headers).await?;
-    state.store.revoke_session_grants(&session.id, now).await?;
-    backchannel::queue(state, session, now).await?;
+    sessions_ended(state, std::slice::from_ref(session)).await?;
     tracing::info!(user_id = %session.user_id, "signed out");
     Ok(clear)
 }
 
-/// Ends the grants and notifies the clients of sessions already deleted elsewhere (a
-/// password change, "sign out everywhere", account deletion).
-pub async fn ended_elsewhere(state: &AppState, sessions: &[SessionRow]) -> Result<(), AppError> {
+/// What follows the end of sessions, however they ended (logout, re-login, timeout,
+/// password change, "sign out everywhere", account deletion): their grants are revoked,
+/// except offline access, and their clients get back-channel logout tokens.
+pub async fn sessions_ended(state: &AppState, sessions: &[SessionRow]) -> Result<(), AppError> {
     let now = state.clock.now();
     for session in sessions {
         state.store.revoke_session_grants(&session.id, now).await?;

@@ -62,19 +62,34 @@ const COLUMNS: &str = "id, name, secret_hash, redirect_uris, post_logout_redirec
     created_at, grant_types, first_party, allowed_scopes, audiences, jwks, backchannel_logout_uri, \
     always_refresh, access_token_ttl_secs, refresh_idle_ttl_secs, refresh_absolute_ttl_secs";
 
-impl Store {
-    pub async fn create_client(&self, client: &Client) -> Result<(), sqlx::Error> {
-        sqlx::query(&format!(
-            "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-             $13, $14, $15, $16, $17)"
-        ))
-        .bind(&client.id)
+/// Every setting column, in the order `bind_settings` binds them after the id.
+const SETTINGS: &[&str] = &[
+    "name",
+    "secret_hash",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "require_pkce",
+    "grant_types",
+    "first_party",
+    "allowed_scopes",
+    "audiences",
+    "jwks",
+    "backchannel_logout_uri",
+    "always_refresh",
+    "access_token_ttl_secs",
+    "refresh_idle_ttl_secs",
+    "refresh_absolute_ttl_secs",
+];
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+fn bind_settings<'q>(query: AnyQuery<'q>, client: &'q Client) -> AnyQuery<'q> {
+    query
         .bind(&client.name)
         .bind(&client.secret_hash)
         .bind(json(&client.redirect_uris))
         .bind(json(&client.post_logout_redirect_uris))
         .bind(client.require_pkce as i64)
-        .bind(client.created_at)
         .bind(json(&client.grant_types))
         .bind(client.first_party as i64)
         .bind(client.allowed_scopes.as_deref().map(json))
@@ -85,39 +100,35 @@ impl Store {
         .bind(client.access_token_ttl_secs)
         .bind(client.refresh_idle_ttl_secs)
         .bind(client.refresh_absolute_ttl_secs)
-        .execute(self.pool())
-        .await
-        .map(|_| ())
+}
+
+impl Store {
+    pub async fn create_client(&self, client: &Client) -> Result<(), sqlx::Error> {
+        let placeholders: Vec<String> = (1..=SETTINGS.len() + 2).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "INSERT INTO clients (id, {}, created_at) VALUES ({})",
+            SETTINGS.join(", "),
+            placeholders.join(", ")
+        );
+        bind_settings(sqlx::query(&sql).bind(&client.id), client)
+            .bind(client.created_at)
+            .execute(self.pool())
+            .await
+            .map(|_| ())
     }
 
     /// Rewrites every setting of an existing client (not its id or creation time).
     pub async fn update_client(&self, client: &Client) -> Result<bool, sqlx::Error> {
-        sqlx::query(
-            "UPDATE clients SET name = $2, secret_hash = $3, redirect_uris = $4, \
-             post_logout_redirect_uris = $5, require_pkce = $6, grant_types = $7, first_party = $8, \
-             allowed_scopes = $9, audiences = $10, jwks = $11, backchannel_logout_uri = $12, \
-             always_refresh = $13, access_token_ttl_secs = $14, refresh_idle_ttl_secs = $15, \
-             refresh_absolute_ttl_secs = $16 WHERE id = $1",
-        )
-        .bind(&client.id)
-        .bind(&client.name)
-        .bind(&client.secret_hash)
-        .bind(json(&client.redirect_uris))
-        .bind(json(&client.post_logout_redirect_uris))
-        .bind(client.require_pkce as i64)
-        .bind(json(&client.grant_types))
-        .bind(client.first_party as i64)
-        .bind(client.allowed_scopes.as_deref().map(json))
-        .bind(json(&client.audiences))
-        .bind(&client.jwks)
-        .bind(&client.backchannel_logout_uri)
-        .bind(client.always_refresh as i64)
-        .bind(client.access_token_ttl_secs)
-        .bind(client.refresh_idle_ttl_secs)
-        .bind(client.refresh_absolute_ttl_secs)
-        .execute(self.pool())
-        .await
-        .map(|r| r.rows_affected() > 0)
+        let assignments: Vec<String> = SETTINGS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = ${}", i + 2))
+            .collect();
+        let sql = format!("UPDATE clients SET {} WHERE id = $1", assignments.join(", "));
+        bind_settings(sqlx::query(&sql).bind(&client.id), client)
+            .execute(self.pool())
+            .await
+            .map(|r| r.rows_affected() > 0)
     }
 
     pub async fn client(&self, id: &str) -> Result<Option<Client>, sqlx::Error> {

@@ -52,15 +52,6 @@ impl Store {
         .await
     }
 
-    pub async fn session_exists(&self, id: &str, now: i64) -> Result<bool, sqlx::Error> {
-        sqlx::query("SELECT 1 FROM sessions WHERE id = $1 AND expires_at > $2")
-            .bind(id)
-            .bind(now)
-            .fetch_optional(self.pool())
-            .await
-            .map(|row| row.is_some())
-    }
-
     pub async fn touch_session(&self, id: &str, now: i64) -> Result<(), sqlx::Error> {
         sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1")
             .bind(id)
