@@ -83,20 +83,25 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut RawConfig
     };
     adjust(&mut raw);
     let custom_issuer = raw.issuer != RawConfig::default().issuer;
+    // With TLS the issuer must be https; the port is filled in below.
+    let scheme = if raw.tls.cert_file.is_some() { "https" } else { "http" };
+    if !custom_issuer {
+        raw.issuer = format!("{scheme}://127.0.0.1");
+    }
     let mut config = Config::from_raw(raw).expect("test config");
     // The issuer must name the port we get, so bind first.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     config.listen = listener.local_addr().expect("addr");
     if !custom_issuer {
-        config.issuer = format!("http://127.0.0.1:{port}").parse().expect("issuer");
+        config.issuer = format!("{scheme}://127.0.0.1:{port}").parse().expect("issuer");
     }
     let clock = Clock::system();
     let app = App::build_on(listener, config, clock.clone())
         .await
         .expect("app starts");
     let store = app.state().store.clone();
-    let base = format!("http://{}", app.local_addr().expect("addr"));
+    let base = format!("{scheme}://{}", app.local_addr().expect("addr"));
     tokio::spawn(app.serve());
 
     let now = clock.now();

@@ -10,6 +10,7 @@ mod authorize;
 mod browser;
 mod browser_apps;
 mod cli;
+mod conformance;
 mod consent;
 mod discovery;
 mod introspection;

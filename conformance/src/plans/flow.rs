@@ -1,0 +1,327 @@
+//! The authorization code flow as steps: build and send the authorization request, read
+//! the response at the callback, redeem the code, call UserInfo. Each step runs the
+//! checks the official suite runs at that point.
+
+use super::Ctx;
+use crate::browser::{Landing, Policy, Visit};
+use crate::checks::{authz, id_token, token, userinfo, Stop};
+use crate::jose::{pkce_pair, random_token, Jwt};
+use serde_json::{Map, Value};
+use url::Url;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    Client,
+    Client2,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    Basic,
+    Post,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserInfoCall {
+    Get,
+    PostHeader,
+    PostBody,
+}
+
+/// An authorization request before it is sent.
+#[derive(Debug, Clone)]
+pub struct AuthRequest {
+    pub which: Which,
+    pub scope: String,
+    pub nonce: bool,
+    pub response_type: Option<&'static str>,
+    pub params: Vec<(String, String)>,
+    pub pkce: bool,
+    pub post: bool,
+    pub redirect_uri: Option<String>,
+    /// Parameters in reverse order (oidcc-alternate-happy-flow).
+    pub reversed: bool,
+}
+
+impl AuthRequest {
+    pub fn new() -> AuthRequest {
+        AuthRequest {
+            which: Which::Client,
+            scope: "openid".into(),
+            nonce: true,
+            response_type: Some("code"),
+            params: Vec::new(),
+            pkce: false,
+            post: false,
+            redirect_uri: None,
+            reversed: false,
+        }
+    }
+
+    pub fn scope(mut self, scope: &str) -> Self {
+        self.scope = scope.into();
+        self
+    }
+
+    pub fn param(mut self, name: &str, value: &str) -> Self {
+        self.params.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn client(mut self, which: Which) -> Self {
+        self.which = which;
+        self
+    }
+}
+
+impl Default for AuthRequest {
+    fn default() -> Self {
+        AuthRequest::new()
+    }
+}
+
+/// What was sent, to check the response against.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub which: Which,
+    pub state: String,
+    pub nonce: Option<String>,
+    pub verifier: Option<String>,
+    pub redirect_uri: String,
+    pub scope: String,
+}
+
+/// A redeemed code.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub json: Value,
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub id_token: Jwt,
+}
+
+impl Tokens {
+    pub fn sub(&self) -> &str {
+        self.id_token.claim_str("sub").unwrap_or("")
+    }
+
+    pub fn auth_time(&self) -> Option<i64> {
+        self.id_token.claim_i64("auth_time")
+    }
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+impl Ctx {
+    pub fn endpoint(&mut self, field: &str) -> Result<Url, Stop> {
+        let value = self.op.metadata().get(field).and_then(Value::as_str).map(str::to_string);
+        match value.as_deref().map(Url::parse) {
+            Some(Ok(url)) => Ok(url),
+            _ => Err(self.log.stop("CheckServerConfiguration", "OIDCD-3", format!("discovery has no usable {field}"))),
+        }
+    }
+
+    pub fn client_id(&self, which: Which) -> &str {
+        match which {
+            Which::Client => &self.op.target.client.id,
+            Which::Client2 => &self.op.target.client2.id,
+        }
+    }
+
+    fn secret(&self, which: Which) -> &str {
+        match which {
+            Which::Client => &self.op.target.client.secret,
+            Which::Client2 => &self.op.target.client2.secret,
+        }
+    }
+
+    pub fn issuer(&self) -> String {
+        self.op.target.issuer().to_string()
+    }
+
+    /// Sends the user to the authorization endpoint and follows through to wherever that ends.
+    pub async fn authorize(&mut self, req: &AuthRequest, policy: Policy) -> Result<(Sent, Visit), Stop> {
+        let endpoint = self.endpoint("authorization_endpoint")?;
+        let sent = Sent {
+            which: req.which,
+            state: random_token(16),
+            nonce: req.nonce.then(|| random_token(16)),
+            verifier: None,
+            redirect_uri: req.redirect_uri.clone().unwrap_or_else(|| self.op.target.redirect_uri()),
+            scope: req.scope.clone(),
+        };
+        let mut params: Vec<(String, String)> = vec![("client_id".into(), self.client_id(req.which).into())];
+        if let Some(rt) = req.response_type {
+            params.push(("response_type".into(), rt.into()));
+        }
+        params.push(("scope".into(), req.scope.clone()));
+        params.push(("redirect_uri".into(), sent.redirect_uri.clone()));
+        params.push(("state".into(), sent.state.clone()));
+        if let Some(nonce) = &sent.nonce {
+            params.push(("nonce".into(), nonce.clone()));
+        }
+        if self.form_post {
+            params.push(("response_mode".into(), "form_post".into()));
+        }
+        let mut sent = sent;
+        if req.pkce {
+            let (verifier, challenge) = pkce_pair();
+            params.push(("code_challenge".into(), challenge));
+            params.push(("code_challenge_method".into(), "S256".into()));
+            sent.verifier = Some(verifier);
+        }
+        params.extend(req.params.iter().cloned());
+        if req.reversed {
+            params.reverse();
+        }
+        let visit = if req.post {
+            self.browser.post(endpoint, params, policy).await?
+        } else {
+            let mut url = endpoint;
+            url.query_pairs_mut().extend_pairs(params);
+            self.browser.get(url, policy).await?
+        };
+        Ok((sent, visit))
+    }
+
+    fn authz_expect<'a>(&self, sent: &'a Sent, issuer: &'a str) -> authz::Expect<'a> {
+        authz::Expect { state: &sent.state, issuer, form_post: self.form_post }
+    }
+
+    /// The visit must end at the callback with a code.
+    pub fn expect_code(&mut self, sent: &Sent, visit: &Visit) -> Result<String, Stop> {
+        let issuer = self.issuer();
+        match &visit.landing {
+            Landing::Callback(arrival) => {
+                let expect = self.authz_expect(sent, &issuer);
+                authz::success(&mut self.log, arrival, &expect)
+            }
+            Landing::Page(page) => Err(self.log.stop(
+                "ExpectRedirectToCallback",
+                "OIDCC-3.1.2.5",
+                format!("the browser stopped at {} (HTTP {}) instead of returning to the client", page.url, page.status),
+            )),
+        }
+    }
+
+    /// The visit must end at the callback with one of the `allowed` errors.
+    pub fn expect_error(&mut self, sent: &Sent, visit: &Visit, allowed: &[&str]) -> Result<(), Stop> {
+        let issuer = self.issuer();
+        match &visit.landing {
+            Landing::Callback(arrival) => {
+                let expect = self.authz_expect(sent, &issuer);
+                authz::error(&mut self.log, arrival, &expect, allowed)
+            }
+            Landing::Page(page) => Err(self.log.stop(
+                "EnsureErrorFromAuthorizationEndpointResponse",
+                "OIDCC-3.1.2.6",
+                format!(
+                    "expected a redirect with error in {allowed:?}; the browser stopped at {} (HTTP {}), showing UI",
+                    page.url, page.status
+                ),
+            )),
+        }
+    }
+
+    /// POSTs to the token endpoint as `which`, authenticating with `auth`.
+    pub async fn token_call(&mut self, which: Which, mut form: Vec<(String, String)>, auth: ClientAuth) -> Result<token::Answer, Stop> {
+        let endpoint = self.endpoint("token_endpoint")?;
+        let id = self.client_id(which).to_string();
+        let secret = self.secret(which).to_string();
+        let mut request = self.op.api.post(endpoint);
+        match auth {
+            ClientAuth::Basic => {
+                // RFC 6749 §2.3.1: both parts form-urlencoded before the Basic encoding.
+                let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+                request = request.basic_auth(enc(&id), Some(enc(&secret)));
+            }
+            ClientAuth::Post => {
+                form.push(("client_id".into(), id));
+                form.push(("client_secret".into(), secret));
+            }
+        }
+        let response = request.form(&form).send().await.map_err(anyhow::Error::from)?;
+        let header = |name: reqwest::header::HeaderName| {
+            response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
+        };
+        let content_type = header(reqwest::header::CONTENT_TYPE);
+        let cache_control = header(reqwest::header::CACHE_CONTROL);
+        let status = response.status().as_u16();
+        let body = response.text().await.map_err(anyhow::Error::from)?;
+        Ok(token::Answer { status, content_type, cache_control, body })
+    }
+
+    /// Redeems a code and validates everything that comes back.
+    pub async fn exchange(&mut self, sent: &Sent, code: &str, auth: ClientAuth) -> Result<Tokens, Stop> {
+        let mut form = vec![
+            ("grant_type".to_string(), "authorization_code".to_string()),
+            ("code".to_string(), code.to_string()),
+            ("redirect_uri".to_string(), sent.redirect_uri.clone()),
+        ];
+        if let Some(verifier) = &sent.verifier {
+            form.push(("code_verifier".into(), verifier.clone()));
+        }
+        let answer = self.token_call(sent.which, form, auth).await?;
+        let json = token::success(&mut self.log, &answer, false)?;
+        let nonce = match &sent.nonce {
+            Some(n) => id_token::Nonce::Sent(n),
+            None => id_token::Nonce::NotSent,
+        };
+        self.tokens_from(json, sent.which, nonce)
+    }
+
+    /// Reads and validates a token response's tokens.
+    pub fn tokens_from(&mut self, json: Value, which: Which, nonce: id_token::Nonce<'_>) -> Result<Tokens, Stop> {
+        let access_token = json.get("access_token").and_then(Value::as_str).unwrap_or("").to_string();
+        let refresh_token = json.get("refresh_token").and_then(Value::as_str).map(str::to_string);
+        let raw = json.get("id_token").and_then(Value::as_str).unwrap_or("").to_string();
+        let issuer = self.issuer();
+        let client_id = self.client_id(which).to_string();
+        let expect = id_token::Expect {
+            issuer: &issuer,
+            client_id: &client_id,
+            nonce,
+            access_token: Some(&access_token),
+            now: now(),
+        };
+        let jwks = self.op.keys().clone();
+        let id_token = id_token::validate(&mut self.log, &raw, &jwks, &expect)?;
+        Ok(Tokens { json, access_token, refresh_token, id_token })
+    }
+
+    /// The whole happy path: sign in, get a code, redeem it.
+    pub async fn sign_in(&mut self, req: &AuthRequest) -> Result<(Sent, Visit, Tokens), Stop> {
+        let (sent, visit) = self.authorize(req, Policy::USER).await?;
+        let code = self.expect_code(&sent, &visit)?;
+        let tokens = self.exchange(&sent, &code, ClientAuth::Basic).await?;
+        Ok((sent, visit, tokens))
+    }
+
+    /// Calls UserInfo; returns (status, content type, body).
+    pub async fn userinfo_call(&mut self, access_token: &str, how: UserInfoCall) -> Result<(u16, String, String), Stop> {
+        let endpoint = self.endpoint("userinfo_endpoint")?;
+        let request = match how {
+            UserInfoCall::Get => self.op.api.get(endpoint).bearer_auth(access_token),
+            UserInfoCall::PostHeader => self.op.api.post(endpoint).bearer_auth(access_token),
+            UserInfoCall::PostBody => self.op.api.post(endpoint).form(&[("access_token", access_token)]),
+        };
+        let response = request.send().await.map_err(anyhow::Error::from)?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = response.text().await.map_err(anyhow::Error::from)?;
+        Ok((status, content_type, body))
+    }
+
+    /// Calls UserInfo and checks the answer against the ID token.
+    pub async fn userinfo(&mut self, tokens: &Tokens, how: UserInfoCall) -> Result<Map<String, Value>, Stop> {
+        let (status, content_type, body) = self.userinfo_call(&tokens.access_token, how).await?;
+        userinfo::success(&mut self.log, status, &content_type, &body, tokens.sub())
+    }
+}

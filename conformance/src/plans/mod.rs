@@ -1,0 +1,241 @@
+//! The plans and the machinery their modules share: the OP's published metadata, one
+//! module context (browser, log, variant), and the code flow broken into the steps the
+//! modules recombine.
+
+pub mod basic;
+pub mod config;
+pub mod flow;
+pub mod logout;
+
+use crate::browser::Browser;
+use crate::checks::{discovery, Log, Stop};
+use crate::report::{ModuleResult, Report, Severity, Status};
+use crate::target::Target;
+use anyhow::Context;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    Basic,
+    Config,
+    FormPostBasic,
+    RpInitiatedLogout,
+}
+
+impl Plan {
+    pub const ALL: [Plan; 4] = [Plan::Basic, Plan::Config, Plan::FormPostBasic, Plan::RpInitiatedLogout];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Plan::Basic => "oidcc-basic-certification-test-plan",
+            Plan::Config => "oidcc-config-certification-test-plan",
+            Plan::FormPostBasic => "oidcc-formpost-basic-certification-test-plan",
+            Plan::RpInitiatedLogout => "oidcc-rp-initiated-logout-certification-test-plan",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Plan> {
+        Plan::ALL.into_iter().find(|p| p.name() == name || p.name().starts_with(&format!("oidcc-{name}-")))
+    }
+
+    pub fn variant(self) -> &'static str {
+        match self {
+            Plan::FormPostBasic => "server_metadata=discovery, client_registration=static_client, response_mode=form_post",
+            _ => "server_metadata=discovery, client_registration=static_client, response_mode=default",
+        }
+    }
+
+    pub fn modules(self) -> &'static [&'static str] {
+        match self {
+            Plan::Basic | Plan::FormPostBasic => basic::MODULES,
+            Plan::Config => config::MODULES,
+            Plan::RpInitiatedLogout => logout::MODULES,
+        }
+    }
+}
+
+/// The OP as the runner found it at the start: its discovery document and keys.
+pub struct Op {
+    pub target: Arc<Target>,
+    pub roots: Vec<reqwest::Certificate>,
+    /// For back-channel calls (token, UserInfo): no cookies, no redirects.
+    pub api: reqwest::Client,
+    pub discovery_url: String,
+    pub discovery: Fetched,
+    pub jwks: Fetched,
+}
+
+/// A document the OP served, or why it could not be had.
+pub struct Fetched {
+    pub status: u16,
+    pub content_type: String,
+    pub json: Result<Value, String>,
+}
+
+async fn fetch(api: &reqwest::Client, url: &str) -> Fetched {
+    match api.get(url).send().await {
+        Err(e) => Fetched { status: 0, content_type: String::new(), json: Err(format!("GET {url}: {e}")) },
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let content_type = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let json = response.json::<Value>().await.map_err(|e| format!("GET {url}: not JSON: {e}"));
+            Fetched { status, content_type, json }
+        }
+    }
+}
+
+impl Op {
+    pub async fn connect(target: Target) -> anyhow::Result<Op> {
+        let mut roots = Vec::new();
+        if let Some(path) = &target.ca_file {
+            let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            roots.push(reqwest::Certificate::from_pem(&pem).context("the CA file is not a PEM certificate")?);
+        }
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .user_agent("gatehouse-conformance (relying party)");
+        for root in &roots {
+            builder = builder.add_root_certificate(root.clone());
+        }
+        let api = builder.build()?;
+        let discovery_url = format!("{}/.well-known/openid-configuration", target.issuer());
+        let discovery = fetch(&api, &discovery_url).await;
+        let jwks_uri = discovery.json.as_ref().ok().and_then(|d| d.get("jwks_uri")).and_then(Value::as_str);
+        let jwks = match jwks_uri {
+            Some(uri) => fetch(&api, uri).await,
+            None => Fetched { status: 0, content_type: String::new(), json: Err("discovery has no jwks_uri".into()) },
+        };
+        Ok(Op { target: Arc::new(target), roots, api, discovery_url, discovery, jwks })
+    }
+
+    pub fn metadata(&self) -> &Value {
+        static EMPTY: Value = Value::Null;
+        self.discovery.json.as_ref().unwrap_or(&EMPTY)
+    }
+
+    pub fn keys(&self) -> &Value {
+        static EMPTY: Value = Value::Null;
+        self.jwks.json.as_ref().unwrap_or(&EMPTY)
+    }
+
+    /// A list-valued discovery field.
+    pub fn supports(&self, field: &str, value: &str) -> bool {
+        discovery::strings(self.metadata(), field).iter().any(|v| v == value)
+    }
+}
+
+/// One module's run: its browser (cookie jar), findings and variant.
+pub struct Ctx {
+    pub op: Arc<Op>,
+    pub form_post: bool,
+    pub log: Log,
+    pub browser: Browser,
+}
+
+impl Ctx {
+    /// Setup every module repeats: the discovery fields it needs and a sound JWKS.
+    fn setup(&mut self) -> Result<(), Stop> {
+        if let Err(e) = &self.op.discovery.json {
+            return Err(self.log.stop("FetchServerConfiguration", "OIDCD-4", e.clone()));
+        }
+        if !discovery::server_configuration(&mut self.log, self.op.metadata()) {
+            return Err(Stop::Failed);
+        }
+        if let Err(e) = &self.op.jwks.json {
+            return Err(self.log.stop("FetchServerKeys", "OIDCD-3", e.clone()));
+        }
+        discovery::server_jwks(&mut self.log, self.op.keys());
+        Ok(())
+    }
+}
+
+/// Runs the plans' modules (all of them, or those named in `only`) and reports.
+pub async fn run_plans(target: Target, plans: &[Plan], only: &[String]) -> anyhow::Result<Report> {
+    let _listener = crate::callback::start(target.callback_port).await?;
+    let concurrency = target.concurrency.max(1);
+    let op = Arc::new(Op::connect(target).await?);
+    let jobs: Vec<(Plan, &'static str)> = plans
+        .iter()
+        .flat_map(|p| p.modules().iter().map(move |m| (*p, *m)))
+        .filter(|(_, m)| only.is_empty() || only.iter().any(|o| o == m))
+        .collect();
+    let gate = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let mut handles = Vec::new();
+    for (plan, module) in jobs {
+        let op = op.clone();
+        let gate = gate.clone();
+        handles.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await;
+            run_module(op, plan, module).await
+        }));
+    }
+    let mut results = Vec::new();
+    for handle in handles {
+        results.push(handle.await.context("a module panicked")?);
+    }
+    Ok(Report { issuer: op.target.issuer().to_string(), results })
+}
+
+/// A module gets this long before it counts as failed (the slowest waits 30 s).
+const MODULE_TIMEOUT: Duration = Duration::from_secs(120);
+
+async fn run_module(op: Arc<Op>, plan: Plan, module: &'static str) -> ModuleResult {
+    let started = Instant::now();
+    let mut log = Log::default();
+    let outcome = match Browser::new(op.target.clone(), &op.roots) {
+        Err(e) => Err(Stop::from(e)),
+        Ok(browser) => {
+            let mut ctx = Ctx { op: op.clone(), form_post: plan == Plan::FormPostBasic, log: Log::default(), browser };
+            let run = async {
+                match plan {
+                    Plan::Config => config::run(&mut ctx, module).await,
+                    _ => {
+                        ctx.setup()?;
+                        match plan {
+                            Plan::RpInitiatedLogout => logout::run(&mut ctx, module).await,
+                            _ => basic::run(&mut ctx, module).await,
+                        }
+                    }
+                }
+            };
+            let outcome = match tokio::time::timeout(MODULE_TIMEOUT, run).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(ctx.log.stop("ModuleTimeout", "-", "the module did not finish within 120 s")),
+            };
+            log = std::mem::take(&mut ctx.log);
+            outcome
+        }
+    };
+    let mut skip_reason = None;
+    match outcome {
+        Ok(()) | Err(Stop::Failed) => {}
+        Err(Stop::Error(e)) => log.fail("HttpRequest", "-", e),
+        Err(Stop::Skipped(reason)) => skip_reason = Some(reason),
+    }
+    let status = if skip_reason.is_some() {
+        Status::Skipped
+    } else if log.findings.iter().any(|f| f.severity == Severity::Failure) {
+        Status::Failed
+    } else if log.findings.is_empty() {
+        Status::Passed
+    } else {
+        Status::Warning
+    };
+    ModuleResult {
+        plan: plan.name().into(),
+        module: module.into(),
+        variant: plan.variant().into(),
+        status,
+        skip_reason,
+        findings: log.findings,
+        millis: started.elapsed().as_millis() as u64,
+    }
+}

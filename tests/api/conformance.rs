@@ -1,0 +1,113 @@
+//! The OpenID Foundation OP certification plans (oidcc-basic, -config, -formpost-basic,
+//! -rp-initiated-logout), reproduced by `gatehouse-conformance`, against Gatehouse over
+//! https with a throwaway CA, on each backend. Every module must pass, or end exactly as
+//! `conformance/gatehouse-expected.toml` says and explains.
+
+use crate::helpers::*;
+use gatehouse::config::TlsSettings;
+use gatehouse_conformance::report::Status;
+use gatehouse_conformance::target::{ClientCreds, User};
+use gatehouse_conformance::{run_plans, Plan, Target};
+use serde::Deserialize;
+use std::os::unix::fs::PermissionsExt;
+
+#[derive(Deserialize)]
+struct Expected {
+    module: Vec<ExpectedModule>,
+}
+
+#[derive(Deserialize)]
+struct ExpectedModule {
+    /// A plan's full name, or "*" for every plan that has the module.
+    plan: String,
+    module: String,
+    result: Status,
+    reason: String,
+}
+
+fn expected() -> Expected {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/conformance/gatehouse-expected.toml");
+    let text = std::fs::read_to_string(path).expect("conformance/gatehouse-expected.toml");
+    toml::from_str(&text).expect("gatehouse-expected.toml parses")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn all_four_plans(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = gatehouse_conformance::ca::issue(&["127.0.0.1", "localhost"]).unwrap();
+    gatehouse_conformance::ca::write(dir.path(), &certs).unwrap();
+    std::fs::set_permissions(dir.path().join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let tls = TlsSettings {
+        cert_file: Some(dir.path().join("server.pem")),
+        key_file: Some(dir.path().join("server.key")),
+    };
+    let Some(app) = spawn_app_with(backend, |raw| {
+        raw.tls = tls;
+        // Around 150 sign-ins from one address in a minute: the per-IP limit is for abuse.
+        raw.accounts.rate_limit_per_minute = 100_000;
+    })
+    .await
+    else {
+        return;
+    };
+    assert!(app.base.starts_with("https://"));
+
+    let callback_port = free_port();
+    let redirect = format!("http://127.0.0.1:{callback_port}/callback");
+    let plru = format!("http://127.0.0.1:{callback_port}/post_logout_redirect");
+    let now = app.clock.now();
+    let mut creds = Vec::new();
+    for id in ["oidcc-client", "oidcc-client2"] {
+        let client = add_client(&app.store, id, true, now, |c| {
+            c.redirect_uris = vec![redirect.clone()];
+            c.post_logout_redirect_uris = vec![plru.clone()];
+        })
+        .await;
+        creds.push(ClientCreds { id: client.id, secret: client.secret.unwrap() });
+    }
+    let mut target = Target {
+        issuer: app.base.clone(),
+        ca_file: Some(dir.path().join("ca.pem")),
+        callback_port,
+        client2: creds.pop().unwrap(),
+        client: creds.pop().unwrap(),
+        user: User { username: app.user.username.clone(), password: PASSWORD.into() },
+        pages: Some("gatehouse".into()),
+        interaction: Vec::new(),
+        concurrency: 8,
+    };
+    target.resolve_pages().unwrap();
+
+    let report = run_plans(target, &Plan::ALL, &[]).await.expect("the runner runs");
+    let table = report.table();
+    println!("{table}");
+    std::fs::create_dir_all("target/conformance").unwrap();
+    let name = format!("target/conformance/gatehouse-{backend:?}.json").to_lowercase();
+    std::fs::write(&name, serde_json::to_string_pretty(&report).unwrap()).unwrap();
+
+    let expected = expected();
+    let mut wrong = Vec::new();
+    for r in &report.results {
+        let listed = expected.module.iter().find(|e| e.module == r.module && (e.plan == "*" || e.plan == r.plan));
+        let want = listed.map(|e| e.result).unwrap_or(Status::Passed);
+        if r.status != want {
+            wrong.push(format!("{} / {}: {:?}, expected {:?}", r.plan, r.module, r.status, want));
+        }
+    }
+    assert_eq!(report.results.len(), 38 + 1 + 38 + 11, "every module of the four plans ran");
+    assert!(expected.module.iter().all(|e| !e.reason.trim().is_empty()), "every exception has a written reason");
+    assert!(wrong.is_empty(), "modules that regressed or changed:\n{}\n{table}", wrong.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_four_certification_plans_pass_on_sqlite() {
+    all_four_plans(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_four_certification_plans_pass_on_postgres() {
+    all_four_plans(Backend::Postgres).await
+}
