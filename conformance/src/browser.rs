@@ -177,15 +177,9 @@ impl Browser {
         forms: &'f [Form],
     ) -> Option<(InteractionKind, &'f Form, Vec<(String, String)>, Option<String>)> {
         for i in &self.target.interaction {
-            if i.url.as_ref().is_some_and(|re| !re.is_match(url.as_str())) {
+            let Some(form) = forms.iter().enumerate().find(|(n, f)| i.matches(url, f, *n == 0)).map(|(_, f)| f) else {
                 continue;
-            }
-            let form = match &i.form {
-                Some(re) => forms.iter().find(|f| re.is_match(f.action.as_str())),
-                None if i.url.is_some() => forms.first(),
-                None => None,
             };
-            let Some(form) = form else { continue };
             let fill = i
                 .fields
                 .iter()

@@ -34,6 +34,13 @@ enum Command {
         #[arg(long)]
         markdown: Option<PathBuf>,
     },
+    /// Prints two JSON reports side by side as a Markdown table.
+    Compare {
+        /// `name=report.json` for the left column.
+        left: String,
+        /// `name=report.json` for the right column.
+        right: String,
+    },
     /// Makes a throwaway CA and a server certificate for loopback: ca.pem, server.pem, server.key.
     Ca {
         #[arg(long)]
@@ -70,6 +77,16 @@ async fn real_main() -> anyhow::Result<ExitCode> {
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
             ca::write(&out, &ca::issue(&names)?)?;
             println!("wrote {0}/ca.pem, {0}/server.pem, {0}/server.key", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compare { left, right } => {
+            let load = |arg: &str| -> anyhow::Result<(String, gatehouse_conformance::Report)> {
+                let (name, path) = arg.split_once('=').context("give name=report.json")?;
+                let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+                Ok((name.to_string(), serde_json::from_str(&text).with_context(|| format!("parsing {path}"))?))
+            };
+            let ((ln, l), (rn, r)) = (load(&left)?, load(&right)?);
+            print!("{}", gatehouse_conformance::report::compare(&ln, &l, &rn, &r));
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { target, plans, modules, json, markdown } => {

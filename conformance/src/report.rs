@@ -121,3 +121,17 @@ impl Report {
         out
     }
 }
+
+/// Two runs side by side (e.g. Gatehouse and a certified peer), as a Markdown table;
+/// rows where the outcomes differ are marked.
+pub fn compare(left_name: &str, left: &Report, right_name: &str, right: &Report) -> String {
+    let mut out = format!("| plan | module | {left_name} | {right_name} |\n|---|---|---|---|\n");
+    let short = |plan: &str| plan.trim_start_matches("oidcc-").trim_end_matches("-certification-test-plan").to_string();
+    for l in &left.results {
+        let r = right.results.iter().find(|r| r.plan == l.plan && r.module == l.module);
+        let right_status = r.map(|r| r.status.label()).unwrap_or("-");
+        let mark = if right_status == l.status.label() { "" } else { " ≠" };
+        let _ = writeln!(out, "| {} | {} | {} | {}{mark} |", short(&l.plan), l.module, l.status.label(), right_status);
+    }
+    out
+}

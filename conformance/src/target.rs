@@ -73,6 +73,29 @@ pub struct Interaction {
     /// `name=value` of the submit button to press, when the form has several.
     #[serde(default)]
     pub submit: Option<String>,
+    /// `name=value` of a field the form must carry, for OPs whose pages share one URL
+    /// (oidc-provider's login and consent forms differ only in a hidden `prompt`).
+    #[serde(default)]
+    pub when_field: Option<String>,
+}
+
+impl Interaction {
+    /// Whether `form` on the page at `url` is this interaction.
+    pub fn matches(&self, url: &url::Url, form: &crate::html::Form, first: bool) -> bool {
+        if self.url.as_ref().is_some_and(|re| !re.is_match(url.as_str())) {
+            return false;
+        }
+        let action_ok = match &self.form {
+            Some(re) => re.is_match(form.action.as_str()),
+            // Only the page's URL was described: its first form.
+            None => self.url.is_some() && first,
+        };
+        let field_ok = self.when_field.as_deref().is_none_or(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            form.fields.iter().any(|(n, v)| n == name && v == value)
+        });
+        action_ok && field_ok
+    }
 }
 
 mod opt_regex {
@@ -142,6 +165,7 @@ pub fn gatehouse_pages() -> Vec<Interaction> {
                 ("password".into(), "{password}".into()),
             ]),
             submit: None,
+            when_field: None,
         },
         Interaction {
             kind: InteractionKind::Consent,
@@ -149,6 +173,7 @@ pub fn gatehouse_pages() -> Vec<Interaction> {
             form: form(r"/consent$"),
             fields: BTreeMap::new(),
             submit: Some("decision=allow".into()),
+            when_field: None,
         },
         Interaction {
             kind: InteractionKind::LogoutConfirm,
@@ -156,6 +181,7 @@ pub fn gatehouse_pages() -> Vec<Interaction> {
             form: form(r"/logout/confirm$"),
             fields: BTreeMap::new(),
             submit: None,
+            when_field: None,
         },
     ]
 }

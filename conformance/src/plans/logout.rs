@@ -221,14 +221,12 @@ async fn session_gone(ctx: &mut Ctx) -> Result<(), Stop> {
 /// browser to the unregistered URI.
 async fn confirm_does_not_redirect_to(ctx: &mut Ctx, page: Url, body: &str, bad: &str) -> Result<(), Stop> {
     let forms = crate::html::forms(&page, body);
-    let interaction = ctx.op.target.interaction.iter().find(|i| i.kind == InteractionKind::LogoutConfirm).cloned();
-    let Some(form) = interaction
-        .and_then(|i| i.form.clone())
-        .and_then(|re| forms.iter().find(|f| re.is_match(f.action.as_str())).cloned())
-    else {
+    let Some((interaction, form)) = ctx.op.target.interaction.iter().filter(|i| i.kind == InteractionKind::LogoutConfirm).find_map(|i| {
+        forms.iter().enumerate().find(|(n, f)| i.matches(&page, f, *n == 0)).map(|(_, f)| (i.clone(), f.clone()))
+    }) else {
         return Ok(());
     };
-    let data = form.submission(&[], None);
+    let data = form.submission(&[], interaction.submit.as_deref());
     let visit = if form.method == "POST" {
         ctx.browser.post(form.action.clone(), data, Policy::USER).await?
     } else {
