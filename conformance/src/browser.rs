@@ -20,9 +20,17 @@ pub struct Policy {
 
 impl Policy {
     /// A user who signs in, consents and confirms whatever the OP asks.
-    pub const USER: Policy = Policy { login: true, consent: true, confirm_logout: true };
+    pub const USER: Policy = Policy {
+        login: true,
+        consent: true,
+        confirm_logout: true,
+    };
     /// Nobody at the keyboard: any page is where the navigation ends.
-    pub const NOBODY: Policy = Policy { login: false, consent: false, confirm_logout: false };
+    pub const NOBODY: Policy = Policy {
+        login: false,
+        consent: false,
+        confirm_logout: false,
+    };
 }
 
 /// A page the navigation ended on.
@@ -40,7 +48,16 @@ impl Page {
             return true;
         }
         let text = html::text(&self.body);
-        ["error", "invalid", "not registered", "not allowed", "unknown", "mismatch"].iter().any(|w| text.contains(w))
+        [
+            "error",
+            "invalid",
+            "not registered",
+            "not allowed",
+            "unknown",
+            "mismatch",
+        ]
+        .iter()
+        .any(|w| text.contains(w))
     }
 }
 
@@ -99,7 +116,10 @@ impl Browser {
         for root in roots {
             builder = builder.add_root_certificate(root.clone());
         }
-        Ok(Browser { http: builder.build()?, target })
+        Ok(Browser {
+            http: builder.build()?,
+            target,
+        })
     }
 
     pub async fn get(&self, url: Url, policy: Policy) -> anyhow::Result<Visit> {
@@ -128,8 +148,14 @@ impl Browser {
             let response = request.send().await.with_context(|| format!("{method} {url}"))?;
             let status = response.status();
             if url.as_str().starts_with(&callback_base) {
-                let arrival: Arrival = response.json().await.context("reading the callback listener's answer")?;
-                return Ok(Visit { landing: Landing::Callback(arrival), shown });
+                let arrival: Arrival = response
+                    .json()
+                    .await
+                    .context("reading the callback listener's answer")?;
+                return Ok(Visit {
+                    landing: Landing::Callback(arrival),
+                    shown,
+                });
             }
             if status.is_redirection() {
                 if let Some(location) = response.headers().get(reqwest::header::LOCATION) {
@@ -164,7 +190,10 @@ impl Browser {
                     continue;
                 }
             }
-            return Ok(Visit { landing: Landing::Page(Page { url, status, body }), shown });
+            return Ok(Visit {
+                landing: Landing::Page(Page { url, status, body }),
+                shown,
+            });
         }
         bail!("more than {MAX_HOPS} redirects or pages without reaching an end")
     }
@@ -177,7 +206,12 @@ impl Browser {
         forms: &'f [Form],
     ) -> Option<(InteractionKind, &'f Form, Vec<(String, String)>, Option<String>)> {
         for i in &self.target.interaction {
-            let Some(form) = forms.iter().enumerate().find(|(n, f)| i.matches(url, f, *n == 0)).map(|(_, f)| f) else {
+            let Some(form) = forms
+                .iter()
+                .enumerate()
+                .find(|(n, f)| i.matches(url, f, *n == 0))
+                .map(|(_, f)| f)
+            else {
                 continue;
             };
             let fill = i

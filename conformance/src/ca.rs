@@ -16,19 +16,25 @@ pub struct Issued {
 pub fn issue(names: &[&str]) -> anyhow::Result<Issued> {
     let mut root = CertificateParams::new(Vec::<String>::new())?;
     root.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    root.distinguished_name.push(DnType::CommonName, "Gatehouse conformance throwaway CA");
+    root.distinguished_name
+        .push(DnType::CommonName, "Gatehouse conformance throwaway CA");
     root.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let root_key = KeyPair::generate()?;
     let root_cert = root.self_signed(&root_key)?;
 
     let mut leaf = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())?;
-    leaf.distinguished_name.push(DnType::CommonName, names.first().copied().unwrap_or("localhost"));
+    leaf.distinguished_name
+        .push(DnType::CommonName, names.first().copied().unwrap_or("localhost"));
     leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let leaf_key = KeyPair::generate()?;
     let leaf_cert = leaf.signed_by(&leaf_key, &root_cert, &root_key)?;
 
-    Ok(Issued { ca_pem: root_cert.pem(), cert_pem: leaf_cert.pem(), key_pem: leaf_key.serialize_pem() })
+    Ok(Issued {
+        ca_pem: root_cert.pem(),
+        cert_pem: leaf_cert.pem(),
+        key_pem: leaf_key.serialize_pem(),
+    })
 }
 
 /// Writes `ca.pem`, `server.pem` and `server.key` (mode 0600) into `dir`.

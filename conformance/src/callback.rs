@@ -21,7 +21,11 @@ pub struct Arrival {
 impl Arrival {
     /// A parameter of the response, from the query for GET and the form body for POST.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.query.iter().chain(self.form.iter()).find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .chain(self.form.iter())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn in_query(&self, name: &str) -> bool {
@@ -30,7 +34,11 @@ impl Arrival {
 
     /// Every parameter name the response carried.
     pub fn names(&self) -> Vec<&str> {
-        self.query.iter().chain(self.form.iter()).map(|(k, _)| k.as_str()).collect()
+        self.query
+            .iter()
+            .chain(self.form.iter())
+            .map(|(k, _)| k.as_str())
+            .collect()
     }
 }
 
@@ -58,12 +66,19 @@ pub async fn start(port: u16) -> anyhow::Result<Listener> {
 }
 
 fn pairs(raw: &[u8]) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(raw).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    url::form_urlencoded::parse(raw)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 async fn echo(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Json<Arrival> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let is_form = content_type.as_deref().is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let is_form = content_type
+        .as_deref()
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
     Json(Arrival {
         path: uri.path().to_string(),
         method: method.to_string(),

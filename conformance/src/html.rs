@@ -43,7 +43,10 @@ pub fn forms(page: &Url, html: &str) -> Vec<Form> {
     let doc = Html::parse_document(html);
     let controls = selector("input, button, textarea, select");
     // Controls outside a form join it through their `form` attribute (HTML §4.10.17.3).
-    let outside: Vec<ElementRef<'_>> = doc.select(&controls).filter(|c| c.value().attr("form").is_some()).collect();
+    let outside: Vec<ElementRef<'_>> = doc
+        .select(&controls)
+        .filter(|c| c.value().attr("form").is_some())
+        .collect();
     doc.select(&selector("form"))
         .filter_map(|form| {
             let action = match form.value().attr("action").map(str::trim) {
@@ -61,7 +64,12 @@ pub fn forms(page: &Url, html: &str) -> Vec<Form> {
                     read_control(*control, &mut fields, &mut buttons);
                 }
             }
-            Some(Form { action, method, fields, buttons })
+            Some(Form {
+                action,
+                method,
+                fields,
+                buttons,
+            })
         })
         .collect()
 }
@@ -84,9 +92,16 @@ fn read_control(control: ElementRef<'_>, fields: &mut Vec<(String, String)>, but
         "textarea" => fields.push((name.into(), control.text().collect())),
         "select" => {
             let options: Vec<ElementRef<'_>> = control.select(&selector("option")).collect();
-            let chosen = options.iter().find(|o| o.value().attr("selected").is_some()).or(options.first());
+            let chosen = options
+                .iter()
+                .find(|o| o.value().attr("selected").is_some())
+                .or(options.first());
             if let Some(o) = chosen {
-                let v = o.value().attr("value").map(str::to_string).unwrap_or_else(|| o.text().collect());
+                let v = o
+                    .value()
+                    .attr("value")
+                    .map(str::to_string)
+                    .unwrap_or_else(|| o.text().collect());
                 fields.push((name.into(), v));
             }
         }
@@ -106,7 +121,11 @@ fn read_control(control: ElementRef<'_>, fields: &mut Vec<(String, String)>, but
 /// The page's visible text, lower-cased, for "does this page say error" checks.
 pub fn text(html: &str) -> String {
     let doc = Html::parse_document(html);
-    doc.select(&selector("body")).flat_map(|b| b.text()).collect::<Vec<_>>().join(" ").to_lowercase()
+    doc.select(&selector("body"))
+        .flat_map(|b| b.text())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 #[cfg(test)]

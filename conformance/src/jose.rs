@@ -18,7 +18,9 @@ pub struct Jwt {
 }
 
 fn object(segment: &str, what: &str) -> Result<Map<String, Value>, String> {
-    let bytes = B64.decode(segment).map_err(|e| format!("{what} is not base64url: {e}"))?;
+    let bytes = B64
+        .decode(segment)
+        .map_err(|e| format!("{what} is not base64url: {e}"))?;
     match serde_json::from_slice(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(format!("{what} is not a JSON object")),
@@ -31,7 +33,9 @@ impl Jwt {
         if parts.len() != 3 {
             return Err(format!("a JWS has 3 parts, this has {}", parts.len()));
         }
-        let signature = B64.decode(parts[2]).map_err(|e| format!("signature is not base64url: {e}"))?;
+        let signature = B64
+            .decode(parts[2])
+            .map_err(|e| format!("signature is not base64url: {e}"))?;
         Ok(Jwt {
             raw: raw.to_string(),
             header: object(parts[0], "header")?,
@@ -50,7 +54,9 @@ impl Jwt {
     }
 
     pub fn claim_i64(&self, name: &str) -> Option<i64> {
-        self.claims.get(name).and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
+        self.claims
+            .get(name)
+            .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
     }
 
     /// Verifies an RS256 signature with the JWKS key the header's `kid` names (or, without
@@ -59,7 +65,10 @@ impl Jwt {
         if self.alg() != "RS256" {
             return Err(format!("alg {:?} is not RS256", self.alg()));
         }
-        let keys = jwks.get("keys").and_then(Value::as_array).ok_or("the JWKS has no keys array")?;
+        let keys = jwks
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or("the JWKS has no keys array")?;
         let kid = self.header.get("kid").and_then(Value::as_str);
         let candidates: Vec<&Value> = keys
             .iter()
@@ -74,20 +83,30 @@ impl Jwt {
         };
         let map = key.as_object().cloned().ok_or("a JWKS key is not an object")?;
         let jwk = josekit::jwk::Jwk::from_map(map).map_err(|e| format!("JWKS key does not parse: {e}"))?;
-        let verifier = RS256.verifier_from_jwk(&jwk).map_err(|e| format!("JWKS key is not usable for RS256: {e}"))?;
-        verifier.verify(self.signing_input.as_bytes(), &self.signature).map_err(|_| "the signature does not verify".into())
+        let verifier = RS256
+            .verifier_from_jwk(&jwk)
+            .map_err(|e| format!("JWKS key is not usable for RS256: {e}"))?;
+        verifier
+            .verify(self.signing_input.as_bytes(), &self.signature)
+            .map_err(|_| "the signature does not verify".into())
     }
 
     /// The same claims with `alg: none` and no signature.
     pub fn unsigned_copy(&self) -> String {
         let header = serde_json::json!({"alg": "none", "typ": "JWT"});
-        format!("{}.{}.", B64.encode(header.to_string()), B64.encode(Value::Object(self.claims.clone()).to_string()))
+        format!(
+            "{}.{}.",
+            B64.encode(header.to_string()),
+            B64.encode(Value::Object(self.claims.clone()).to_string())
+        )
     }
 
     /// The same claims signed by a key the OP has never seen.
     pub fn foreign_copy(&self) -> Result<String, String> {
         let pair = RS256.generate_key_pair(2048).map_err(|e| e.to_string())?;
-        let signer = RS256.signer_from_jwk(&pair.to_jwk_private_key()).map_err(|e| e.to_string())?;
+        let signer = RS256
+            .signer_from_jwk(&pair.to_jwk_private_key())
+            .map_err(|e| e.to_string())?;
         let mut header = self.header.clone();
         header.insert("kid".into(), Value::String("conformance-foreign-key".into()));
         let input = format!(
@@ -133,7 +152,10 @@ mod tests {
     #[test]
     fn at_hash_matches_the_spec_example() {
         // OIDCC 1.0 Appendix A.3/A.4 style: computed independently with openssl.
-        assert_eq!(half_hash("RS256", "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y").as_deref(), Some("77QmUPtjPfzWtF2AnpK9RQ"));
+        assert_eq!(
+            half_hash("RS256", "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y").as_deref(),
+            Some("77QmUPtjPfzWtF2AnpK9RQ")
+        );
     }
 
     #[test]

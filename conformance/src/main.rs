@@ -34,12 +34,11 @@ enum Command {
         #[arg(long)]
         markdown: Option<PathBuf>,
     },
-    /// Prints two JSON reports side by side as a Markdown table.
+    /// Prints JSON reports side by side as a Markdown table.
     Compare {
-        /// `name=report.json` for the left column.
-        left: String,
-        /// `name=report.json` for the right column.
-        right: String,
+        /// `name=report.json`, one per column.
+        #[arg(required = true)]
+        runs: Vec<String>,
     },
     /// Makes a throwaway CA and a server certificate for loopback: ca.pem, server.pem, server.key.
     Ca {
@@ -79,20 +78,32 @@ async fn real_main() -> anyhow::Result<ExitCode> {
             println!("wrote {0}/ca.pem, {0}/server.pem, {0}/server.key", out.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Compare { left, right } => {
-            let load = |arg: &str| -> anyhow::Result<(String, gatehouse_conformance::Report)> {
+        Command::Compare { runs } => {
+            let mut loaded = Vec::new();
+            for arg in &runs {
                 let (name, path) = arg.split_once('=').context("give name=report.json")?;
                 let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
-                Ok((name.to_string(), serde_json::from_str(&text).with_context(|| format!("parsing {path}"))?))
-            };
-            let ((ln, l), (rn, r)) = (load(&left)?, load(&right)?);
-            print!("{}", gatehouse_conformance::report::compare(&ln, &l, &rn, &r));
+                loaded.push((
+                    name.to_string(),
+                    serde_json::from_str(&text).with_context(|| format!("parsing {path}"))?,
+                ));
+            }
+            print!("{}", gatehouse_conformance::report::compare(&loaded));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { target, plans, modules, json, markdown } => {
+        Command::Run {
+            target,
+            plans,
+            modules,
+            json,
+            markdown,
+        } => {
             let target = Target::load(&target)?;
-            let plans: Vec<Plan> =
-                if plans.is_empty() { Plan::ALL.to_vec() } else { plans.iter().map(|p| plan(p)).collect::<Result<_, _>>()? };
+            let plans: Vec<Plan> = if plans.is_empty() {
+                Plan::ALL.to_vec()
+            } else {
+                plans.iter().map(|p| plan(p)).collect::<Result<_, _>>()?
+            };
             let report = run_plans(target, &plans, &modules).await?;
             print!("{}", report.table());
             if let Some(path) = json {
@@ -102,7 +113,11 @@ async fn real_main() -> anyhow::Result<ExitCode> {
             if let Some(path) = markdown {
                 std::fs::write(&path, report.markdown()).with_context(|| format!("writing {}", path.display()))?;
             }
-            Ok(if report.failed() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+            Ok(if report.failed() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }

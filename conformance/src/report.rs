@@ -92,7 +92,11 @@ impl Report {
                     Severity::Failure => "FAIL",
                     Severity::Warning => "WARN",
                 };
-                let _ = writeln!(out, "  {:width$}    {tag} {} [{}]: {}", "", f.condition, f.reference, f.message);
+                let _ = writeln!(
+                    out,
+                    "  {:width$}    {tag} {} [{}]: {}",
+                    "", f.condition, f.reference, f.message
+                );
             }
         }
         let _ = writeln!(
@@ -116,22 +120,60 @@ impl Report {
                 .clone()
                 .or_else(|| r.findings.first().map(|f| format!("{}: {}", f.condition, f.message)))
                 .unwrap_or_default();
-            let _ = writeln!(out, "| {} | {} | {} | {} |", r.plan, r.module, r.status.label(), note.replace('|', "\\|"));
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                r.plan,
+                r.module,
+                r.status.label(),
+                note.replace('|', "\\|")
+            );
         }
         out
     }
 }
 
-/// Two runs side by side (e.g. Gatehouse and a certified peer), as a Markdown table;
-/// rows where the outcomes differ are marked.
-pub fn compare(left_name: &str, left: &Report, right_name: &str, right: &Report) -> String {
-    let mut out = format!("| plan | module | {left_name} | {right_name} |\n|---|---|---|---|\n");
-    let short = |plan: &str| plan.trim_start_matches("oidcc-").trim_end_matches("-certification-test-plan").to_string();
-    for l in &left.results {
-        let r = right.results.iter().find(|r| r.plan == l.plan && r.module == l.module);
-        let right_status = r.map(|r| r.status.label()).unwrap_or("-");
-        let mark = if right_status == l.status.label() { "" } else { " ≠" };
-        let _ = writeln!(out, "| {} | {} | {} | {}{mark} |", short(&l.plan), l.module, l.status.label(), right_status);
+/// Runs side by side (Gatehouse on each backend, a certified peer), as a Markdown table;
+/// rows where the outcomes are not all the same are marked.
+pub fn compare(runs: &[(String, Report)]) -> String {
+    let Some((_, first)) = runs.first() else {
+        return String::new();
+    };
+    let names: Vec<&str> = runs.iter().map(|(n, _)| n.as_str()).collect();
+    let mut out = format!(
+        "| plan | module | {} | |\n|---|---|{}---|\n",
+        names.join(" | "),
+        "---|".repeat(runs.len())
+    );
+    let short = |plan: &str| {
+        plan.trim_start_matches("oidcc-")
+            .trim_end_matches("-certification-test-plan")
+            .to_string()
+    };
+    for row in &first.results {
+        let cells: Vec<&str> = runs
+            .iter()
+            .map(|(_, report)| {
+                report
+                    .results
+                    .iter()
+                    .find(|r| r.plan == row.plan && r.module == row.module)
+                    .map(|r| r.status.label())
+                    .unwrap_or("-")
+            })
+            .collect();
+        let mark = if cells.iter().all(|c| *c == cells[0]) {
+            ""
+        } else {
+            "differs"
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {mark} |",
+            short(&row.plan),
+            row.module,
+            cells.join(" | ")
+        );
     }
     out
 }

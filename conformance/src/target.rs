@@ -104,7 +104,8 @@ mod opt_regex {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Regex>, D::Error> {
         let raw: Option<String> = Option::deserialize(d)?;
-        raw.map(|r| Regex::new(&r).map_err(serde::de::Error::custom)).transpose()
+        raw.map(|r| Regex::new(&r).map_err(serde::de::Error::custom))
+            .transpose()
     }
 }
 

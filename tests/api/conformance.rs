@@ -32,7 +32,11 @@ fn expected() -> Expected {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn all_four_plans(backend: Backend) {
@@ -66,7 +70,10 @@ async fn all_four_plans(backend: Backend) {
             c.post_logout_redirect_uris = vec![plru.clone()];
         })
         .await;
-        creds.push(ClientCreds { id: client.id, secret: client.secret.unwrap() });
+        creds.push(ClientCreds {
+            id: client.id,
+            secret: client.secret.unwrap(),
+        });
     }
     let mut target = Target {
         issuer: app.base.clone(),
@@ -74,7 +81,10 @@ async fn all_four_plans(backend: Backend) {
         callback_port,
         client2: creds.pop().unwrap(),
         client: creds.pop().unwrap(),
-        user: User { username: app.user.username.clone(), password: PASSWORD.into() },
+        user: User {
+            username: app.user.username.clone(),
+            password: PASSWORD.into(),
+        },
         pages: Some("gatehouse".into()),
         interaction: Vec::new(),
         concurrency: 8,
@@ -91,15 +101,32 @@ async fn all_four_plans(backend: Backend) {
     let expected = expected();
     let mut wrong = Vec::new();
     for r in &report.results {
-        let listed = expected.module.iter().find(|e| e.module == r.module && (e.plan == "*" || e.plan == r.plan));
+        let listed = expected
+            .module
+            .iter()
+            .find(|e| e.module == r.module && (e.plan == "*" || e.plan == r.plan));
         let want = listed.map(|e| e.result).unwrap_or(Status::Passed);
         if r.status != want {
-            wrong.push(format!("{} / {}: {:?}, expected {:?}", r.plan, r.module, r.status, want));
+            wrong.push(format!(
+                "{} / {}: {:?}, expected {:?}",
+                r.plan, r.module, r.status, want
+            ));
         }
     }
-    assert_eq!(report.results.len(), 38 + 1 + 38 + 11, "every module of the four plans ran");
-    assert!(expected.module.iter().all(|e| !e.reason.trim().is_empty()), "every exception has a written reason");
-    assert!(wrong.is_empty(), "modules that regressed or changed:\n{}\n{table}", wrong.join("\n"));
+    assert_eq!(
+        report.results.len(),
+        38 + 1 + 38 + 11,
+        "every module of the four plans ran"
+    );
+    assert!(
+        expected.module.iter().all(|e| !e.reason.trim().is_empty()),
+        "every exception has a written reason"
+    );
+    assert!(
+        wrong.is_empty(),
+        "modules that regressed or changed:\n{}\n{table}",
+        wrong.join("\n")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,7 +18,11 @@ fn common(log: &mut Log, arrival: &Arrival, expect: &Expect<'_>) {
         arrival.param("state") == Some(expect.state),
         "CheckMatchingStateParameter",
         "OIDCC-3.1.2.5",
-        format!("state {:?} was sent, {:?} came back", expect.state, arrival.param("state")),
+        format!(
+            "state {:?} was sent, {:?} came back",
+            expect.state,
+            arrival.param("state")
+        ),
     );
     if let Some(iss) = arrival.param("iss") {
         log.expect(
@@ -29,9 +33,17 @@ fn common(log: &mut Log, arrival: &Arrival, expect: &Expect<'_>) {
         );
     }
     if expect.form_post {
-        log.expect(arrival.method == "POST", "CheckCallbackHttpMethodIsPost", "OAuth2-FP-2", "the response did not arrive as a POST");
         log.expect(
-            arrival.content_type.as_deref().is_some_and(|c| c.starts_with("application/x-www-form-urlencoded")),
+            arrival.method == "POST",
+            "CheckCallbackHttpMethodIsPost",
+            "OAuth2-FP-2",
+            "the response did not arrive as a POST",
+        );
+        log.expect(
+            arrival
+                .content_type
+                .as_deref()
+                .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded")),
             "CheckCallbackContentTypeIsFormUrlEncoded",
             "OAuth2-FP-2",
             format!("the response's content type is {:?}", arrival.content_type),
@@ -53,13 +65,20 @@ pub fn success(log: &mut Log, arrival: &Arrival, expect: &Expect<'_>) -> Result<
         return Err(log.stop(
             "CheckIfAuthorizationEndpointError",
             "OIDCC-3.1.2.6",
-            format!("the authorization endpoint answered error={error} ({})", arrival.param("error_description").unwrap_or("")),
+            format!(
+                "the authorization endpoint answered error={error} ({})",
+                arrival.param("error_description").unwrap_or("")
+            ),
         ));
     }
     common(log, arrival, expect);
     let code = arrival.param("code").map(str::to_string);
     let Some(code) = code else {
-        return Err(log.stop("ExtractAuthorizationCodeFromAuthorizationResponse", "OIDCC-3.1.2.5", "no code in the response"));
+        return Err(log.stop(
+            "ExtractAuthorizationCodeFromAuthorizationResponse",
+            "OIDCC-3.1.2.5",
+            "no code in the response",
+        ));
     };
     strong_secret(log, "authorization code", &code, true);
     Ok(code)
@@ -72,11 +91,19 @@ pub fn error(log: &mut Log, arrival: &Arrival, expect: &Expect<'_>, allowed: &[&
         return Err(log.stop(
             "EnsureErrorFromAuthorizationEndpointResponse",
             "OIDCC-3.1.2.6",
-            format!("expected an error in {allowed:?}, the OP answered with {:?}", arrival.names()),
+            format!(
+                "expected an error in {allowed:?}, the OP answered with {:?}",
+                arrival.names()
+            ),
         ));
     };
     common(log, arrival, expect);
-    log.expect(!arrival.names().contains(&"code"), "EnsureNoCodeInErrorResponse", "RFC6749-4.1.2.1", "an error response carried a code");
+    log.expect(
+        !arrival.names().contains(&"code"),
+        "EnsureNoCodeInErrorResponse",
+        "RFC6749-4.1.2.1",
+        "an error response carried a code",
+    );
     log.expect(
         allowed.contains(&error),
         "CheckErrorFromAuthorizationEndpointErrorInExpectedSet",
@@ -85,7 +112,9 @@ pub fn error(log: &mut Log, arrival: &Arrival, expect: &Expect<'_>, allowed: &[&
     );
     if let Some(description) = arrival.param("error_description") {
         log.expect(
-            description.bytes().all(|b| b == 0x20 || b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)),
+            description
+                .bytes()
+                .all(|b| b == 0x20 || b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)),
             "ValidateErrorDescriptionFromAuthorizationEndpointResponseError",
             "RFC6749-4.1.2.1",
             format!("error_description {description:?} has characters RFC 6749 does not allow"),
@@ -93,7 +122,15 @@ pub fn error(log: &mut Log, arrival: &Arrival, expect: &Expect<'_>, allowed: &[&
     }
     for name in arrival.names() {
         log.advise(
-            ["error", "error_description", "error_uri", "state", "iss", "session_state"].contains(&name),
+            [
+                "error",
+                "error_description",
+                "error_uri",
+                "state",
+                "iss",
+                "session_state",
+            ]
+            .contains(&name),
             "CheckForUnexpectedParametersInErrorResponseFromAuthorizationEndpoint",
             "RFC6749-4.1.2.1",
             format!("unexpected parameter {name:?} in the error response"),

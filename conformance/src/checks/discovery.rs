@@ -43,7 +43,12 @@ pub fn server_jwks(log: &mut Log, jwks: &Value) -> bool {
         log.fail("ValidateServerJWKs", "RFC7517-5", "the JWKS has no keys array");
         return false;
     };
-    let mut ok = log.expect(!keys.is_empty(), "ValidateServerJWKs", "RFC7517-5", "the JWKS has no keys");
+    let mut ok = log.expect(
+        !keys.is_empty(),
+        "ValidateServerJWKs",
+        "RFC7517-5",
+        "the JWKS has no keys",
+    );
     let mut kids = HashSet::new();
     for key in keys {
         let Some(obj) = key.as_object() else {
@@ -52,7 +57,12 @@ pub fn server_jwks(log: &mut Log, jwks: &Value) -> bool {
             continue;
         };
         let kid = obj.get("kid").and_then(Value::as_str).unwrap_or("");
-        ok &= log.expect(!kid.trim().is_empty(), "CheckForKeyIdInServerJWKs", "OIDCC-10.1", "a key has no kid");
+        ok &= log.expect(
+            !kid.trim().is_empty(),
+            "CheckForKeyIdInServerJWKs",
+            "OIDCC-10.1",
+            "a key has no kid",
+        );
         ok &= log.expect(
             kid.is_empty() || kids.insert(kid.to_string()),
             "CheckDistinctKeyIdValueInServerJWKs",
@@ -80,7 +90,11 @@ pub fn server_jwks(log: &mut Log, jwks: &Value) -> bool {
             }
             Some("EC") | Some("OKP") => {}
             Some(other) => {
-                log.warn("ValidateServerJWKs", "RFC7517-4.1", format!("key {kid:?} has a kty this suite cannot use: {other}"));
+                log.warn(
+                    "ValidateServerJWKs",
+                    "RFC7517-4.1",
+                    format!("key {kid:?} has a kty this suite cannot use: {other}"),
+                );
             }
             None => {
                 log.fail("ValidateServerJWKs", "RFC7517-4.1", format!("key {kid:?} has no kty"));
@@ -96,31 +110,74 @@ fn https_url(s: &str) -> bool {
 }
 
 const KNOWN_FIELDS: &[&str] = &[
-    "issuer", "authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri", "registration_endpoint",
-    "scopes_supported", "response_types_supported", "response_modes_supported", "grant_types_supported",
-    "acr_values_supported", "subject_types_supported", "id_token_signing_alg_values_supported",
-    "id_token_encryption_alg_values_supported", "id_token_encryption_enc_values_supported",
-    "userinfo_signing_alg_values_supported", "userinfo_encryption_alg_values_supported",
-    "userinfo_encryption_enc_values_supported", "request_object_signing_alg_values_supported",
-    "request_object_encryption_alg_values_supported", "request_object_encryption_enc_values_supported",
-    "token_endpoint_auth_methods_supported", "token_endpoint_auth_signing_alg_values_supported",
-    "display_values_supported", "claim_types_supported", "claims_supported", "service_documentation",
-    "claims_locales_supported", "ui_locales_supported", "claims_parameter_supported", "request_parameter_supported",
-    "request_uri_parameter_supported", "require_request_uri_registration", "op_policy_uri", "op_tos_uri",
-    "end_session_endpoint", "check_session_iframe", "frontchannel_logout_supported",
-    "frontchannel_logout_session_supported", "backchannel_logout_supported", "backchannel_logout_session_supported",
-    "revocation_endpoint", "revocation_endpoint_auth_methods_supported",
-    "revocation_endpoint_auth_signing_alg_values_supported", "introspection_endpoint",
-    "introspection_endpoint_auth_methods_supported", "introspection_endpoint_auth_signing_alg_values_supported",
-    "code_challenge_methods_supported", "authorization_response_iss_parameter_supported",
-    "pushed_authorization_request_endpoint", "require_pushed_authorization_requests",
-    "dpop_signing_alg_values_supported", "tls_client_certificate_bound_access_tokens", "mtls_endpoint_aliases",
-    "authorization_signing_alg_values_supported", "authorization_encryption_alg_values_supported",
-    "authorization_encryption_enc_values_supported", "introspection_signing_alg_values_supported",
-    "introspection_encryption_alg_values_supported", "introspection_encryption_enc_values_supported",
-    "device_authorization_endpoint", "backchannel_authentication_endpoint", "signed_metadata",
-    "require_signed_request_object", "prompt_values_supported", "claims_in_id_token_supported",
-    "authorization_details_types_supported", "protected_resources",
+    "issuer",
+    "authorization_endpoint",
+    "token_endpoint",
+    "userinfo_endpoint",
+    "jwks_uri",
+    "registration_endpoint",
+    "scopes_supported",
+    "response_types_supported",
+    "response_modes_supported",
+    "grant_types_supported",
+    "acr_values_supported",
+    "subject_types_supported",
+    "id_token_signing_alg_values_supported",
+    "id_token_encryption_alg_values_supported",
+    "id_token_encryption_enc_values_supported",
+    "userinfo_signing_alg_values_supported",
+    "userinfo_encryption_alg_values_supported",
+    "userinfo_encryption_enc_values_supported",
+    "request_object_signing_alg_values_supported",
+    "request_object_encryption_alg_values_supported",
+    "request_object_encryption_enc_values_supported",
+    "token_endpoint_auth_methods_supported",
+    "token_endpoint_auth_signing_alg_values_supported",
+    "display_values_supported",
+    "claim_types_supported",
+    "claims_supported",
+    "service_documentation",
+    "claims_locales_supported",
+    "ui_locales_supported",
+    "claims_parameter_supported",
+    "request_parameter_supported",
+    "request_uri_parameter_supported",
+    "require_request_uri_registration",
+    "op_policy_uri",
+    "op_tos_uri",
+    "end_session_endpoint",
+    "check_session_iframe",
+    "frontchannel_logout_supported",
+    "frontchannel_logout_session_supported",
+    "backchannel_logout_supported",
+    "backchannel_logout_session_supported",
+    "revocation_endpoint",
+    "revocation_endpoint_auth_methods_supported",
+    "revocation_endpoint_auth_signing_alg_values_supported",
+    "introspection_endpoint",
+    "introspection_endpoint_auth_methods_supported",
+    "introspection_endpoint_auth_signing_alg_values_supported",
+    "code_challenge_methods_supported",
+    "authorization_response_iss_parameter_supported",
+    "pushed_authorization_request_endpoint",
+    "require_pushed_authorization_requests",
+    "dpop_signing_alg_values_supported",
+    "tls_client_certificate_bound_access_tokens",
+    "mtls_endpoint_aliases",
+    "authorization_signing_alg_values_supported",
+    "authorization_encryption_alg_values_supported",
+    "authorization_encryption_enc_values_supported",
+    "introspection_signing_alg_values_supported",
+    "introspection_encryption_alg_values_supported",
+    "introspection_encryption_enc_values_supported",
+    "device_authorization_endpoint",
+    "backchannel_authentication_endpoint",
+    "signed_metadata",
+    "require_signed_request_object",
+    "prompt_values_supported",
+    "claims_in_id_token_supported",
+    "authorization_details_types_supported",
+    "protected_resources",
 ];
 
 fn bcp47(tag: &str) -> bool {
@@ -132,13 +189,19 @@ fn bcp47(tag: &str) -> bool {
 }
 
 fn scope_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }
 
 /// oidcc-discovery-endpoint-verification: the whole document, against the URL it came from.
 pub fn discovery_endpoint(log: &mut Log, discovery_url: &str, doc: &Value) {
     let Some(obj) = doc.as_object() else {
-        log.fail("ValidateServerMetadataAgainstSchema", "OIDCD-4.2", "the discovery document is not a JSON object");
+        log.fail(
+            "ValidateServerMetadataAgainstSchema",
+            "OIDCD-4.2",
+            "the discovery document is not a JSON object",
+        );
         return;
     };
     log.expect(
@@ -155,14 +218,30 @@ pub fn discovery_endpoint(log: &mut Log, discovery_url: &str, doc: &Value) {
         "OIDCD-4.3",
         format!("issuer {issuer:?} is not the discovery URL's prefix {expected:?}"),
     );
-    log.expect(https_url(issuer), "IssuerIsValidUrl", "OIDCD-3", format!("issuer {issuer:?} is not an https URL"));
+    log.expect(
+        https_url(issuer),
+        "IssuerIsValidUrl",
+        "OIDCD-3",
+        format!("issuer {issuer:?} is not an https URL"),
+    );
 
     let array_fields = [
-        "scopes_supported", "response_types_supported", "response_modes_supported", "grant_types_supported",
-        "acr_values_supported", "subject_types_supported", "id_token_signing_alg_values_supported",
-        "userinfo_signing_alg_values_supported", "request_object_signing_alg_values_supported",
-        "token_endpoint_auth_methods_supported", "display_values_supported", "claim_types_supported",
-        "claims_supported", "claims_locales_supported", "ui_locales_supported", "code_challenge_methods_supported",
+        "scopes_supported",
+        "response_types_supported",
+        "response_modes_supported",
+        "grant_types_supported",
+        "acr_values_supported",
+        "subject_types_supported",
+        "id_token_signing_alg_values_supported",
+        "userinfo_signing_alg_values_supported",
+        "request_object_signing_alg_values_supported",
+        "token_endpoint_auth_methods_supported",
+        "display_values_supported",
+        "claim_types_supported",
+        "claims_supported",
+        "claims_locales_supported",
+        "ui_locales_supported",
+        "code_challenge_methods_supported",
     ];
     for field in array_fields {
         if let Some(v) = obj.get(field) {
@@ -174,20 +253,35 @@ pub fn discovery_endpoint(log: &mut Log, discovery_url: &str, doc: &Value) {
             );
         }
     }
-    for field in ["claims_parameter_supported", "request_parameter_supported", "request_uri_parameter_supported"] {
+    for field in [
+        "claims_parameter_supported",
+        "request_parameter_supported",
+        "request_uri_parameter_supported",
+    ] {
         if let Some(v) = obj.get(field) {
-            log.expect(v.is_boolean(), "ValidateServerMetadataAgainstSchema", "OIDCD-3", format!("{field} is not a boolean"));
+            log.expect(
+                v.is_boolean(),
+                "ValidateServerMetadataAgainstSchema",
+                "OIDCD-3",
+                format!("{field} is not a boolean"),
+            );
         }
     }
     for name in obj.keys() {
         if !KNOWN_FIELDS.contains(&name.as_str()) {
-            log.warn("CheckForUnexpectedParametersInDiscovery", "OIDCD-3", format!("unknown discovery field {name:?}"));
+            log.warn(
+                "CheckForUnexpectedParametersInDiscovery",
+                "OIDCD-3",
+                format!("unknown discovery field {name:?}"),
+            );
         }
     }
 
     let response_types = strings(doc, "response_types_supported");
     log.expect(
-        response_types.iter().any(|t| t.split(' ').any(|p| p == "code" || p == "id_token")),
+        response_types
+            .iter()
+            .any(|t| t.split(' ').any(|p| p == "code" || p == "id_token")),
         "OIDCCCheckDiscEndpointResponseTypesSupported",
         "OIDCD-3",
         "response_types_supported has no OpenID Connect response type",
@@ -200,7 +294,9 @@ pub fn discovery_endpoint(log: &mut Log, discovery_url: &str, doc: &Value) {
         "subject_types_supported has neither public nor pairwise",
     );
     log.expect(
-        strings(doc, "id_token_signing_alg_values_supported").iter().any(|a| a == "RS256"),
+        strings(doc, "id_token_signing_alg_values_supported")
+            .iter()
+            .any(|a| a == "RS256"),
         "OIDCCCheckDiscEndpointIdTokenSigningAlgValuesSupported",
         "OIDCD-3",
         "id_token_signing_alg_values_supported lacks RS256",
@@ -216,11 +312,21 @@ pub fn discovery_endpoint(log: &mut Log, discovery_url: &str, doc: &Value) {
     match str_field(doc, "userinfo_endpoint") {
         None => log.warn("CheckDiscEndpointUserinfoEndpoint", "OIDCD-3", "no userinfo_endpoint"),
         Some(u) => {
-            log.expect(https_url(u), "CheckDiscEndpointUserinfoEndpoint", "OIDCD-3", "userinfo_endpoint is not https");
+            log.expect(
+                https_url(u),
+                "CheckDiscEndpointUserinfoEndpoint",
+                "OIDCD-3",
+                "userinfo_endpoint is not https",
+            );
         }
     }
     if let Some(u) = str_field(doc, "registration_endpoint") {
-        log.expect(https_url(u), "CheckDiscEndpointRegistrationEndpoint", "OIDCD-3", "registration_endpoint is not https");
+        log.expect(
+            https_url(u),
+            "CheckDiscEndpointRegistrationEndpoint",
+            "OIDCD-3",
+            "registration_endpoint is not https",
+        );
     }
     log.expect(
         str_field(doc, "jwks_uri").is_some_and(https_url),
@@ -230,7 +336,9 @@ pub fn discovery_endpoint(log: &mut Log, discovery_url: &str, doc: &Value) {
     );
     if obj.contains_key("request_object_signing_alg_values_supported") {
         log.advise(
-            strings(doc, "request_object_signing_alg_values_supported").iter().any(|a| a == "RS256"),
+            strings(doc, "request_object_signing_alg_values_supported")
+                .iter()
+                .any(|a| a == "RS256"),
             "CheckDiscRequestObjectSigningAlgValuesSupportedIncludesRS256",
             "OIDCC-6.1",
             "request_object_signing_alg_values_supported lacks RS256",
@@ -251,13 +359,28 @@ pub fn discovery_endpoint(log: &mut Log, discovery_url: &str, doc: &Value) {
         );
     }
     let scopes = strings(doc, "scopes_supported");
-    log.advise(scopes.iter().any(|s| s == "openid"), "CheckDiscEndpointScopesSupportedContainsOpenId", "OIDCD-3", "scopes_supported lacks openid");
+    log.advise(
+        scopes.iter().any(|s| s == "openid"),
+        "CheckDiscEndpointScopesSupportedContainsOpenId",
+        "OIDCD-3",
+        "scopes_supported lacks openid",
+    );
     for s in &scopes {
-        log.expect(scope_token(s), "ValidateScopesSupported", "RFC6749-3.3", format!("{s:?} is not a valid scope"));
+        log.expect(
+            scope_token(s),
+            "ValidateScopesSupported",
+            "RFC6749-3.3",
+            format!("{s:?} is not a valid scope"),
+        );
     }
     for field in ["ui_locales_supported", "claims_locales_supported"] {
         for tag in strings(doc, field) {
-            log.expect(bcp47(&tag), "ValidateLocales", "RFC5646", format!("{field}: {tag:?} is not a BCP47 tag"));
+            log.expect(
+                bcp47(&tag),
+                "ValidateLocales",
+                "RFC5646",
+                format!("{field}: {tag:?} is not a BCP47 tag"),
+            );
         }
     }
     for (name, value) in obj {
@@ -271,7 +394,10 @@ pub fn discovery_endpoint(log: &mut Log, discovery_url: &str, doc: &Value) {
         }
     }
     if let Some(v) = obj.get("code_challenge_methods_supported") {
-        let methods = v.as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>()).unwrap_or_default();
+        let methods = v
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>())
+            .unwrap_or_default();
         log.expect(
             methods.iter().any(|m| *m == "S256" || *m == "plain"),
             "CheckDiscEndpointCodeChallengeMethodsSupported",
@@ -313,7 +439,10 @@ mod tests {
         });
         discovery_endpoint(&mut log, "https://op.test/.well-known/openid-configuration", &doc);
         assert_eq!(log.findings.len(), 2, "{:?}", log.findings); // token_endpoint, checked twice
-        assert!(log.findings.iter().all(|f| f.condition == "CheckDiscEndpointAllEndpointsAreHttps"));
+        assert!(log
+            .findings
+            .iter()
+            .all(|f| f.condition == "CheckDiscEndpointAllEndpointsAreHttps"));
         assert!(bcp47("en-GB") && bcp47("se") && !bcp47("en_GB"));
     }
 }

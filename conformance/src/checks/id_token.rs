@@ -30,7 +30,8 @@ pub struct Expect<'a> {
 
 /// Parses, verifies and checks an ID token.
 pub fn validate(log: &mut Log, raw: &str, jwks: &Value, expect: &Expect<'_>) -> Result<Jwt, Stop> {
-    let jwt = Jwt::parse(raw).map_err(|e| log.stop("ExtractIdToken", "OIDCC-2", format!("the id_token is not a JWS: {e}")))?;
+    let jwt = Jwt::parse(raw)
+        .map_err(|e| log.stop("ExtractIdToken", "OIDCC-2", format!("the id_token is not a JWS: {e}")))?;
     if let Err(e) = jwt.verify(jwks) {
         log.fail("ValidateIdTokenSignature", "OIDCC-3.1.3.7", e);
     }
@@ -46,7 +47,12 @@ pub fn validate(log: &mut Log, raw: &str, jwks: &Value, expect: &Expect<'_>) -> 
         Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(expect.client_id)),
         _ => false,
     };
-    log.expect(aud_ok, "ValidateIdToken", "OIDCC-3.1.3.7-3", format!("aud {:?} does not contain the client_id", jwt.claims.get("aud")));
+    log.expect(
+        aud_ok,
+        "ValidateIdToken",
+        "OIDCC-3.1.3.7-3",
+        format!("aud {:?} does not contain the client_id", jwt.claims.get("aud")),
+    );
     if let Some(azp) = jwt.claims.get("azp") {
         log.expect(
             azp.as_str() == Some(expect.client_id),
@@ -59,26 +65,61 @@ pub fn validate(log: &mut Log, raw: &str, jwks: &Value, expect: &Expect<'_>) -> 
     match jwt.claim_i64("exp") {
         None => log.fail("ValidateIdToken", "OIDCC-2", "no exp"),
         Some(exp) => {
-            log.expect(exp + SKEW > now, "ValidateIdToken", "OIDCC-3.1.3.7-9", format!("exp {exp} is in the past"));
-            log.expect(exp < now + 50 * YEAR, "ValidateIdToken", "OIDCC-2", "exp is more than 50 years away");
+            log.expect(
+                exp + SKEW > now,
+                "ValidateIdToken",
+                "OIDCC-3.1.3.7-9",
+                format!("exp {exp} is in the past"),
+            );
+            log.expect(
+                exp < now + 50 * YEAR,
+                "ValidateIdToken",
+                "OIDCC-2",
+                "exp is more than 50 years away",
+            );
         }
     }
     match jwt.claim_i64("iat") {
         None => log.fail("ValidateIdToken", "OIDCC-2", "no iat"),
         Some(iat) => {
-            log.expect(iat <= now + SKEW, "ValidateIdToken", "OIDCC-3.1.3.7-10", format!("iat {iat} is in the future"));
-            log.expect(iat >= now - SKEW, "ValidateIdToken", "OIDCC-3.1.3.7-10", format!("iat {iat} is more than 5 minutes old"));
+            log.expect(
+                iat <= now + SKEW,
+                "ValidateIdToken",
+                "OIDCC-3.1.3.7-10",
+                format!("iat {iat} is in the future"),
+            );
+            log.expect(
+                iat >= now - SKEW,
+                "ValidateIdToken",
+                "OIDCC-3.1.3.7-10",
+                format!("iat {iat} is more than 5 minutes old"),
+            );
         }
     }
     if let Some(nbf) = jwt.claim_i64("nbf") {
-        log.expect(nbf <= now + SKEW, "ValidateIdToken", "RFC7519-4.1.5", format!("nbf {nbf} is in the future"));
+        log.expect(
+            nbf <= now + SKEW,
+            "ValidateIdToken",
+            "RFC7519-4.1.5",
+            format!("nbf {nbf} is in the future"),
+        );
     }
     if jwt.claims.contains_key("auth_time") {
         match jwt.claim_i64("auth_time") {
             None => log.fail("ValidateIdToken", "OIDCC-2", "auth_time is not a number"),
             Some(at) => {
-                log.expect(at <= now + SKEW, "ValidateIdToken", "OIDCC-2", format!("auth_time {at} is in the future"));
-                log.expect(at > now - YEAR, "ValidateIdToken", "OIDCC-2", format!("auth_time {at} is more than a year ago"));
+                log.expect(
+                    at <= now + SKEW,
+                    "ValidateIdToken",
+                    "OIDCC-2",
+                    format!("auth_time {at} is in the future"),
+                );
+                log.expect(
+                    at > now - YEAR,
+                    "ValidateIdToken",
+                    "OIDCC-2",
+                    format!("auth_time {at} is more than a year ago"),
+                );
             }
         }
     }
@@ -136,8 +177,21 @@ pub fn standard_claims(log: &mut Log, claims: &Map<String, Value>, condition: &s
         None => log.fail(condition, "OIDCC-5.1", "sub is missing or not a string"),
     }
     let strings = [
-        "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "profile", "picture",
-        "website", "email", "gender", "birthdate", "zoneinfo", "locale", "phone_number",
+        "name",
+        "given_name",
+        "family_name",
+        "middle_name",
+        "nickname",
+        "preferred_username",
+        "profile",
+        "picture",
+        "website",
+        "email",
+        "gender",
+        "birthdate",
+        "zoneinfo",
+        "locale",
+        "phone_number",
     ];
     for name in strings {
         if let Some(v) = claims.get(name) {
@@ -146,7 +200,12 @@ pub fn standard_claims(log: &mut Log, claims: &Map<String, Value>, condition: &s
     }
     for name in ["email_verified", "phone_number_verified"] {
         if let Some(v) = claims.get(name) {
-            log.expect(v.is_boolean(), condition, "OIDCC-5.1", format!("{name} is not a boolean"));
+            log.expect(
+                v.is_boolean(),
+                condition,
+                "OIDCC-5.1",
+                format!("{name} is not a boolean"),
+            );
         }
     }
     if let Some(v) = claims.get("address") {
@@ -161,7 +220,20 @@ pub fn standard_claims(log: &mut Log, claims: &Map<String, Value>, condition: &s
 /// (EnsureIdTokenDoesNotContainNonRequestedClaims, a warning).
 pub fn minimal(log: &mut Log, jwt: &Jwt) {
     const ALLOWED: &[&str] = &[
-        "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash", "c_hash", "nbf", "jti",
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+        "acr",
+        "amr",
+        "azp",
+        "at_hash",
+        "c_hash",
+        "nbf",
+        "jti",
         "sid",
     ];
     let extra: Vec<&String> = jwt.claims.keys().filter(|k| !ALLOWED.contains(&k.as_str())).collect();

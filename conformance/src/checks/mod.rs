@@ -67,7 +67,13 @@ impl Log {
     }
 
     /// Like `expect`, but the module cannot go on without it.
-    pub fn require(&mut self, ok: bool, condition: &str, reference: &str, message: impl Into<String>) -> Result<(), Stop> {
+    pub fn require(
+        &mut self,
+        ok: bool,
+        condition: &str,
+        reference: &str,
+        message: impl Into<String>,
+    ) -> Result<(), Stop> {
         if self.expect(ok, condition, reference, message) {
             Ok(())
         } else {

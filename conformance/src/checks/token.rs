@@ -14,7 +14,12 @@ pub struct Answer {
 pub fn success(log: &mut Log, answer: &Answer, refresh: bool) -> Result<Value, Stop> {
     let json: Option<Value> = serde_json::from_str(&answer.body).ok();
     if answer.status != 200 {
-        let error = json.as_ref().and_then(|j| j.get("error")).and_then(Value::as_str).unwrap_or("?").to_string();
+        let error = json
+            .as_ref()
+            .and_then(|j| j.get("error"))
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_string();
         return Err(log.stop(
             "CheckTokenEndpointHttpStatus200",
             "RFC6749-5.1",
@@ -28,7 +33,11 @@ pub fn success(log: &mut Log, answer: &Answer, refresh: bool) -> Result<Value, S
         format!("content type {:?}", answer.content_type),
     );
     let Some(json) = json.filter(Value::is_object) else {
-        return Err(log.stop("ParseTokenEndpointResponse", "RFC6749-5.1", "the body is not a JSON object"));
+        return Err(log.stop(
+            "ParseTokenEndpointResponse",
+            "RFC6749-5.1",
+            "the body is not a JSON object",
+        ));
     };
     if refresh {
         log.expect(
@@ -39,12 +48,19 @@ pub fn success(log: &mut Log, answer: &Answer, refresh: bool) -> Result<Value, S
         );
     }
     let access_token = json.get("access_token").and_then(Value::as_str).unwrap_or("");
-    log.require(!access_token.is_empty(), "CheckForAccessTokenValue", "RFC6749-5.1", "no access_token")?;
+    log.require(
+        !access_token.is_empty(),
+        "CheckForAccessTokenValue",
+        "RFC6749-5.1",
+        "no access_token",
+    )?;
     if refresh {
         strong_secret(log, "access token", access_token, false);
     }
     log.expect(
-        json.get("token_type").and_then(Value::as_str).is_some_and(|t| t.eq_ignore_ascii_case("bearer")),
+        json.get("token_type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.eq_ignore_ascii_case("bearer")),
         "CheckTokenTypeIsBearer",
         "RFC6750-4",
         format!("token_type is {:?}", json.get("token_type")),
@@ -55,7 +71,12 @@ pub fn success(log: &mut Log, answer: &Answer, refresh: bool) -> Result<Value, S
         }
         Some(v) => {
             let ok = v.as_i64().is_some_and(|s| s > 0 && s < 365 * 24 * 3600);
-            log.expect(ok, "ValidateExpiresIn", "RFC6749-5.1", format!("expires_in {v} is not a positive number under a year"));
+            log.expect(
+                ok,
+                "ValidateExpiresIn",
+                "RFC6749-5.1",
+                format!("expires_in {v} is not a positive number under a year"),
+            );
         }
     }
     if !refresh {

@@ -10,8 +10,20 @@ pub fn scope_claims(scope: &str) -> &'static [&'static str] {
     match scope {
         "openid" => &["sub"],
         "profile" => &[
-            "name", "given_name", "family_name", "middle_name", "nickname", "profile", "picture", "website", "gender",
-            "birthdate", "zoneinfo", "locale", "updated_at", "preferred_username",
+            "name",
+            "given_name",
+            "family_name",
+            "middle_name",
+            "nickname",
+            "profile",
+            "picture",
+            "website",
+            "gender",
+            "birthdate",
+            "zoneinfo",
+            "locale",
+            "updated_at",
+            "preferred_username",
         ],
         "email" => &["email", "email_verified"],
         "address" => &["address"],
@@ -28,7 +40,12 @@ pub fn success(
     body: &str,
     id_token_sub: &str,
 ) -> Result<Map<String, Value>, Stop> {
-    log.require(status == 200, "CheckUserInfoEndpointHttpStatus200", "OIDCC-5.3.2", format!("UserInfo answered {status}"))?;
+    log.require(
+        status == 200,
+        "CheckUserInfoEndpointHttpStatus200",
+        "OIDCC-5.3.2",
+        format!("UserInfo answered {status}"),
+    )?;
     log.expect(
         content_type.starts_with("application/json"),
         "CheckUserInfoEndpointReturnedJsonContentType",
@@ -36,7 +53,11 @@ pub fn success(
         format!("content type {content_type:?}"),
     );
     let Some(Value::Object(claims)) = serde_json::from_str::<Value>(body).ok() else {
-        return Err(log.stop("ExtractUserInfoFromUserInfoEndpointResponse", "OIDCC-5.3.2", "the body is not a JSON object"));
+        return Err(log.stop(
+            "ExtractUserInfoFromUserInfoEndpointResponse",
+            "OIDCC-5.3.2",
+            "the body is not a JSON object",
+        ));
     };
     log.expect(
         claims.get("sub").and_then(Value::as_str) == Some(id_token_sub),

@@ -51,8 +51,12 @@ pub const MODULES: &[&str] = &[
 ];
 
 /// The errors OIDCC-3.1.2.6 allows for `prompt=none` when the user would have to act.
-pub const PROMPT_NONE_ERRORS: &[&str] =
-    &["login_required", "interaction_required", "account_selection_required", "consent_required"];
+pub const PROMPT_NONE_ERRORS: &[&str] = &[
+    "login_required",
+    "interaction_required",
+    "account_selection_required",
+    "consent_required",
+];
 
 pub async fn run(ctx: &mut Ctx, module: &str) -> Result<(), Stop> {
     match module {
@@ -65,20 +69,32 @@ pub async fn run(ctx: &mut Ctx, module: &str) -> Result<(), Stop> {
         "oidcc-idtoken-signature" => {
             let (_, _, tokens) = ctx.sign_in(&AuthRequest::new()).await?;
             let alg = tokens.id_token.alg().to_string();
-            ctx.log.expect(alg == "RS256", "EnsureIdTokenSignatureIsRS256", "OIDCC-3.1.3.7-7", format!("alg is {alg}"));
             ctx.log.expect(
-                tokens.id_token.header.get("kid").and_then(Value::as_str).is_some_and(|k| !k.is_empty()),
+                alg == "RS256",
+                "EnsureIdTokenSignatureIsRS256",
+                "OIDCC-3.1.3.7-7",
+                format!("alg is {alg}"),
+            );
+            ctx.log.expect(
+                tokens
+                    .id_token
+                    .header
+                    .get("kid")
+                    .and_then(Value::as_str)
+                    .is_some_and(|k| !k.is_empty()),
                 "EnsureIdTokenContainsKid",
                 "OIDCC-10.1",
                 "the ID token's header has no kid",
             );
         }
         "oidcc-idtoken-unsigned" => {
-            return Err(Stop::Skipped(if ctx.op.supports("id_token_signing_alg_values_supported", "none") {
-                "'none' is advertised, but the static clients are registered for RS256 ID tokens".into()
-            } else {
-                "the server does not list 'none' in id_token_signing_alg_values_supported".into()
-            }));
+            return Err(Stop::Skipped(
+                if ctx.op.supports("id_token_signing_alg_values_supported", "none") {
+                    "'none' is advertised, but the static clients are registered for RS256 ID tokens".into()
+                } else {
+                    "the server does not list 'none' in id_token_signing_alg_values_supported".into()
+                },
+            ));
         }
         "oidcc-userinfo-get" => {
             let (_, _, tokens) = ctx.sign_in(&AuthRequest::new()).await?;
@@ -128,7 +144,9 @@ pub async fn run(ctx: &mut Ctx, module: &str) -> Result<(), Stop> {
         "oidcc-display-popup" => with_login_page(ctx, AuthRequest::new().param("display", "popup")).await?,
         "oidcc-prompt-login" => prompt_login(ctx).await?,
         "oidcc-prompt-none-not-logged-in" => {
-            let (sent, visit) = ctx.authorize(&AuthRequest::new().param("prompt", "none"), Policy::NOBODY).await?;
+            let (sent, visit) = ctx
+                .authorize(&AuthRequest::new().param("prompt", "none"), Policy::NOBODY)
+                .await?;
             ctx.expect_error(&sent, &visit, PROMPT_NONE_ERRORS)?;
         }
         "oidcc-prompt-none-logged-in" => {
@@ -140,7 +158,9 @@ pub async fn run(ctx: &mut Ctx, module: &str) -> Result<(), Stop> {
         "oidcc-max-age-10000" => {
             let (_, _, first) = ctx.sign_in(&AuthRequest::new().param("max_age", "15000")).await?;
             auth_time_present(ctx, &first);
-            let (sent, visit) = ctx.authorize(&AuthRequest::new().param("max_age", "10000"), NO_LOGIN).await?;
+            let (sent, visit) = ctx
+                .authorize(&AuthRequest::new().param("max_age", "10000"), NO_LOGIN)
+                .await?;
             ctx.log.expect(
                 !visit.saw(InteractionKind::Login),
                 "ExpectNoLoginPage",
@@ -157,7 +177,9 @@ pub async fn run(ctx: &mut Ctx, module: &str) -> Result<(), Stop> {
         }
         "oidcc-id-token-hint" => {
             let (_, _, first) = ctx.sign_in(&AuthRequest::new()).await?;
-            let req = AuthRequest::new().param("prompt", "none").param("id_token_hint", &first.id_token.raw);
+            let req = AuthRequest::new()
+                .param("prompt", "none")
+                .param("id_token_hint", &first.id_token.raw);
             let second = silent(ctx, req).await?;
             same_user_and_auth_time(ctx, &first, &second);
         }
@@ -173,8 +195,14 @@ pub async fn run(ctx: &mut Ctx, module: &str) -> Result<(), Stop> {
         }
         "oidcc-ensure-request-with-acr-values-succeeds" => {
             let advertised = crate::checks::discovery::strings(ctx.op.metadata(), "acr_values_supported");
-            let acr_values = if advertised.is_empty() { "1 2".to_string() } else { advertised.join(" ") };
-            let (_, _, tokens) = ctx.sign_in(&AuthRequest::new().param("acr_values", &acr_values)).await?;
+            let acr_values = if advertised.is_empty() {
+                "1 2".to_string()
+            } else {
+                advertised.join(" ")
+            };
+            let (_, _, tokens) = ctx
+                .sign_in(&AuthRequest::new().param("acr_values", &acr_values))
+                .await?;
             let acr = tokens.id_token.claim_str("acr").unwrap_or("").to_string();
             ctx.log.advise(
                 acr_values.split(' ').any(|a| a == acr),
@@ -194,7 +222,9 @@ pub async fn run(ctx: &mut Ctx, module: &str) -> Result<(), Stop> {
         "oidcc-server-client-secret-post" => {
             let methods = crate::checks::discovery::strings(ctx.op.metadata(), "token_endpoint_auth_methods_supported");
             if !methods.is_empty() && !methods.iter().any(|m| m == "client_secret_post") {
-                return Err(Stop::Skipped("token_endpoint_auth_methods_supported lacks client_secret_post".into()));
+                return Err(Stop::Skipped(
+                    "token_endpoint_auth_methods_supported lacks client_secret_post".into(),
+                ));
             }
             let (sent, visit) = ctx.authorize(&AuthRequest::new(), Policy::USER).await?;
             let code = ctx.expect_code(&sent, &visit)?;
@@ -204,11 +234,13 @@ pub async fn run(ctx: &mut Ctx, module: &str) -> Result<(), Stop> {
         "oidcc-request-uri-unsigned-supported-correctly-or-rejected-as-unsupported"
         | "oidcc-unsigned-request-object-supported-correctly-or-rejected-as-unsupported"
         | "oidcc-ensure-request-object-with-redirect-uri" => {
-            return Err(Stop::Skipped(if ctx.op.supports("request_object_signing_alg_values_supported", "none") {
-                "'none' is advertised for request objects; this runner does not reproduce the unsigned request object modules yet".into()
-            } else {
-                "the server does not list 'none' in request_object_signing_alg_values_supported".into()
-            }));
+            return Err(Stop::Skipped(
+                if ctx.op.supports("request_object_signing_alg_values_supported", "none") {
+                    "'none' is advertised for request objects; this runner does not reproduce the unsigned request object modules yet".into()
+                } else {
+                    "the server does not list 'none' in request_object_signing_alg_values_supported".into()
+                },
+            ));
         }
         "oidcc-claims-essential" => {
             let claims = r#"{"userinfo":{"name":{"essential":true}}}"#;
@@ -239,7 +271,11 @@ pub async fn run(ctx: &mut Ctx, module: &str) -> Result<(), Stop> {
 }
 
 /// The user is there but will not sign in again (only consent).
-const NO_LOGIN: Policy = Policy { login: false, consent: true, confirm_logout: false };
+const NO_LOGIN: Policy = Policy {
+    login: false,
+    consent: true,
+    confirm_logout: false,
+};
 
 async fn response_type_missing(ctx: &mut Ctx) -> Result<(), Stop> {
     let mut req = AuthRequest::new();
@@ -253,7 +289,10 @@ async fn response_type_missing(ctx: &mut Ctx) -> Result<(), Stop> {
                 page.shows_error(),
                 "ExpectResponseTypeMissingErrorPage",
                 "OIDCC-3.1.2.6",
-                format!("the OP showed {} (HTTP {}), which is not an error page", page.url, page.status),
+                format!(
+                    "the OP showed {} (HTTP {}), which is not an error page",
+                    page.url, page.status
+                ),
             );
             Ok(())
         }
@@ -261,14 +300,21 @@ async fn response_type_missing(ctx: &mut Ctx) -> Result<(), Stop> {
 }
 
 async fn scope(ctx: &mut Ctx, scopes: &[&str]) -> Result<(), Stop> {
-    let missing: Vec<&str> = scopes.iter().copied().filter(|s| !ctx.op.supports("scopes_supported", s)).collect();
+    let missing: Vec<&str> = scopes
+        .iter()
+        .copied()
+        .filter(|s| !ctx.op.supports("scopes_supported", s))
+        .collect();
     if !missing.is_empty() {
         return Err(Stop::Skipped(format!(
             "scopes_supported from the discovery endpoint lacks {}; the official suite skips this module too",
             missing.join(", ")
         )));
     }
-    let scope = std::iter::once("openid").chain(scopes.iter().copied()).collect::<Vec<_>>().join(" ");
+    let scope = std::iter::once("openid")
+        .chain(scopes.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ");
     let (_, _, tokens) = ctx.sign_in(&AuthRequest::new().scope(&scope)).await?;
     let info = ctx.userinfo(&tokens, UserInfoCall::Get).await?;
     userinfo::scopes_returned(&mut ctx.log, &scope, &info);
@@ -302,7 +348,12 @@ fn same_user_and_auth_time(ctx: &mut Ctx, first: &Tokens, second: &Tokens) {
         "the second ID token names another sub",
     );
     if let (Some(a), Some(b)) = (first.auth_time(), second.auth_time()) {
-        ctx.log.expect(a == b, "CheckIdTokenAuthTimeConsistent", "OIDCC-2", format!("auth_time changed from {a} to {b}"));
+        ctx.log.expect(
+            a == b,
+            "CheckIdTokenAuthTimeConsistent",
+            "OIDCC-2",
+            format!("auth_time changed from {a} to {b}"),
+        );
     }
 }
 
@@ -378,7 +429,12 @@ async fn code_reuse(ctx: &mut Ctx, wait: Option<Duration>) -> Result<(), Stop> {
         ("redirect_uri".to_string(), sent.redirect_uri.clone()),
     ];
     let answer = ctx.token_call(sent.which, form, ClientAuth::Basic).await?;
-    token::error(&mut ctx.log, &answer, "invalid_grant", "CheckTokenEndpointReturnedInvalidGrantForReusedCode");
+    token::error(
+        &mut ctx.log,
+        &answer,
+        "invalid_grant",
+        "CheckTokenEndpointReturnedInvalidGrantForReusedCode",
+    );
     if wait.is_some() {
         // RFC 6749 §4.1.2: the tokens issued from a reused code SHOULD be revoked.
         let (status, _, _) = ctx.userinfo_call(&tokens.access_token, UserInfoCall::Get).await?;
@@ -394,20 +450,30 @@ async fn code_reuse(ctx: &mut Ctx, wait: Option<Duration>) -> Result<(), Stop> {
 
 async fn unregistered_redirect_uri(ctx: &mut Ctx) -> Result<(), Stop> {
     let mut req = AuthRequest::new();
-    req.redirect_uri = Some(format!("{}{}", ctx.op.target.redirect_uri(), crate::jose::random_token(6)));
+    req.redirect_uri = Some(format!(
+        "{}{}",
+        ctx.op.target.redirect_uri(),
+        crate::jose::random_token(6)
+    ));
     let (_, visit) = ctx.authorize(&req, Policy::USER).await?;
     match &visit.landing {
         Landing::Callback(arrival) => ctx.log.fail(
             "ExpectRedirectUriErrorPage",
             "OIDCC-3.1.2.1",
-            format!("the OP redirected to the unregistered {} instead of showing an error", arrival.path),
+            format!(
+                "the OP redirected to the unregistered {} instead of showing an error",
+                arrival.path
+            ),
         ),
         Landing::Page(page) => {
             ctx.log.expect(
                 page.shows_error(),
                 "ExpectRedirectUriErrorPage",
                 "OIDCC-3.1.2.1",
-                format!("the OP showed {} (HTTP {}), which is not an error page", page.url, page.status),
+                format!(
+                    "the OP showed {} (HTTP {}), which is not an error page",
+                    page.url, page.status
+                ),
             );
         }
     }
@@ -431,10 +497,21 @@ async fn refresh_token(ctx: &mut Ctx) -> Result<(), Stop> {
         return Err(Stop::Skipped("the token endpoint issued no refresh token".into()));
     };
     token::refresh_token(&mut ctx.log, &refresh);
-    let form = |rt: &str| vec![("grant_type".to_string(), "refresh_token".to_string()), ("refresh_token".to_string(), rt.to_string())];
-    let answer = ctx.token_call(Which::Client2, form(&refresh), ClientAuth::Basic).await?;
+    let form = |rt: &str| {
+        vec![
+            ("grant_type".to_string(), "refresh_token".to_string()),
+            ("refresh_token".to_string(), rt.to_string()),
+        ]
+    };
+    let answer = ctx
+        .token_call(Which::Client2, form(&refresh), ClientAuth::Basic)
+        .await?;
     let json = token::success(&mut ctx.log, &answer, true)?;
-    let next = json.get("refresh_token").and_then(Value::as_str).unwrap_or(&refresh).to_string();
+    let next = json
+        .get("refresh_token")
+        .and_then(Value::as_str)
+        .unwrap_or(&refresh)
+        .to_string();
     if json.get("id_token").is_some() {
         let renewed = ctx.tokens_from(json, Which::Client2, id_token::Nonce::Refreshed).ok();
         if let Some(renewed) = renewed {
@@ -447,11 +524,21 @@ async fn refresh_token(ctx: &mut Ctx) -> Result<(), Stop> {
                 );
             }
             let (a, b) = (first.id_token.claim_i64("iat"), renewed.id_token.claim_i64("iat"));
-            ctx.log.expect(b >= a, "CompareIdTokenClaims", "OIDCC-12.2", "the refreshed ID token's iat is older");
+            ctx.log.expect(
+                b >= a,
+                "CompareIdTokenClaims",
+                "OIDCC-12.2",
+                "the refreshed ID token's iat is older",
+            );
         }
     }
     // client2's refresh token presented by client must be refused (RFC 6749 §6, §10.4).
     let answer = ctx.token_call(Which::Client, form(&next), ClientAuth::Basic).await?;
-    token::error(&mut ctx.log, &answer, "invalid_grant", "CheckTokenEndpointReturnedInvalidGrantForOtherClientsRefreshToken");
+    token::error(
+        &mut ctx.log,
+        &answer,
+        "invalid_grant",
+        "CheckTokenEndpointReturnedInvalidGrantForOtherClientsRefreshToken",
+    );
     Ok(())
 }

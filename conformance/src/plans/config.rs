@@ -36,7 +36,12 @@ pub fn verify_discovery(ctx: &mut Ctx) -> Result<(), Stop> {
     match &op.jwks.json {
         Err(e) => ctx.log.fail("FetchServerKeys", "OIDCD-3", e.clone()),
         Ok(jwks) => {
-            ctx.log.expect(op.jwks.status == 200, "FetchServerKeys", "OIDCD-3", format!("jwks_uri answered {}", op.jwks.status));
+            ctx.log.expect(
+                op.jwks.status == 200,
+                "FetchServerKeys",
+                "OIDCD-3",
+                format!("jwks_uri answered {}", op.jwks.status),
+            );
             discovery::server_jwks(&mut ctx.log, jwks);
         }
     }

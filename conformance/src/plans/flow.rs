@@ -110,16 +110,32 @@ impl Tokens {
     }
 }
 
+/// The runner's wall clock, against which the OP's `iat`, `exp` and `auth_time` are judged.
+// The workspace clippy.toml bans SystemTime::now in favour of Gatehouse's injectable
+// clock; the runner is a separate crate that must compare with the real time the OP sees.
+#[allow(clippy::disallowed_methods)]
 pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 impl Ctx {
     pub fn endpoint(&mut self, field: &str) -> Result<Url, Stop> {
-        let value = self.op.metadata().get(field).and_then(Value::as_str).map(str::to_string);
+        let value = self
+            .op
+            .metadata()
+            .get(field)
+            .and_then(Value::as_str)
+            .map(str::to_string);
         match value.as_deref().map(Url::parse) {
             Some(Ok(url)) => Ok(url),
-            _ => Err(self.log.stop("CheckServerConfiguration", "OIDCD-3", format!("discovery has no usable {field}"))),
+            _ => Err(self.log.stop(
+                "CheckServerConfiguration",
+                "OIDCD-3",
+                format!("discovery has no usable {field}"),
+            )),
         }
     }
 
@@ -149,7 +165,10 @@ impl Ctx {
             state: random_token(16),
             nonce: req.nonce.then(|| random_token(16)),
             verifier: None,
-            redirect_uri: req.redirect_uri.clone().unwrap_or_else(|| self.op.target.redirect_uri()),
+            redirect_uri: req
+                .redirect_uri
+                .clone()
+                .unwrap_or_else(|| self.op.target.redirect_uri()),
             scope: req.scope.clone(),
         };
         let mut params: Vec<(String, String)> = vec![("client_id".into(), self.client_id(req.which).into())];
@@ -187,7 +206,11 @@ impl Ctx {
     }
 
     fn authz_expect<'a>(&self, sent: &'a Sent, issuer: &'a str) -> authz::Expect<'a> {
-        authz::Expect { state: &sent.state, issuer, form_post: self.form_post }
+        authz::Expect {
+            state: &sent.state,
+            issuer,
+            form_post: self.form_post,
+        }
     }
 
     /// The visit must end at the callback with a code.
@@ -201,7 +224,10 @@ impl Ctx {
             Landing::Page(page) => Err(self.log.stop(
                 "ExpectRedirectToCallback",
                 "OIDCC-3.1.2.5",
-                format!("the browser stopped at {} (HTTP {}) instead of returning to the client", page.url, page.status),
+                format!(
+                    "the browser stopped at {} (HTTP {}) instead of returning to the client",
+                    page.url, page.status
+                ),
             )),
         }
     }
@@ -226,7 +252,12 @@ impl Ctx {
     }
 
     /// POSTs to the token endpoint as `which`, authenticating with `auth`.
-    pub async fn token_call(&mut self, which: Which, mut form: Vec<(String, String)>, auth: ClientAuth) -> Result<token::Answer, Stop> {
+    pub async fn token_call(
+        &mut self,
+        which: Which,
+        mut form: Vec<(String, String)>,
+        auth: ClientAuth,
+    ) -> Result<token::Answer, Stop> {
         let endpoint = self.endpoint("token_endpoint")?;
         let id = self.client_id(which).to_string();
         let secret = self.secret(which).to_string();
@@ -244,13 +275,23 @@ impl Ctx {
         }
         let response = request.form(&form).send().await.map_err(anyhow::Error::from)?;
         let header = |name: reqwest::header::HeaderName| {
-            response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
         };
         let content_type = header(reqwest::header::CONTENT_TYPE);
         let cache_control = header(reqwest::header::CACHE_CONTROL);
         let status = response.status().as_u16();
         let body = response.text().await.map_err(anyhow::Error::from)?;
-        Ok(token::Answer { status, content_type, cache_control, body })
+        Ok(token::Answer {
+            status,
+            content_type,
+            cache_control,
+            body,
+        })
     }
 
     /// Redeems a code and validates everything that comes back.
@@ -274,7 +315,11 @@ impl Ctx {
 
     /// Reads and validates a token response's tokens.
     pub fn tokens_from(&mut self, json: Value, which: Which, nonce: id_token::Nonce<'_>) -> Result<Tokens, Stop> {
-        let access_token = json.get("access_token").and_then(Value::as_str).unwrap_or("").to_string();
+        let access_token = json
+            .get("access_token")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let refresh_token = json.get("refresh_token").and_then(Value::as_str).map(str::to_string);
         let raw = json.get("id_token").and_then(Value::as_str).unwrap_or("").to_string();
         let issuer = self.issuer();
@@ -288,7 +333,12 @@ impl Ctx {
         };
         let jwks = self.op.keys().clone();
         let id_token = id_token::validate(&mut self.log, &raw, &jwks, &expect)?;
-        Ok(Tokens { json, access_token, refresh_token, id_token })
+        Ok(Tokens {
+            json,
+            access_token,
+            refresh_token,
+            id_token,
+        })
     }
 
     /// The whole happy path: sign in, get a code, redeem it.
@@ -300,7 +350,11 @@ impl Ctx {
     }
 
     /// Calls UserInfo; returns (status, content type, body).
-    pub async fn userinfo_call(&mut self, access_token: &str, how: UserInfoCall) -> Result<(u16, String, String), Stop> {
+    pub async fn userinfo_call(
+        &mut self,
+        access_token: &str,
+        how: UserInfoCall,
+    ) -> Result<(u16, String, String), Stop> {
         let endpoint = self.endpoint("userinfo_endpoint")?;
         let request = match how {
             UserInfoCall::Get => self.op.api.get(endpoint).bearer_auth(access_token),

@@ -46,9 +46,17 @@ enum Expect {
 pub async fn run(ctx: &mut Ctx, module: &str) -> Result<(), Stop> {
     if module == "oidcc-rp-initiated-logout-discovery-endpoint-verification" {
         super::config::verify_discovery(ctx)?;
-        let endpoint = ctx.op.metadata().get("end_session_endpoint").and_then(|v| v.as_str()).map(str::to_string);
+        let endpoint = ctx
+            .op
+            .metadata()
+            .get("end_session_endpoint")
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
         ctx.log.expect(
-            endpoint.as_deref().and_then(|e| Url::parse(e).ok()).is_some_and(|u| u.scheme() == "https"),
+            endpoint
+                .as_deref()
+                .and_then(|e| Url::parse(e).ok())
+                .is_some_and(|u| u.scheme() == "https"),
             "CheckDiscEndpointEndSessionEndpoint",
             "OIDCRPL-2.1",
             "discovery has no https end_session_endpoint",
@@ -61,21 +69,37 @@ pub async fn run(ctx: &mut Ctx, module: &str) -> Result<(), Stop> {
     let state = crate::jose::random_token(12);
     let (logout, expect) = match module {
         "oidcc-rp-initiated-logout" => (
-            Logout { id_token_hint: Some(hint), post_logout_redirect_uri: Some(plru), state: Some(state) },
+            Logout {
+                id_token_hint: Some(hint),
+                post_logout_redirect_uri: Some(plru),
+                state: Some(state),
+            },
             Expect::RedirectBack,
         ),
         "oidcc-rp-initiated-logout-bad-post-logout-redirect-uri" => {
             let bad = format!("{}_unregistered", plru);
             (
-                Logout { id_token_hint: Some(hint), post_logout_redirect_uri: Some(bad.clone()), state: Some(state) },
-                Expect::Refused { unregistered: Some(bad) },
+                Logout {
+                    id_token_hint: Some(hint),
+                    post_logout_redirect_uri: Some(bad.clone()),
+                    state: Some(state),
+                },
+                Expect::Refused {
+                    unregistered: Some(bad),
+                },
             )
         }
         "oidcc-rp-initiated-logout-query-added-to-post-logout-redirect-uri" => {
             let bad = format!("{plru}?foo=bar");
             (
-                Logout { id_token_hint: Some(hint), post_logout_redirect_uri: Some(bad.clone()), state: Some(state) },
-                Expect::Refused { unregistered: Some(bad) },
+                Logout {
+                    id_token_hint: Some(hint),
+                    post_logout_redirect_uri: Some(bad.clone()),
+                    state: Some(state),
+                },
+                Expect::Refused {
+                    unregistered: Some(bad),
+                },
             )
         }
         "oidcc-rp-initiated-logout-modified-id-token-hint" => (
@@ -87,27 +111,50 @@ pub async fn run(ctx: &mut Ctx, module: &str) -> Result<(), Stop> {
             Expect::Refused { unregistered: None },
         ),
         "oidcc-rp-initiated-logout-bad-id-token-hint" => {
-            let forged = tokens.id_token.foreign_copy().map_err(|e| Stop::Error(format!("forging a token: {e}")))?;
+            let forged = tokens
+                .id_token
+                .foreign_copy()
+                .map_err(|e| Stop::Error(format!("forging a token: {e}")))?;
             (
-                Logout { id_token_hint: Some(forged), post_logout_redirect_uri: Some(plru), state: Some(state) },
+                Logout {
+                    id_token_hint: Some(forged),
+                    post_logout_redirect_uri: Some(plru),
+                    state: Some(state),
+                },
                 Expect::Refused { unregistered: None },
             )
         }
         "oidcc-rp-initiated-logout-no-id-token-hint" => (
-            Logout { id_token_hint: None, post_logout_redirect_uri: Some(plru), state: Some(state) },
+            Logout {
+                id_token_hint: None,
+                post_logout_redirect_uri: Some(plru),
+                state: Some(state),
+            },
             Expect::Refused { unregistered: None },
         ),
         "oidcc-rp-initiated-logout-no-params" => (Logout::default(), Expect::LoggedOutPage),
-        "oidcc-rp-initiated-logout-no-post-logout-redirect-uri" => {
-            (Logout { id_token_hint: Some(hint), ..Logout::default() }, Expect::LoggedOutPage)
-        }
+        "oidcc-rp-initiated-logout-no-post-logout-redirect-uri" => (
+            Logout {
+                id_token_hint: Some(hint),
+                ..Logout::default()
+            },
+            Expect::LoggedOutPage,
+        ),
         "oidcc-rp-initiated-logout-no-state" => (
-            Logout { id_token_hint: Some(hint), post_logout_redirect_uri: Some(plru), state: None },
+            Logout {
+                id_token_hint: Some(hint),
+                post_logout_redirect_uri: Some(plru),
+                state: None,
+            },
             Expect::RedirectBack,
         ),
-        "oidcc-rp-initiated-logout-only-state" => {
-            (Logout { state: Some(state), ..Logout::default() }, Expect::LoggedOutPage)
-        }
+        "oidcc-rp-initiated-logout-only-state" => (
+            Logout {
+                state: Some(state),
+                ..Logout::default()
+            },
+            Expect::LoggedOutPage,
+        ),
         other => return Err(Stop::Skipped(format!("unknown module {other}"))),
     };
     let mut url = ctx.endpoint("end_session_endpoint")?;
@@ -138,14 +185,20 @@ pub async fn run(ctx: &mut Ctx, module: &str) -> Result<(), Stop> {
                 Landing::Callback(arrival) => Err(ctx.log.stop(
                     "ExpectLogoutSuccessPage",
                     RPL,
-                    format!("the OP redirected to the client ({}) although no post_logout_redirect_uri was given", arrival.path),
+                    format!(
+                        "the OP redirected to the client ({}) although no post_logout_redirect_uri was given",
+                        arrival.path
+                    ),
                 )),
                 Landing::Page(page) => {
                     ctx.log.expect(
                         page.status.is_success() && !page.shows_error(),
                         "ExpectLogoutSuccessPage",
                         RPL,
-                        format!("the OP answered {} (HTTP {}), not a logged-out page", page.url, page.status),
+                        format!(
+                            "the OP answered {} (HTTP {}), not a logged-out page",
+                            page.url, page.status
+                        ),
                     );
                     session_gone(ctx).await
                 }
@@ -157,7 +210,10 @@ pub async fn run(ctx: &mut Ctx, module: &str) -> Result<(), Stop> {
                 Landing::Callback(arrival) => Err(ctx.log.stop(
                     "ExpectNoRedirectToPostLogoutRedirectUri",
                     RPL,
-                    format!("the OP redirected to the client ({}) for a request it must not honour", arrival.path),
+                    format!(
+                        "the OP redirected to the client ({}) for a request it must not honour",
+                        arrival.path
+                    ),
                 )),
                 Landing::Page(page) => {
                     let confirm = visit.saw(InteractionKind::LogoutConfirm);
@@ -165,7 +221,10 @@ pub async fn run(ctx: &mut Ctx, module: &str) -> Result<(), Stop> {
                         confirm || page.shows_error(),
                         "ExpectErrorOrLogoutConfirmationPage",
                         RPL,
-                        format!("the OP answered {} (HTTP {}): neither an error nor a logout confirmation", page.url, page.status),
+                        format!(
+                            "the OP answered {} (HTTP {}): neither an error nor a logout confirmation",
+                            page.url, page.status
+                        ),
                     );
                     if confirm {
                         if let Some(bad) = unregistered {
@@ -181,7 +240,10 @@ pub async fn run(ctx: &mut Ctx, module: &str) -> Result<(), Stop> {
 
 fn redirected_back(ctx: &mut Ctx, visit: &Visit, state: Option<&str>) -> Result<(), Stop> {
     let Some(arrival) = visit.callback() else {
-        let (url, status) = visit.page().map(|p| (p.url.to_string(), p.status.as_u16())).unwrap_or_default();
+        let (url, status) = visit
+            .page()
+            .map(|p| (p.url.to_string(), p.status.as_u16()))
+            .unwrap_or_default();
         return Err(ctx.log.stop(
             "ExpectRedirectToPostLogoutRedirectUri",
             RPL,
@@ -192,7 +254,10 @@ fn redirected_back(ctx: &mut Ctx, visit: &Visit, state: Option<&str>) -> Result<
         arrival.path == "/post_logout_redirect",
         "ExpectRedirectToPostLogoutRedirectUri",
         RPL,
-        format!("the OP redirected to {} instead of the post_logout_redirect_uri", arrival.path),
+        format!(
+            "the OP redirected to {} instead of the post_logout_redirect_uri",
+            arrival.path
+        ),
     )?;
     match state {
         Some(s) => ctx.log.expect(
@@ -213,7 +278,9 @@ fn redirected_back(ctx: &mut Ctx, visit: &Visit, state: Option<&str>) -> Result<
 
 /// After logout, `prompt=none` must come back with login_required (or the like).
 async fn session_gone(ctx: &mut Ctx) -> Result<(), Stop> {
-    let (sent, visit) = ctx.authorize(&AuthRequest::new().param("prompt", "none"), Policy::NOBODY).await?;
+    let (sent, visit) = ctx
+        .authorize(&AuthRequest::new().param("prompt", "none"), Policy::NOBODY)
+        .await?;
     ctx.expect_error(&sent, &visit, PROMPT_NONE_ERRORS)
 }
 
@@ -221,9 +288,20 @@ async fn session_gone(ctx: &mut Ctx) -> Result<(), Stop> {
 /// browser to the unregistered URI.
 async fn confirm_does_not_redirect_to(ctx: &mut Ctx, page: Url, body: &str, bad: &str) -> Result<(), Stop> {
     let forms = crate::html::forms(&page, body);
-    let Some((interaction, form)) = ctx.op.target.interaction.iter().filter(|i| i.kind == InteractionKind::LogoutConfirm).find_map(|i| {
-        forms.iter().enumerate().find(|(n, f)| i.matches(&page, f, *n == 0)).map(|(_, f)| (i.clone(), f.clone()))
-    }) else {
+    let Some((interaction, form)) = ctx
+        .op
+        .target
+        .interaction
+        .iter()
+        .filter(|i| i.kind == InteractionKind::LogoutConfirm)
+        .find_map(|i| {
+            forms
+                .iter()
+                .enumerate()
+                .find(|(n, f)| i.matches(&page, f, *n == 0))
+                .map(|(_, f)| (i.clone(), f.clone()))
+        })
+    else {
         return Ok(());
     };
     let data = form.submission(&[], interaction.submit.as_deref());
@@ -238,7 +316,8 @@ async fn confirm_does_not_redirect_to(ctx: &mut Ctx, page: Url, body: &str, bad:
         let bad_path = Url::parse(bad).map(|u| u.path().to_string()).unwrap_or_default();
         let bad_query = Url::parse(bad).ok().and_then(|u| u.query().map(str::to_string));
         let landed_bad = arrival.path == bad_path
-            && bad_query.is_none_or(|q| url::form_urlencoded::parse(q.as_bytes()).all(|(k, v)| arrival.param(&k) == Some(&v)));
+            && bad_query
+                .is_none_or(|q| url::form_urlencoded::parse(q.as_bytes()).all(|(k, v)| arrival.param(&k) == Some(&v)));
         ctx.log.expect(
             !landed_bad,
             "ExpectNoRedirectToUnregisteredPostLogoutRedirectUri",

@@ -37,12 +37,16 @@ impl Plan {
     }
 
     pub fn from_name(name: &str) -> Option<Plan> {
-        Plan::ALL.into_iter().find(|p| p.name() == name || p.name().starts_with(&format!("oidcc-{name}-")))
+        Plan::ALL
+            .into_iter()
+            .find(|p| p.name() == name || p.name().starts_with(&format!("oidcc-{name}-")))
     }
 
     pub fn variant(self) -> &'static str {
         match self {
-            Plan::FormPostBasic => "server_metadata=discovery, client_registration=static_client, response_mode=form_post",
+            Plan::FormPostBasic => {
+                "server_metadata=discovery, client_registration=static_client, response_mode=form_post"
+            }
             _ => "server_metadata=discovery, client_registration=static_client, response_mode=default",
         }
     }
@@ -76,7 +80,11 @@ pub struct Fetched {
 
 async fn fetch(api: &reqwest::Client, url: &str) -> Fetched {
     match api.get(url).send().await {
-        Err(e) => Fetched { status: 0, content_type: String::new(), json: Err(format!("GET {url}: {e}")) },
+        Err(e) => Fetched {
+            status: 0,
+            content_type: String::new(),
+            json: Err(format!("GET {url}: {e}")),
+        },
         Ok(response) => {
             let status = response.status().as_u16();
             let content_type = response
@@ -85,8 +93,15 @@ async fn fetch(api: &reqwest::Client, url: &str) -> Fetched {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_string();
-            let json = response.json::<Value>().await.map_err(|e| format!("GET {url}: not JSON: {e}"));
-            Fetched { status, content_type, json }
+            let json = response
+                .json::<Value>()
+                .await
+                .map_err(|e| format!("GET {url}: not JSON: {e}"));
+            Fetched {
+                status,
+                content_type,
+                json,
+            }
         }
     }
 }
@@ -108,12 +123,28 @@ impl Op {
         let api = builder.build()?;
         let discovery_url = format!("{}/.well-known/openid-configuration", target.issuer());
         let discovery = fetch(&api, &discovery_url).await;
-        let jwks_uri = discovery.json.as_ref().ok().and_then(|d| d.get("jwks_uri")).and_then(Value::as_str);
+        let jwks_uri = discovery
+            .json
+            .as_ref()
+            .ok()
+            .and_then(|d| d.get("jwks_uri"))
+            .and_then(Value::as_str);
         let jwks = match jwks_uri {
             Some(uri) => fetch(&api, uri).await,
-            None => Fetched { status: 0, content_type: String::new(), json: Err("discovery has no jwks_uri".into()) },
+            None => Fetched {
+                status: 0,
+                content_type: String::new(),
+                json: Err("discovery has no jwks_uri".into()),
+            },
         };
-        Ok(Op { target: Arc::new(target), roots, api, discovery_url, discovery, jwks })
+        Ok(Op {
+            target: Arc::new(target),
+            roots,
+            api,
+            discovery_url,
+            discovery,
+            jwks,
+        })
     }
 
     pub fn metadata(&self) -> &Value {
@@ -181,7 +212,10 @@ pub async fn run_plans(target: Target, plans: &[Plan], only: &[String]) -> anyho
     for handle in handles {
         results.push(handle.await.context("a module panicked")?);
     }
-    Ok(Report { issuer: op.target.issuer().to_string(), results })
+    Ok(Report {
+        issuer: op.target.issuer().to_string(),
+        results,
+    })
 }
 
 /// A module gets this long before it counts as failed (the slowest waits 30 s).
@@ -193,7 +227,12 @@ async fn run_module(op: Arc<Op>, plan: Plan, module: &'static str) -> ModuleResu
     let outcome = match Browser::new(op.target.clone(), &op.roots) {
         Err(e) => Err(Stop::from(e)),
         Ok(browser) => {
-            let mut ctx = Ctx { op: op.clone(), form_post: plan == Plan::FormPostBasic, log: Log::default(), browser };
+            let mut ctx = Ctx {
+                op: op.clone(),
+                form_post: plan == Plan::FormPostBasic,
+                log: Log::default(),
+                browser,
+            };
             let run = async {
                 match plan {
                     Plan::Config => config::run(&mut ctx, module).await,
@@ -208,7 +247,9 @@ async fn run_module(op: Arc<Op>, plan: Plan, module: &'static str) -> ModuleResu
             };
             let outcome = match tokio::time::timeout(MODULE_TIMEOUT, run).await {
                 Ok(outcome) => outcome,
-                Err(_) => Err(ctx.log.stop("ModuleTimeout", "-", "the module did not finish within 120 s")),
+                Err(_) => Err(ctx
+                    .log
+                    .stop("ModuleTimeout", "-", "the module did not finish within 120 s")),
             };
             log = std::mem::take(&mut ctx.log);
             outcome
