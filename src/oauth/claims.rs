@@ -4,6 +4,7 @@
 use crate::accounts::Account;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -66,21 +67,110 @@ pub fn left_half_hash(token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
-/// Userinfo claims for the granted `scopes`.
-pub fn userinfo(account: &Account, scopes: &[&str]) -> Map<String, Value> {
+/// The claims about a user we can release, each with the scope that releases it
+/// (OIDC Core §5.4).
+const USER_CLAIMS: &[(&str, &str)] = &[
+    ("name", "profile"),
+    ("given_name", "profile"),
+    ("family_name", "profile"),
+    ("preferred_username", "profile"),
+    ("updated_at", "profile"),
+    ("email", "email"),
+    ("email_verified", "email"),
+];
+
+fn user_claim(account: &Account, name: &str) -> Option<Value> {
+    Some(match name {
+        "name" => account.name().into(),
+        "given_name" => account.given_name.clone().into(),
+        "family_name" => account.family_name.clone().into(),
+        "preferred_username" => account.username.clone().into(),
+        "updated_at" => account.updated_at.into(),
+        "email" => account.email.clone().into(),
+        "email_verified" => (account.email_verified != 0).into(),
+        _ => return None,
+    })
+}
+
+/// Userinfo claims: those of the granted `scopes`, plus the ones asked for by name.
+pub fn userinfo(account: &Account, scopes: &[&str], requested: &[String]) -> Map<String, Value> {
     let mut claims = object(json!({ "sub": account.id }));
-    if scopes.contains(&"profile") {
-        claims.insert("name".into(), account.name().into());
-        claims.insert("given_name".into(), account.given_name.clone().into());
-        claims.insert("family_name".into(), account.family_name.clone().into());
-        claims.insert("preferred_username".into(), account.username.clone().into());
-        claims.insert("updated_at".into(), account.updated_at.into());
-    }
-    if scopes.contains(&"email") {
-        claims.insert("email".into(), account.email.clone().into());
-        claims.insert("email_verified".into(), (account.email_verified != 0).into());
+    for (name, scope) in USER_CLAIMS {
+        if scopes.contains(scope) || requested.iter().any(|r| r == name) {
+            if let Some(value) = user_claim(account, name) {
+                claims.insert((*name).into(), value);
+            }
+        }
     }
     claims
+}
+
+/// The claims asked for by name for the ID token.
+pub fn user_claims(account: &Account, names: &[String]) -> Map<String, Value> {
+    names
+        .iter()
+        .filter_map(|name| user_claim(account, name).map(|v| (name.clone(), v)))
+        .collect()
+}
+
+/// The individual claims a client asked for with the `claims` parameter (OIDC Core §5.5),
+/// kept to the ones we hold and the client may have. Essential or voluntary makes no
+/// difference: we release what we hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requested {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub userinfo: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub id_token: Vec<String>,
+}
+
+impl Requested {
+    /// Reads the parameter. `may_have(scope)` says whether the client may be given the
+    /// scope that releases a claim; names we do not hold (acr, auth_time, …) are ignored.
+    pub fn parse(raw: &str, may_have: impl Fn(&str) -> bool) -> Result<Requested, &'static str> {
+        let Ok(Value::Object(request)) = serde_json::from_str::<Value>(raw) else {
+            return Err("claims must be a JSON object");
+        };
+        let names = |member: &str| -> Result<Vec<String>, &'static str> {
+            match request.get(member) {
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(Value::Object(asked)) => Ok(USER_CLAIMS
+                    .iter()
+                    .filter(|(name, scope)| asked.contains_key(*name) && may_have(scope))
+                    .map(|(name, _)| (*name).to_string())
+                    .collect()),
+                Some(_) => Err("claims.userinfo and claims.id_token must be JSON objects"),
+            }
+        };
+        Ok(Requested {
+            userinfo: names("userinfo")?,
+            id_token: names("id_token")?,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.userinfo.is_empty() && self.id_token.is_empty()
+    }
+
+    /// The scopes that would release these claims: what a third-party client needs consent for.
+    pub fn scopes(&self) -> Vec<&'static str> {
+        let mut scopes: Vec<&'static str> = USER_CLAIMS
+            .iter()
+            .filter(|(name, _)| self.userinfo.iter().chain(&self.id_token).any(|n| n == name))
+            .map(|(_, scope)| *scope)
+            .collect();
+        scopes.dedup();
+        scopes
+    }
+
+    /// As stored with a code or grant: NULL when nothing was asked for.
+    pub fn to_column(&self) -> Option<String> {
+        (!self.is_empty()).then(|| serde_json::to_string(self).unwrap_or_default())
+    }
+
+    pub fn from_column(column: Option<&str>) -> Requested {
+        column.and_then(|c| serde_json::from_str(c).ok()).unwrap_or_default()
+    }
 }
 
 fn object(value: Value) -> Map<String, Value> {
@@ -93,6 +183,21 @@ fn object(value: Value) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claims_request_keeps_what_we_hold_and_the_client_may_have() {
+        let raw = r#"{"userinfo":{"name":{"essential":true},"email":null,"picture":null},
+                      "id_token":{"auth_time":{"essential":true},"preferred_username":null}}"#;
+        let requested = Requested::parse(raw, |scope| scope == "profile").unwrap();
+        assert_eq!(requested.userinfo, vec!["name".to_string()]);
+        assert_eq!(requested.id_token, vec!["preferred_username".to_string()]);
+        assert_eq!(requested.scopes(), vec!["profile"]);
+        let column = requested.to_column();
+        assert_eq!(Requested::from_column(column.as_deref()), requested);
+        assert_eq!(Requested::parse("{}", |_| true).unwrap().to_column(), None);
+        assert!(Requested::parse("[1]", |_| true).is_err());
+        assert!(Requested::parse(r#"{"userinfo":[1]}"#, |_| true).is_err());
+    }
 
     #[test]
     fn at_hash_matches_oidc_example() {

@@ -70,12 +70,7 @@ pub async fn show(
         .ok()
         .and_then(|u| u.host_str().map(str::to_string))
         .unwrap_or_default();
-    let scopes: Vec<String> = request
-        .scope
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .map(describe_scope)
-        .collect();
+    let scopes: Vec<String> = request.consent_scopes().into_iter().map(describe_scope).collect();
     Ok(state.pages.render(
         StatusCode::OK,
         "consent.html",
@@ -110,8 +105,8 @@ pub async fn decide(State(state): State<AppState>, headers: HeaderMap, body: Bod
         Some((scope, _)) => scope.split(' ').map(str::to_string).collect(),
         None => vec![],
     };
-    for s in request.scope.split(' ') {
-        if !s.is_empty() && !scopes.iter().any(|x| x == s) {
+    for s in request.consent_scopes() {
+        if !scopes.iter().any(|x| x == s) {
             scopes.push(s.to_string());
         }
     }

@@ -84,5 +84,18 @@ async fn userinfo(
         .account_by_id(sub)
         .await?
         .ok_or_else(|| OAuthError::invalid_token("the account no longer exists"))?;
-    Ok(claims::userinfo(&account, &scopes))
+    // Claims asked for by name ride on the grant the token belongs to.
+    let requested = match claims.get("gid").and_then(Value::as_str) {
+        Some(gid) => state
+            .store
+            .grant(gid)
+            .await?
+            .map(|g| claims::Requested::from_column(g.claims.as_deref())),
+        None => None,
+    };
+    Ok(claims::userinfo(
+        &account,
+        &scopes,
+        &requested.unwrap_or_default().userinfo,
+    ))
 }

@@ -15,10 +15,12 @@ pub struct CodeRow {
     pub code_challenge: Option<String>,
     pub auth_time: i64,
     pub expires_at: i64,
+    /// The `claims` request, as stored by `claims::Requested::to_column`.
+    pub claims: Option<String>,
 }
 
 const COLUMNS: &str = "grant_id, client_id, user_id, session_id, redirect_uri, scope, nonce, \
-                       code_challenge, auth_time, expires_at";
+                       code_challenge, auth_time, expires_at, claims";
 
 /// What consuming a code found.
 #[derive(Debug)]
@@ -36,8 +38,8 @@ impl Store {
     pub async fn insert_code(&self, code_hash: &str, row: &CodeRow, now: i64) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, grant_id, client_id, user_id, session_id, \
-             redirect_uri, scope, nonce, code_challenge, auth_time, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             redirect_uri, scope, nonce, code_challenge, auth_time, created_at, expires_at, claims) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(code_hash)
         .bind(&row.grant_id)
@@ -51,6 +53,7 @@ impl Store {
         .bind(row.auth_time)
         .bind(now)
         .bind(row.expires_at)
+        .bind(&row.claims)
         .execute(self.pool())
         .await
         .map(|_| ())

@@ -15,6 +15,8 @@ pub struct GrantRow {
     pub auth_time: i64,
     pub revoked_at: Option<i64>,
     pub refresh_expires_at: Option<i64>,
+    /// The `claims` request of the authorization that created it.
+    pub claims: Option<String>,
 }
 
 pub struct NewGrant<'a> {
@@ -26,9 +28,10 @@ pub struct NewGrant<'a> {
     pub auth_time: i64,
     /// The absolute end of its refresh tokens, when it has any.
     pub refresh_expires_at: Option<i64>,
+    pub claims: Option<&'a str>,
 }
 
-const COLUMNS: &str = "id, client_id, user_id, session_id, scope, auth_time, revoked_at, refresh_expires_at";
+const COLUMNS: &str = "id, client_id, user_id, session_id, scope, auth_time, revoked_at, refresh_expires_at, claims";
 
 impl Store {
     pub async fn insert_grant(
@@ -38,7 +41,7 @@ impl Store {
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO grants (id, client_id, user_id, session_id, scope, auth_time, created_at, \
-             refresh_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             refresh_expires_at, claims) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(grant.id)
         .bind(grant.client_id)
@@ -48,6 +51,7 @@ impl Store {
         .bind(grant.auth_time)
         .bind(now)
         .bind(grant.refresh_expires_at)
+        .bind(grant.claims)
         .execute(&mut **tx)
         .await
         .map(|_| ())

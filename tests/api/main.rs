@@ -9,6 +9,7 @@ mod accounts;
 mod authorize;
 mod browser;
 mod browser_apps;
+mod claims_request;
 mod cli;
 mod conformance;
 mod consent;

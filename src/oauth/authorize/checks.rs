@@ -3,7 +3,7 @@
 
 use super::{AuthorizeError, AuthorizeRequest, Verified};
 use crate::app::AppState;
-use crate::oauth::claims::ID_TOKEN_TYP;
+use crate::oauth::claims::{Requested, ID_TOKEN_TYP};
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::{split_list, Params};
 use crate::oauth::pkce;
@@ -119,14 +119,13 @@ pub(super) async fn validate(state: &AppState, params: &Params) -> Result<Author
             }
         },
     };
-    // OIDC Core §5.5: `claims` must at least be a JSON object. We release claims by scope;
-    // the names it asks for that a scope already covers are served from userinfo.
-    if let Some(claims) = params.get("claims") {
-        let valid = serde_json::from_str::<serde_json::Value>(claims).is_ok_and(|v| v.is_object());
-        if !valid {
-            return Err(fail(OAuthError::invalid_request("claims must be a JSON object")));
-        }
-    }
+    // OIDC Core §5.5: individual claims asked for by name, released as if their scope had
+    // been asked for, but only to a client that may have that scope.
+    let claims = match params.get("claims") {
+        None => Requested::default(),
+        Some(raw) => Requested::parse(raw, |scope| client.may_request_scope(scope))
+            .map_err(|e| fail(OAuthError::invalid_request(e)))?,
+    };
     // OIDC Core §3.1.2.1: an id_token_hint we issued names the user the client expects.
     // Its expiry does not matter; its signature does.
     let hinted_sub = match params.get("id_token_hint") {
@@ -170,5 +169,6 @@ pub(super) async fn validate(state: &AppState, params: &Params) -> Result<Author
         login_hint: params.get("login_hint").map(str::to_string),
         form_post: target.form_post,
         hinted_sub,
+        claims,
     })
 }

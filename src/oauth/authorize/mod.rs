@@ -9,6 +9,7 @@
 mod checks;
 mod response;
 
+use super::claims::Requested;
 use super::error::OAuthError;
 use super::params::{read_form, Params};
 use crate::app::AppState;
@@ -41,6 +42,22 @@ pub struct AuthorizeRequest {
     /// The `sub` of a verified id_token_hint: the user the client expects.
     #[serde(default)]
     pub hinted_sub: Option<String>,
+    /// Claims asked for by name (the `claims` parameter).
+    #[serde(default)]
+    pub claims: Requested,
+}
+
+impl AuthorizeRequest {
+    /// What the user consents to: the scopes, and those that release claims asked for by name.
+    pub fn consent_scopes(&self) -> Vec<&str> {
+        let mut scopes: Vec<&str> = self.scope.split(' ').filter(|s| !s.is_empty()).collect();
+        for extra in self.claims.scopes() {
+            if !scopes.contains(&extra) {
+                scopes.push(extra);
+            }
+        }
+        scopes
+    }
 }
 
 /// Where a response may go: exists only once client and redirect URI are verified.
@@ -195,6 +212,7 @@ async fn proceed(
         code_challenge: request.code_challenge.clone(),
         auth_time: session.auth_time,
         expires_at: now + state.config.tokens.code_ttl_secs,
+        claims: request.claims.to_column(),
     };
     state
         .store
@@ -247,7 +265,7 @@ fn needs_consent(request: &AuthorizeRequest, consent: Option<&(String, i64)>, pa
         return true;
     };
     let consented: Vec<&str> = scope.split(' ').collect();
-    let covered = request.scope.split(' ').all(|s| s.is_empty() || consented.contains(&s));
+    let covered = request.consent_scopes().iter().all(|s| consented.contains(s));
     if !covered {
         return true;
     }

@@ -2,7 +2,7 @@
 //! the first redemption wins in the database, and a second one revokes what the first
 //! issued (RFC 6749 §4.1.2).
 
-use super::{issue, refresh_expiry, refresh_family_end, TokenResponse, UserTokens};
+use super::{issue, refresh_expiry, refresh_family_end, requested_id_token_claims, TokenResponse, UserTokens};
 use crate::app::AppState;
 use crate::clients::Client;
 use crate::oauth::error::OAuthError;
@@ -56,6 +56,7 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
             scope: &row.scope,
             auth_time: row.auth_time,
             refresh_expires_at: family_end,
+            claims: row.claims.as_deref(),
         },
         now,
     )
@@ -77,6 +78,7 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
         }
         None => None,
     };
+    let id_token_claims = requested_id_token_claims(state, &row.user_id, row.claims.as_deref()).await?;
     // Signed before the commit: if signing fails, the code is not spent and the client
     // can retry. (A deleted account's codes are gone with it, by cascade.)
     let tokens = issue(
@@ -90,6 +92,7 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
             auth_time: row.auth_time,
             nonce: row.nonce.as_deref(),
             refresh_token,
+            id_token_claims,
         },
         now,
     )?;

@@ -82,6 +82,8 @@ struct UserTokens<'a> {
     auth_time: i64,
     nonce: Option<&'a str>,
     refresh_token: Option<String>,
+    /// Claims about the user asked for by name for the ID token.
+    id_token_claims: serde_json::Map<String, serde_json::Value>,
 }
 
 fn access_ttl(state: &AppState, client: &Client) -> i64 {
@@ -106,7 +108,8 @@ fn issue(state: &AppState, t: UserTokens, now: i64) -> Result<TokenResponse, OAu
     let access_claims = claims::access_token(&subject, &secrets::random_id(), now, ttl);
     let access_token = state.keys.sign(claims::ACCESS_TOKEN_TYP, access_claims, now)?;
     let id_token = if split_list(Some(t.scope)).iter().any(|s| s == "openid") {
-        let id_claims = claims::id_token(&subject, t.nonce, &access_token, now, config.tokens.id_token_ttl_secs);
+        let mut id_claims = claims::id_token(&subject, t.nonce, &access_token, now, config.tokens.id_token_ttl_secs);
+        id_claims.extend(t.id_token_claims);
         Some(state.keys.sign(claims::ID_TOKEN_TYP, id_claims, now)?)
     } else {
         None
@@ -118,6 +121,22 @@ fn issue(state: &AppState, t: UserTokens, now: i64) -> Result<TokenResponse, OAu
         id_token,
         refresh_token: t.refresh_token,
         scope: t.scope.to_string(),
+    })
+}
+
+/// The claims the `claims` request (stored with a code or grant) asks for in the ID token.
+async fn requested_id_token_claims(
+    state: &AppState,
+    user_id: &str,
+    column: Option<&str>,
+) -> Result<serde_json::Map<String, serde_json::Value>, OAuthError> {
+    let requested = claims::Requested::from_column(column);
+    if requested.id_token.is_empty() {
+        return Ok(serde_json::Map::new());
+    }
+    Ok(match state.store.account_by_id(user_id).await? {
+        Some(account) => claims::user_claims(&account, &requested.id_token),
+        None => serde_json::Map::new(),
     })
 }
 

@@ -4,7 +4,7 @@
 //! (RFC 9700 §4.14.2). Of concurrent uses of one token the database lets exactly one win;
 //! the others count as reuse.
 
-use super::{issue, refresh_expiry, TokenResponse, UserTokens};
+use super::{issue, refresh_expiry, requested_id_token_claims, TokenResponse, UserTokens};
 use crate::app::AppState;
 use crate::clients::Client;
 use crate::oauth::error::OAuthError;
@@ -76,6 +76,7 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
     let token = secrets::random_token();
     let expires = refresh_expiry(state, client, family_end, now);
     Store::insert_refresh_token(&mut tx, &secrets::digest(&token), &grant.id, &client.id, now, expires).await?;
+    let id_token_claims = requested_id_token_claims(state, &grant.user_id, grant.claims.as_deref()).await?;
     // Signed before the commit: if signing fails the old token is not spent, so the
     // client's retry is not mistaken for reuse. (A deleted account's grants are gone with it.)
     let tokens = issue(
@@ -90,6 +91,7 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
             // OIDC Core §12.2: a refreshed ID token carries no nonce.
             nonce: None,
             refresh_token: Some(token),
+            id_token_claims,
         },
         now,
     )?;

@@ -1,0 +1,6 @@
+-- The individual claims a client asked for with the `claims` parameter (OIDC Core 5.5),
+-- as JSON {"userinfo": [...], "id_token": [...]}; NULL when it asked for none. The code
+-- carries them to its grant, and the grant to every token refreshed from it.
+-- Keep in step with migrations/sqlite and migrations/postgres.
+ALTER TABLE authorization_codes ADD COLUMN claims TEXT;
+ALTER TABLE grants ADD COLUMN claims TEXT;
