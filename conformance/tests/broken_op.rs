@@ -57,6 +57,7 @@ const KID: &str = "fixture-key-1";
 const CLIENTS: [(&str, &str); 2] = [("client-one", "secret-one"), ("client-two", "secret-two")];
 const USER: (&str, &str) = ("alice", "wonderland");
 
+#[derive(Clone)]
 struct Grant {
     client_id: String,
     redirect_uri: String,
@@ -330,13 +331,7 @@ async fn token(State(op): State<Arc<Op>>, headers: HeaderMap, Form(p): Form<Para
     let grant = {
         let mut codes = op.codes.lock().unwrap();
         if op.defects.reusable_code {
-            codes.get(&code).map(|g| Grant {
-                client_id: g.client_id.clone(),
-                redirect_uri: g.redirect_uri.clone(),
-                nonce: g.nonce.clone(),
-                sub: g.sub.clone(),
-                auth_time: g.auth_time,
-            })
+            codes.get(&code).cloned()
         } else {
             codes.remove(&code)
         }
@@ -594,6 +589,14 @@ async fn plain_http_fails_discovery_verification_on_https_only() {
         "{}",
         report.table()
     );
+}
+
+#[tokio::test]
+async fn a_module_name_no_chosen_plan_has_is_an_error() {
+    let mut target = target(free_port());
+    target.issuer = "http://127.0.0.1:9".into();
+    let outcome = run_plans(target, &[Plan::Basic], &["oidcc-sever".into()]).await;
+    assert!(outcome.is_err_and(|e| e.to_string().contains("oidcc-sever")));
 }
 
 #[tokio::test]

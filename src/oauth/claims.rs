@@ -11,6 +11,12 @@ use sha2::{Digest, Sha256};
 pub const ID_TOKEN_TYP: &str = "JWT";
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 
+/// Authentication context classes (OIDC Core §2), numbered as Keycloak numbers them: the
+/// user signed in during this authorization ("1"), or an existing session was reused ("0").
+pub const ACR_FRESH: &str = "1";
+pub const ACR_SESSION: &str = "0";
+pub const ACR_VALUES: &[&str] = &[ACR_SESSION, ACR_FRESH];
+
 /// What a signed token speaks about.
 pub struct Subject<'a> {
     pub issuer: &'a str,
@@ -20,6 +26,7 @@ pub struct Subject<'a> {
     pub grant_id: &'a str,
     pub session_id: Option<&'a str>,
     pub auth_time: i64,
+    pub acr: &'a str,
 }
 
 /// RFC 9068 access token. `aud` is the issuer itself: the resource these tokens open
@@ -36,6 +43,7 @@ pub fn access_token(s: &Subject, jti: &str, now: i64, ttl: i64) -> Map<String, V
         "iat": now,
         "exp": now + ttl,
         "auth_time": s.auth_time,
+        "acr": s.acr,
         "gid": s.grant_id,
     }))
 }
@@ -50,6 +58,7 @@ pub fn id_token(s: &Subject, nonce: Option<&str>, access_token: &str, now: i64, 
         "iat": now,
         "exp": now + ttl,
         "auth_time": s.auth_time,
+        "acr": s.acr,
         "at_hash": left_half_hash(access_token),
     }));
     if let Some(sid) = s.session_id {

@@ -32,6 +32,7 @@ pub fn document(config: &Config) -> String {
         "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
         "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
         "claims_supported": SUPPORTED_CLAIMS,
+        "acr_values_supported": super::claims::ACR_VALUES,
         "claim_types_supported": ["normal"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "display_values_supported": ["page", "popup", "touch"],

@@ -40,6 +40,7 @@ pub const SUPPORTED_CLAIMS: &[&str] = &[
     "exp",
     "iat",
     "auth_time",
+    "acr",
     "nonce",
     "at_hash",
     "sid",

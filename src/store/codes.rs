@@ -17,10 +17,11 @@ pub struct CodeRow {
     pub expires_at: i64,
     /// The `claims` request, as stored by `claims::Requested::to_column`.
     pub claims: Option<String>,
+    pub acr: String,
 }
 
 const COLUMNS: &str = "grant_id, client_id, user_id, session_id, redirect_uri, scope, nonce, \
-                       code_challenge, auth_time, expires_at, claims";
+                       code_challenge, auth_time, expires_at, claims, acr";
 
 /// What consuming a code found.
 #[derive(Debug)]
@@ -38,8 +39,8 @@ impl Store {
     pub async fn insert_code(&self, code_hash: &str, row: &CodeRow, now: i64) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, grant_id, client_id, user_id, session_id, \
-             redirect_uri, scope, nonce, code_challenge, auth_time, created_at, expires_at, claims) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             redirect_uri, scope, nonce, code_challenge, auth_time, created_at, expires_at, claims, \
+             acr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(code_hash)
         .bind(&row.grant_id)
@@ -54,6 +55,7 @@ impl Store {
         .bind(now)
         .bind(row.expires_at)
         .bind(&row.claims)
+        .bind(&row.acr)
         .execute(self.pool())
         .await
         .map(|_| ())

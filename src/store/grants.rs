@@ -17,6 +17,7 @@ pub struct GrantRow {
     pub refresh_expires_at: Option<i64>,
     /// The `claims` request of the authorization that created it.
     pub claims: Option<String>,
+    pub acr: String,
 }
 
 pub struct NewGrant<'a> {
@@ -29,9 +30,11 @@ pub struct NewGrant<'a> {
     /// The absolute end of its refresh tokens, when it has any.
     pub refresh_expires_at: Option<i64>,
     pub claims: Option<&'a str>,
+    pub acr: &'a str,
 }
 
-const COLUMNS: &str = "id, client_id, user_id, session_id, scope, auth_time, revoked_at, refresh_expires_at, claims";
+const COLUMNS: &str =
+    "id, client_id, user_id, session_id, scope, auth_time, revoked_at, refresh_expires_at, claims, acr";
 
 impl Store {
     pub async fn insert_grant(
@@ -41,7 +44,7 @@ impl Store {
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO grants (id, client_id, user_id, session_id, scope, auth_time, created_at, \
-             refresh_expires_at, claims) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             refresh_expires_at, claims, acr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(grant.id)
         .bind(grant.client_id)
@@ -52,6 +55,7 @@ impl Store {
         .bind(now)
         .bind(grant.refresh_expires_at)
         .bind(grant.claims)
+        .bind(grant.acr)
         .execute(&mut **tx)
         .await
         .map(|_| ())

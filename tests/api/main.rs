@@ -6,6 +6,7 @@ mod helpers;
 mod smtp;
 
 mod accounts;
+mod acr;
 mod authorize;
 mod browser;
 mod browser_apps;

@@ -190,6 +190,13 @@ impl Ctx {
 
 /// Runs the plans' modules (all of them, or those named in `only`) and reports.
 pub async fn run_plans(target: Target, plans: &[Plan], only: &[String]) -> anyhow::Result<Report> {
+    // A misspelt module would otherwise run nothing and the run would report no failure.
+    if let Some(unknown) = only
+        .iter()
+        .find(|o| !plans.iter().any(|p| p.modules().contains(&o.as_str())))
+    {
+        anyhow::bail!("{unknown:?} is not a module of the plans chosen");
+    }
     let _listener = crate::callback::start(target.callback_port).await?;
     let concurrency = target.concurrency.max(1);
     let op = Arc::new(Op::connect(target).await?);

@@ -3,7 +3,7 @@
 
 use super::{AuthorizeError, AuthorizeRequest, Verified};
 use crate::app::AppState;
-use crate::oauth::claims::{Requested, ID_TOKEN_TYP};
+use crate::oauth::claims::{Requested, ACR_VALUES, ID_TOKEN_TYP};
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::{split_list, Params};
 use crate::oauth::pkce;
@@ -170,5 +170,10 @@ pub(super) async fn validate(state: &AppState, params: &Params) -> Result<Author
         form_post: target.form_post,
         hinted_sub,
         claims,
+        // OIDC Core §3.1.2.1: voluntary; values we do not define are ignored.
+        acr_values: split_list(params.get("acr_values"))
+            .into_iter()
+            .filter(|a| ACR_VALUES.contains(&a.as_str()))
+            .collect(),
     })
 }

@@ -9,7 +9,7 @@
 mod checks;
 mod response;
 
-use super::claims::Requested;
+use super::claims::{self, Requested};
 use super::error::OAuthError;
 use super::params::{read_form, Params};
 use crate::app::AppState;
@@ -45,6 +45,9 @@ pub struct AuthorizeRequest {
     /// Claims asked for by name (the `claims` parameter).
     #[serde(default)]
     pub claims: Requested,
+    /// The `acr_values` we know, in the client's order of preference.
+    #[serde(default)]
+    pub acr_values: Vec<String>,
 }
 
 impl AuthorizeRequest {
@@ -213,6 +216,7 @@ async fn proceed(
         auth_time: session.auth_time,
         expires_at: now + state.config.tokens.code_ttl_secs,
         claims: request.claims.to_column(),
+        acr: acr(&session, parked_at).into(),
     };
     state
         .store
@@ -245,6 +249,16 @@ async fn park(
     Ok(id)
 }
 
+/// The user signed in during this authorization (after it was parked for the login page),
+/// or an existing session carried it.
+fn acr(session: &SessionRow, parked_at: Option<i64>) -> &'static str {
+    if parked_at.is_some_and(|t| session.auth_time >= t) {
+        claims::ACR_FRESH
+    } else {
+        claims::ACR_SESSION
+    }
+}
+
 /// OIDC Core §3.1.2.1: prompt=login and max_age ask for a fresh authentication, which a
 /// login after the request was parked provides; an id_token_hint for another user asks
 /// for that user.
@@ -255,7 +269,11 @@ fn needs_login(request: &AuthorizeRequest, session: &SessionRow, parked_at: Opti
     if parked_at.is_some_and(|t| session.auth_time >= t) {
         return false;
     }
-    request.prompt.iter().any(|p| p == "login") || request.max_age.is_some_and(|max| now - session.auth_time > max)
+    // acr_values that accept only a fresh sign-in ask for one too (step-up, as in Keycloak).
+    let fresh_only = !request.acr_values.is_empty() && request.acr_values.iter().all(|a| a == claims::ACR_FRESH);
+    fresh_only
+        || request.prompt.iter().any(|p| p == "login")
+        || request.max_age.is_some_and(|max| now - session.auth_time > max)
 }
 
 /// A third-party client needs the user's consent to every scope it asks for, and again

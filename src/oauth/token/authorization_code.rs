@@ -57,6 +57,7 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
             auth_time: row.auth_time,
             refresh_expires_at: family_end,
             claims: row.claims.as_deref(),
+            acr: &row.acr,
         },
         now,
     )
@@ -90,6 +91,7 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
             session_id: Some(&row.session_id),
             scope: &row.scope,
             auth_time: row.auth_time,
+            acr: &row.acr,
             nonce: row.nonce.as_deref(),
             refresh_token,
             id_token_claims,

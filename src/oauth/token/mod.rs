@@ -80,6 +80,7 @@ struct UserTokens<'a> {
     session_id: Option<&'a str>,
     scope: &'a str,
     auth_time: i64,
+    acr: &'a str,
     nonce: Option<&'a str>,
     refresh_token: Option<String>,
     /// Claims about the user asked for by name for the ID token.
@@ -103,6 +104,7 @@ fn issue(state: &AppState, t: UserTokens, now: i64) -> Result<TokenResponse, OAu
         grant_id: t.grant_id,
         session_id: t.session_id,
         auth_time: t.auth_time,
+        acr: t.acr,
     };
     let ttl = access_ttl(state, t.client);
     let access_claims = claims::access_token(&subject, &secrets::random_id(), now, ttl);

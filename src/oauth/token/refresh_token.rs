@@ -88,6 +88,7 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
             session_id: grant.session_id.as_deref(),
             scope: &scope,
             auth_time: grant.auth_time,
+            acr: &grant.acr,
             // OIDC Core §12.2: a refreshed ID token carries no nonce.
             nonce: None,
             refresh_token: Some(token),

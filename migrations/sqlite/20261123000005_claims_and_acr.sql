@@ -4,3 +4,8 @@
 -- Keep in step with migrations/sqlite and migrations/postgres.
 ALTER TABLE authorization_codes ADD COLUMN claims TEXT;
 ALTER TABLE grants ADD COLUMN claims TEXT;
+
+-- The authentication context class of the sign-in behind a code and its grant (OIDC
+-- Core 2): '1' when the user signed in during that authorization, '0' for a reused session.
+ALTER TABLE authorization_codes ADD COLUMN acr TEXT NOT NULL DEFAULT '0';
+ALTER TABLE grants ADD COLUMN acr TEXT NOT NULL DEFAULT '0';
