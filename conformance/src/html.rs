@@ -118,14 +118,25 @@ fn read_control(control: ElementRef<'_>, fields: &mut Vec<(String, String)>, but
     }
 }
 
-/// The page's visible text, lower-cased, for "does this page say error" checks.
+/// The page's visible text, lower-cased, for "does this page say error" checks. Script and
+/// style contents are not text a user sees.
 pub fn text(html: &str) -> String {
     let doc = Html::parse_document(html);
-    doc.select(&selector("body"))
-        .flat_map(|b| b.text())
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    let mut out = Vec::new();
+    for body in doc.select(&selector("body")) {
+        for node in body.descendants() {
+            let Some(t) = node.value().as_text() else { continue };
+            let hidden = node.ancestors().any(|a| {
+                a.value()
+                    .as_element()
+                    .is_some_and(|e| matches!(e.name(), "script" | "style" | "noscript" | "template"))
+            });
+            if !hidden {
+                out.push(t.to_string());
+            }
+        }
+    }
+    out.join(" ").to_lowercase()
 }
 
 #[cfg(test)]
@@ -158,5 +169,7 @@ mod tests {
         assert!(!sent.iter().any(|(n, _)| n == "remember"));
         assert_eq!(found[1].method, "GET");
         assert_eq!(found[1].buttons, vec![("logout".into(), "yes".into())]);
+        let said = text("<body><p>Signed out</p><script>if (error) {}</script></body>");
+        assert!(said.contains("signed out") && !said.contains("error"), "{said}");
     }
 }
