@@ -14,7 +14,7 @@ pub enum Inspected {
     /// revoked and its grant (if it has one) is live.
     ActiveAccess(Map<String, Value>),
     /// One of our refresh tokens, not rotated out, not expired, its family live.
-    ActiveRefresh(RefreshRow, GrantRow),
+    ActiveRefresh(RefreshRow, Box<GrantRow>),
     /// Anything else: unknown, expired, revoked, malformed.
     Inactive,
 }
@@ -35,7 +35,7 @@ pub async fn inspect(state: &AppState, token: &str) -> Result<Inspected, AppErro
     }
     match state.store.grant(&row.grant_id).await? {
         Some(grant) if grant.revoked_at.is_none() && grant.refresh_expires_at.is_some_and(|end| end > now) => {
-            Ok(Inspected::ActiveRefresh(row, grant))
+            Ok(Inspected::ActiveRefresh(row, Box::new(grant)))
         }
         _ => Ok(Inspected::Inactive),
     }

@@ -27,7 +27,7 @@ const COLUMNS: &str = "grant_id, client_id, user_id, session_id, redirect_uri, s
 #[derive(Debug)]
 pub enum Consumed {
     /// This call consumed it: the only one that ever will.
-    Fresh(CodeRow),
+    Fresh(Box<CodeRow>),
     /// It was consumed before: a replay. Carries the grant the first use created.
     Replayed {
         grant_id: String,
@@ -81,7 +81,7 @@ impl Store {
         .fetch_optional(&mut **tx)
         .await?;
         if let Some(row) = fresh {
-            return Ok(Consumed::Fresh(row));
+            return Ok(Consumed::Fresh(Box::new(row)));
         }
         let previous = sqlx::query_as::<_, (String,)>("SELECT grant_id FROM authorization_codes WHERE code_hash = $1")
             .bind(code_hash)
