@@ -2,7 +2,7 @@
 //! the response at the callback, redeem the code, call UserInfo. Each step runs the
 //! checks the official suite runs at that point.
 
-use super::Ctx;
+use super::{header_text, Ctx};
 use crate::browser::{Landing, Policy, Visit};
 use crate::checks::{authz, id_token, token, userinfo, Stop};
 use crate::jose::{pkce_pair, random_token, Jwt};
@@ -274,16 +274,8 @@ impl Ctx {
             }
         }
         let response = request.form(&form).send().await.map_err(anyhow::Error::from)?;
-        let header = |name: reqwest::header::HeaderName| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string()
-        };
-        let content_type = header(reqwest::header::CONTENT_TYPE);
-        let cache_control = header(reqwest::header::CACHE_CONTROL);
+        let content_type = header_text(&response, reqwest::header::CONTENT_TYPE);
+        let cache_control = header_text(&response, reqwest::header::CACHE_CONTROL);
         let status = response.status().as_u16();
         let body = response.text().await.map_err(anyhow::Error::from)?;
         Ok(token::Answer {
@@ -363,12 +355,7 @@ impl Ctx {
         };
         let response = request.send().await.map_err(anyhow::Error::from)?;
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
+        let content_type = header_text(&response, reqwest::header::CONTENT_TYPE);
         let body = response.text().await.map_err(anyhow::Error::from)?;
         Ok((status, content_type, body))
     }

@@ -77,30 +77,10 @@ pub async fn run(ctx: &mut Ctx, module: &str) -> Result<(), Stop> {
             Expect::RedirectBack,
         ),
         "oidcc-rp-initiated-logout-bad-post-logout-redirect-uri" => {
-            let bad = format!("{}_unregistered", plru);
-            (
-                Logout {
-                    id_token_hint: Some(hint),
-                    post_logout_redirect_uri: Some(bad.clone()),
-                    state: Some(state),
-                },
-                Expect::Refused {
-                    unregistered: Some(bad),
-                },
-            )
+            refused_for(hint, format!("{plru}_unregistered"), state)
         }
         "oidcc-rp-initiated-logout-query-added-to-post-logout-redirect-uri" => {
-            let bad = format!("{plru}?foo=bar");
-            (
-                Logout {
-                    id_token_hint: Some(hint),
-                    post_logout_redirect_uri: Some(bad.clone()),
-                    state: Some(state),
-                },
-                Expect::Refused {
-                    unregistered: Some(bad),
-                },
-            )
+            refused_for(hint, format!("{plru}?foo=bar"), state)
         }
         "oidcc-rp-initiated-logout-modified-id-token-hint" => (
             Logout {
@@ -236,6 +216,20 @@ pub async fn run(ctx: &mut Ctx, module: &str) -> Result<(), Stop> {
             }
         }
     }
+}
+
+/// A logout to a post-logout redirect URI the client never registered.
+fn refused_for(hint: String, unregistered: String, state: String) -> (Logout, Expect) {
+    (
+        Logout {
+            id_token_hint: Some(hint),
+            post_logout_redirect_uri: Some(unregistered.clone()),
+            state: Some(state),
+        },
+        Expect::Refused {
+            unregistered: Some(unregistered),
+        },
+    )
 }
 
 fn redirected_back(ctx: &mut Ctx, visit: &Visit, state: Option<&str>) -> Result<(), Stop> {

@@ -78,6 +78,16 @@ pub struct Fetched {
     pub json: Result<Value, String>,
 }
 
+/// A response header as text, empty when absent or not text.
+pub(crate) fn header_text(response: &reqwest::Response, name: reqwest::header::HeaderName) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
 async fn fetch(api: &reqwest::Client, url: &str) -> Fetched {
     match api.get(url).send().await {
         Err(e) => Fetched {
@@ -87,12 +97,7 @@ async fn fetch(api: &reqwest::Client, url: &str) -> Fetched {
         },
         Ok(response) => {
             let status = response.status().as_u16();
-            let content_type = response
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string();
+            let content_type = header_text(&response, reqwest::header::CONTENT_TYPE);
             let json = response
                 .json::<Value>()
                 .await
