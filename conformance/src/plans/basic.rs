@@ -62,7 +62,6 @@ pub async fn run(ctx: &mut Ctx, module: &str) -> Result<(), Stop> {
     match module {
         "oidcc-server" => {
             let (_, _, tokens) = ctx.sign_in(&AuthRequest::new()).await?;
-            id_token::minimal(&mut ctx.log, &tokens.id_token);
             ctx.userinfo(&tokens, UserInfoCall::Get).await?;
         }
         "oidcc-response-type-missing" => response_type_missing(ctx).await?,
