@@ -122,6 +122,13 @@ pub fn user_claims(account: &Account, names: &[String]) -> Map<String, Value> {
         .collect()
 }
 
+/// See `Requested::demands`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Demands {
+    pub acr_values: Vec<String>,
+    pub sub: Option<String>,
+}
+
 /// The individual claims a client asked for with the `claims` parameter (OIDC Core §5.5),
 /// kept to the ones we hold and the client may have. Essential or voluntary makes no
 /// difference: we release what we hold.
@@ -157,19 +164,58 @@ impl Requested {
         })
     }
 
+    /// What the request demands of the sign-in itself (OIDC Core §5.5.1.1): an essential
+    /// `acr` among the values given, and the `sub` of a particular user. Read from a
+    /// parameter that `parse` has accepted.
+    pub fn demands(raw: &str) -> Demands {
+        let request: Value = serde_json::from_str(raw).unwrap_or_default();
+        let member = |name: &str| {
+            ["id_token", "userinfo"]
+                .iter()
+                .find_map(|m| request.get(*m)?.get(name)?.as_object())
+        };
+        let acr_values = member("acr")
+            .filter(|acr| acr.get("essential").and_then(Value::as_bool) == Some(true))
+            .map(|acr| {
+                let listed = acr.get("values").and_then(Value::as_array).cloned().unwrap_or_default();
+                let single = acr.get("value").cloned().into_iter();
+                listed
+                    .into_iter()
+                    .chain(single)
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let sub = member("sub")
+            .and_then(|s| s.get("value"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        Demands { acr_values, sub }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.userinfo.is_empty() && self.id_token.is_empty()
     }
 
     /// The scopes that would release these claims: what a third-party client needs consent for.
     pub fn scopes(&self) -> Vec<&'static str> {
-        let mut scopes: Vec<&'static str> = USER_CLAIMS
-            .iter()
-            .filter(|(name, _)| self.userinfo.iter().chain(&self.id_token).any(|n| n == name))
-            .map(|(_, scope)| *scope)
-            .collect();
-        scopes.dedup();
+        let mut scopes: Vec<&'static str> = Vec::new();
+        for (name, scope) in USER_CLAIMS {
+            if self.userinfo.iter().chain(&self.id_token).any(|n| n == name) && !scopes.contains(scope) {
+                scopes.push(scope);
+            }
+        }
         scopes
+    }
+
+    /// Claims asked for by name ride only with tokens that carry their grant's whole scope:
+    /// a token narrowed at refresh (RFC 6749 §6) gets none, so narrowing still narrows.
+    pub fn applies(granted_scope: &str, token_scope: &str) -> bool {
+        let mut granted: Vec<&str> = granted_scope.split_whitespace().collect();
+        let mut token: Vec<&str> = token_scope.split_whitespace().collect();
+        granted.sort_unstable();
+        token.sort_unstable();
+        granted == token
     }
 
     /// As stored with a code or grant: NULL when nothing was asked for.
@@ -205,6 +251,17 @@ mod tests {
         assert_eq!(Requested::from_column(column.as_deref()), requested);
         assert_eq!(Requested::parse("{}", |_| true).unwrap().to_column(), None);
         assert!(Requested::parse("[1]", |_| true).is_err());
+        let demands =
+            Requested::demands(r#"{"id_token":{"acr":{"essential":true,"values":["1"]},"sub":{"value":"u1"}}}"#);
+        assert_eq!(
+            demands,
+            Demands {
+                acr_values: vec!["1".into()],
+                sub: Some("u1".into())
+            }
+        );
+        let voluntary = Requested::demands(r#"{"id_token":{"acr":{"values":["1"]}}}"#);
+        assert!(voluntary.acr_values.is_empty(), "only an essential acr is a demand");
         assert!(Requested::parse(r#"{"userinfo":[1]}"#, |_| true).is_err());
     }
 

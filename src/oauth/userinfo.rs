@@ -90,6 +90,7 @@ async fn userinfo(
             .store
             .grant(gid)
             .await?
+            .filter(|g| claims::Requested::applies(&g.scope, scope))
             .map(|g| claims::Requested::from_column(g.claims.as_deref())),
         None => None,
     };

@@ -46,6 +46,18 @@ impl Store {
             .await
     }
 
+    /// As `account_by_id`, inside a transaction that may hold SQLite's write lock: a read
+    /// on a second pooled connection would wait on it.
+    pub async fn account_in(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        id: &str,
+    ) -> Result<Option<Account>, sqlx::Error> {
+        sqlx::query_as::<_, Account>(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await
+    }
+
     /// Finds a user by username or email, case-insensitively.
     pub async fn account_by_identifier(&self, identifier: &str) -> Result<Option<Account>, sqlx::Error> {
         let key = identifier_key(identifier);

@@ -57,5 +57,16 @@ on_both_backends! {
         let (url, verifier) = app.authorize_url(&app.client, &[("acr_values", "1")]);
         let to = browser.sign_in(&url, &app.user.username, PASSWORD).await;
         assert_eq!(id_token_of(&app, &to, &verifier).await.0["acr"], "1");
+
+        // The same demand as an essential acr claim (OIDC Core §5.5.1.1).
+        let essential = r#"{"id_token":{"acr":{"essential":true,"values":["1"]}}}"#;
+        let (url, _) = app.authorize_url(&app.client, &[("claims", essential), ("prompt", "none")]);
+        let to = location(browser.get(&url).await.headers()).unwrap();
+        assert_eq!(query_param(&to, "error").as_deref(), Some("login_required"), "{to}");
+        // And a sub asked for by value that is someone else's asks for that user.
+        let other = r#"{"id_token":{"sub":{"value":"someone-else"}}}"#;
+        let (url, _) = app.authorize_url(&app.client, &[("claims", other), ("prompt", "none")]);
+        let to = location(browser.get(&url).await.headers()).unwrap();
+        assert_eq!(query_param(&to, "error").as_deref(), Some("login_required"), "{to}");
     }
 }

@@ -46,6 +46,13 @@ on_both_backends! {
         assert_eq!(id_token["preferred_username"], app.user.username.as_str());
         let info = userinfo(&app, refreshed["access_token"].as_str().unwrap()).await;
         assert_eq!(info["email"], app.user.email.as_str(), "{info}");
+
+        // Narrowed at refresh (RFC 6749 §6): the narrower token gets no claims by name.
+        let next = refreshed["refresh_token"].as_str().unwrap();
+        let narrowed: Value = app.refresh(&app.client, next, &[("scope", "openid")]).await.json().await.unwrap();
+        assert!(jwt_claims(narrowed["id_token"].as_str().unwrap()).get("preferred_username").is_none());
+        let info = userinfo(&app, narrowed["access_token"].as_str().unwrap()).await;
+        assert!(info.get("email").is_none(), "{info}");
     }
 
     async fn a_client_gets_no_claim_its_scopes_do_not_allow(app) {

@@ -119,8 +119,24 @@ pub(super) async fn validate(state: &AppState, params: &Params) -> Result<Author
             }
         },
     };
+    for name in [
+        "scope",
+        "state",
+        "nonce",
+        "login_hint",
+        "ui_locales",
+        "acr_values",
+        "claims_locales",
+        "display",
+        "claims",
+    ] {
+        if params.get(name).is_some_and(|v| v.len() > MAX_VALUE_LEN) {
+            return Err(fail(OAuthError::invalid_request(format!("{name} is too long"))));
+        }
+    }
     // OIDC Core §5.5: individual claims asked for by name, released as if their scope had
     // been asked for, but only to a client that may have that scope.
+    let demands = params.get("claims").map(Requested::demands).unwrap_or_default();
     let claims = match params.get("claims") {
         None => Requested::default(),
         Some(raw) => Requested::parse(raw, |scope| client.may_request_scope(scope))
@@ -142,21 +158,6 @@ pub(super) async fn validate(state: &AppState, params: &Params) -> Result<Author
             claims.get("sub").and_then(|s| s.as_str()).map(str::to_string)
         }
     };
-    for name in [
-        "scope",
-        "state",
-        "nonce",
-        "login_hint",
-        "ui_locales",
-        "acr_values",
-        "claims_locales",
-        "display",
-        "claims",
-    ] {
-        if params.get(name).is_some_and(|v| v.len() > MAX_VALUE_LEN) {
-            return Err(fail(OAuthError::invalid_request(format!("{name} is too long"))));
-        }
-    }
     Ok(AuthorizeRequest {
         client_id: client.id,
         redirect_uri: target.redirect_uri.clone(),
@@ -168,12 +169,18 @@ pub(super) async fn validate(state: &AppState, params: &Params) -> Result<Author
         max_age,
         login_hint: params.get("login_hint").map(str::to_string),
         form_post: target.form_post,
-        hinted_sub,
+        // OIDC Core §5.5.1.1: a `sub` asked for by value names the user, as a hint does.
+        hinted_sub: hinted_sub.or(demands.sub),
         claims,
-        // OIDC Core §3.1.2.1: voluntary; values we do not define are ignored.
-        acr_values: split_list(params.get("acr_values"))
-            .into_iter()
-            .filter(|a| ACR_VALUES.contains(&a.as_str()))
-            .collect(),
+        // acr_values are voluntary (OIDC Core §3.1.2.1), an essential acr claim is not;
+        // either way, values we do not define are ignored.
+        acr_values: if demands.acr_values.is_empty() {
+            split_list(params.get("acr_values"))
+        } else {
+            demands.acr_values
+        }
+        .into_iter()
+        .filter(|a| ACR_VALUES.contains(&a.as_str()))
+        .collect(),
     })
 }

@@ -79,7 +79,7 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
         }
         None => None,
     };
-    let id_token_claims = requested_id_token_claims(state, &row.user_id, row.claims.as_deref()).await?;
+    let id_token_claims = requested_id_token_claims(&mut tx, &row.user_id, row.claims.as_deref()).await?;
     // Signed before the commit: if signing fails, the code is not spent and the client
     // can retry. (A deleted account's codes are gone with it, by cascade.)
     let tokens = issue(

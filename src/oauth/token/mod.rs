@@ -128,7 +128,7 @@ fn issue(state: &AppState, t: UserTokens, now: i64) -> Result<TokenResponse, OAu
 
 /// The claims the `claims` request (stored with a code or grant) asks for in the ID token.
 async fn requested_id_token_claims(
-    state: &AppState,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     user_id: &str,
     column: Option<&str>,
 ) -> Result<serde_json::Map<String, serde_json::Value>, OAuthError> {
@@ -136,7 +136,7 @@ async fn requested_id_token_claims(
     if requested.id_token.is_empty() {
         return Ok(serde_json::Map::new());
     }
-    Ok(match state.store.account_by_id(user_id).await? {
+    Ok(match crate::store::Store::account_in(tx, user_id).await? {
         Some(account) => claims::user_claims(&account, &requested.id_token),
         None => serde_json::Map::new(),
     })

@@ -7,6 +7,7 @@
 use super::{issue, refresh_expiry, requested_id_token_claims, TokenResponse, UserTokens};
 use crate::app::AppState;
 use crate::clients::Client;
+use crate::oauth::claims::Requested;
 use crate::oauth::error::OAuthError;
 use crate::oauth::params::{split_list, Params};
 use crate::secrets;
@@ -76,7 +77,11 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
     let token = secrets::random_token();
     let expires = refresh_expiry(state, client, family_end, now);
     Store::insert_refresh_token(&mut tx, &secrets::digest(&token), &grant.id, &client.id, now, expires).await?;
-    let id_token_claims = requested_id_token_claims(state, &grant.user_id, grant.claims.as_deref()).await?;
+    let by_name = grant
+        .claims
+        .as_deref()
+        .filter(|_| Requested::applies(&grant.scope, &scope));
+    let id_token_claims = requested_id_token_claims(&mut tx, &grant.user_id, by_name).await?;
     // Signed before the commit: if signing fails the old token is not spent, so the
     // client's retry is not mistaken for reuse. (A deleted account's grants are gone with it.)
     let tokens = issue(
