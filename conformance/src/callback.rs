@@ -54,15 +54,20 @@ impl Drop for Listener {
 
 /// Starts the listener on 127.0.0.1:`port`.
 pub async fn start(port: u16) -> anyhow::Result<Listener> {
-    // Any path: a redirect to a URI the client never registered must be seen, not lost.
-    let app = Router::new().fallback(any(echo));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|e| anyhow::anyhow!("callback listener on 127.0.0.1:{port}: {e}"))?;
+    Ok(serve(listener))
+}
+
+/// Serves on a socket the caller bound, e.g. to port 0 before registering the clients.
+pub fn serve(listener: tokio::net::TcpListener) -> Listener {
+    // Any path: a redirect to a URI the client never registered must be seen, not lost.
+    let app = Router::new().fallback(any(echo));
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Ok(Listener { task })
+    Listener { task }
 }
 
 fn pairs(raw: &[u8]) -> Vec<(String, String)> {

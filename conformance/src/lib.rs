@@ -18,6 +18,6 @@ pub mod plans;
 pub mod report;
 pub mod target;
 
-pub use plans::{run_plans, Plan};
+pub use plans::{run_plans, run_plans_with, Plan};
 pub use report::{ModuleResult, Report, Status};
 pub use target::Target;

@@ -10,6 +10,9 @@ use std::fmt::Write as _;
 pub enum Status {
     Passed,
     Warning,
+    /// The suite's outcome for what a person must judge; here, a module this runner
+    /// does not reproduce for the OP's configuration. Not a failure, but not a pass.
+    Review,
     Skipped,
     Failed,
 }
@@ -19,6 +22,7 @@ impl Status {
         match self {
             Status::Passed => "PASSED",
             Status::Warning => "WARNING",
+            Status::Review => "REVIEW",
             Status::Skipped => "SKIPPED",
             Status::Failed => "FAILED",
         }
@@ -50,7 +54,7 @@ pub struct ModuleResult {
     /// The variant the module ran in, e.g. `response_mode=form_post`.
     pub variant: String,
     pub status: Status,
-    /// Why a module was skipped.
+    /// Why a module was skipped, or what needs review.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skip_reason: Option<String>,
     pub findings: Vec<Finding>,
@@ -101,10 +105,11 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "\n{} modules: {} passed, {} warnings, {} skipped, {} failed",
+            "\n{} modules: {} passed, {} warnings, {} to review, {} skipped, {} failed",
             self.results.len(),
             self.count(Status::Passed),
             self.count(Status::Warning),
+            self.count(Status::Review),
             self.count(Status::Skipped),
             self.count(Status::Failed)
         );

@@ -696,7 +696,13 @@ async fn jwks_publishes_the_private_key() {
         private_jwks: true,
         ..Defects::default()
     };
-    assert_fails(defects, Plan::Basic, "oidcc-server", "CheckServerJwksIsPublic").await;
+    assert_fails(
+        defects,
+        Plan::Basic,
+        "oidcc-server",
+        "EnsureServerJwksDoesNotContainPrivateOrSymmetricKeys",
+    )
+    .await;
 }
 
 #[tokio::test]

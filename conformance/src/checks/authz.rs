@@ -26,7 +26,7 @@ fn common(log: &mut Log, arrival: &Arrival, expect: &Expect<'_>) {
     );
     if let Some(iss) = arrival.param("iss") {
         log.expect(
-            iss.trim_end_matches('/') == expect.issuer,
+            iss == expect.issuer,
             "ValidateIssIfPresentInAuthorizationResponse",
             "RFC9207-2.4",
             format!("iss {iss:?} is not the issuer"),
@@ -48,10 +48,10 @@ fn common(log: &mut Log, arrival: &Arrival, expect: &Expect<'_>) {
             "OAuth2-FP-2",
             format!("the response's content type is {:?}", arrival.content_type),
         );
-        for name in ["code", "error", "state"] {
+        for (name, condition) in [("code", "RejectAuthCodeInUrlQuery"), ("error", "RejectErrorInUrlQuery")] {
             log.expect(
                 !arrival.in_query(name),
-                "RejectAuthCodeInUrlQuery",
+                condition,
                 "OAuth2-FP-2",
                 format!("{name} was in the URL query of a form_post response"),
             );

@@ -72,7 +72,7 @@ pub fn server_jwks(log: &mut Log, jwks: &Value) -> bool {
         for member in PRIVATE_MEMBERS {
             ok &= log.expect(
                 !obj.contains_key(*member),
-                "CheckServerJwksIsPublic",
+                "EnsureServerJwksDoesNotContainPrivateOrSymmetricKeys",
                 "RFC7517-9.2",
                 format!("key {kid:?} publishes private or symmetric material ({member})"),
             );
@@ -422,7 +422,7 @@ mod tests {
         ]});
         assert!(!server_jwks(&mut log, &jwks));
         let conditions: Vec<&str> = log.findings.iter().map(|f| f.condition.as_str()).collect();
-        assert!(conditions.contains(&"CheckServerJwksIsPublic"));
+        assert!(conditions.contains(&"EnsureServerJwksDoesNotContainPrivateOrSymmetricKeys"));
         assert!(conditions.contains(&"CheckDistinctKeyIdValueInServerJWKs"));
         assert!(conditions.contains(&"CheckForKeyIdInServerJWKs"));
     }

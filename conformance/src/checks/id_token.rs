@@ -37,7 +37,7 @@ pub fn validate(log: &mut Log, raw: &str, jwks: &Value, expect: &Expect<'_>) -> 
     }
     let iss = jwt.claim_str("iss").unwrap_or("");
     log.expect(
-        iss.trim_end_matches('/') == expect.issuer,
+        iss == expect.issuer,
         "ValidateIdToken",
         "OIDCC-3.1.3.7-2",
         format!("iss {iss:?} is not the issuer"),

@@ -16,6 +16,8 @@ pub enum Stop {
     /// A condition failed that the rest of the module depends on (already logged).
     Failed,
     Skipped(String),
+    /// The module cannot be judged here (see `Status::Review`).
+    Review(String),
     /// The OP could not be talked to (connection, TLS, a body that would not read).
     Error(String),
 }

@@ -100,6 +100,8 @@ pub struct Tokens {
     pub access_token: String,
     pub refresh_token: Option<String>,
     pub id_token: Jwt,
+    /// What UserInfo said for the access token, when it was asked.
+    pub userinfo: Map<String, Value>,
 }
 
 impl Tokens {
@@ -155,8 +157,13 @@ impl Ctx {
         }
     }
 
+    /// The issuer as discovery spells it: `iss` must match it exactly (OIDCC-3.1.3.7,
+    /// RFC 9207 §2.4), trailing slash and all.
     pub fn issuer(&self) -> String {
-        self.op.target.issuer().to_string()
+        match self.op.metadata().get("issuer").and_then(Value::as_str) {
+            Some(issuer) => issuer.to_string(),
+            None => self.op.target.issuer().to_string(),
+        }
     }
 
     /// Sends the user to the authorization endpoint and follows through to wherever that ends.
@@ -339,14 +346,28 @@ impl Ctx {
             access_token,
             refresh_token,
             id_token,
+            userinfo: Map::new(),
         })
     }
 
-    /// The whole happy path: sign in, get a code, redeem it.
+    /// The whole happy path: sign in, get a code, redeem it, and use the access token at
+    /// UserInfo with GET, as every module of the suite ends.
     pub async fn sign_in(&mut self, req: &AuthRequest) -> Result<(Sent, Visit, Tokens), Stop> {
+        self.sign_in_then(req, Some(UserInfoCall::Get)).await
+    }
+
+    /// As `sign_in`, using UserInfo the way `how` says (or not at all).
+    pub async fn sign_in_then(
+        &mut self,
+        req: &AuthRequest,
+        how: Option<UserInfoCall>,
+    ) -> Result<(Sent, Visit, Tokens), Stop> {
         let (sent, visit) = self.authorize(req, Policy::USER).await?;
         let code = self.expect_code(&sent, &visit)?;
-        let tokens = self.exchange(&sent, &code, ClientAuth::Basic).await?;
+        let mut tokens = self.exchange(&sent, &code, ClientAuth::Basic).await?;
+        if let Some(how) = how {
+            tokens.userinfo = self.userinfo(&tokens, how).await?;
+        }
         Ok((sent, visit, tokens))
     }
 

@@ -189,12 +189,31 @@ impl Ctx {
             return Err(self.log.stop("FetchServerKeys", "OIDCD-3", e.clone()));
         }
         discovery::server_jwks(&mut self.log, self.op.keys());
+        // Absent, the field means client_secret_basic alone (OIDC Discovery §3).
+        let methods = discovery::strings(self.op.metadata(), "token_endpoint_auth_methods_supported");
+        self.log.expect(
+            methods.is_empty() || methods.iter().any(|m| m == "client_secret_basic"),
+            "EnsureServerConfigurationSupportsClientSecretBasic",
+            "OIDCD-3",
+            format!("token_endpoint_auth_methods_supported {methods:?} lacks client_secret_basic"),
+        );
         Ok(())
     }
 }
 
 /// Runs the plans' modules (all of them, or those named in `only`) and reports.
 pub async fn run_plans(target: Target, plans: &[Plan], only: &[String]) -> anyhow::Result<Report> {
+    let listener = crate::callback::start(target.callback_port).await?;
+    run_plans_with(target, listener, plans, only).await
+}
+
+/// As `run_plans`, with the callback listener already running on `target.callback_port`.
+pub async fn run_plans_with(
+    target: Target,
+    _listener: crate::callback::Listener,
+    plans: &[Plan],
+    only: &[String],
+) -> anyhow::Result<Report> {
     // A misspelt module would otherwise run nothing and the run would report no failure.
     if let Some(unknown) = only
         .iter()
@@ -202,7 +221,6 @@ pub async fn run_plans(target: Target, plans: &[Plan], only: &[String]) -> anyho
     {
         anyhow::bail!("{unknown:?} is not a module of the plans chosen");
     }
-    let _listener = crate::callback::start(target.callback_port).await?;
     let concurrency = target.concurrency.max(1);
     let op = Arc::new(Op::connect(target).await?);
     let jobs: Vec<(Plan, &'static str)> = plans
@@ -268,15 +286,23 @@ async fn run_module(op: Arc<Op>, plan: Plan, module: &'static str) -> ModuleResu
         }
     };
     let mut skip_reason = None;
+    let mut review = false;
     match outcome {
         Ok(()) | Err(Stop::Failed) => {}
         Err(Stop::Error(e)) => log.fail("HttpRequest", "-", e),
         Err(Stop::Skipped(reason)) => skip_reason = Some(reason),
+        Err(Stop::Review(reason)) => {
+            review = true;
+            skip_reason = Some(reason);
+        }
     }
-    let status = if skip_reason.is_some() {
-        Status::Skipped
-    } else if log.findings.iter().any(|f| f.severity == Severity::Failure) {
+    // A failure found before a module skipped still fails it: skipping must not hide it.
+    let status = if log.findings.iter().any(|f| f.severity == Severity::Failure) {
         Status::Failed
+    } else if review {
+        Status::Review
+    } else if skip_reason.is_some() {
+        Status::Skipped
     } else if log.findings.is_empty() {
         Status::Passed
     } else {
