@@ -7,8 +7,12 @@
 #   PLANS="basic logout" conformance/run-gatehouse.sh  # some plans
 #
 # Environment: PORT [8443], CALLBACK_PORT [8990], DATABASE_URL [sqlite in a temp dir],
-# OUT [conformance/results/gatehouse], KEEP_WORKDIR [0].
+# OUT [conformance/results/gatehouse], KEEP_WORKDIR [0]. Needs cargo and curl.
 set -euo pipefail
+command -v curl >/dev/null || { echo "curl is required (apt-get install curl)" >&2; exit 2; }
+# Gatehouse reads GATEHOUSE_* over its config file: a stray one in this shell (say
+# GATEHOUSE_DATABASE_URL) would aim the run's clients and user at another database.
+for var in $(compgen -e | grep '^GATEHOUSE_' || true); do unset "$var"; done
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 PORT="${PORT:-8443}"
@@ -24,10 +28,15 @@ runner="$ROOT/target/release/gatehouse-conformance"
 WORK="$(mktemp -d -t gatehouse-conformance.XXXXXX)"
 SERVER_PID=""
 cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
   if [[ -n "$SERVER_PID" ]]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
   if [[ "${KEEP_WORKDIR:-0}" == 1 ]]; then echo "workdir kept: $WORK" >&2; else rm -rf "$WORK"; fi
+  exit "$rc"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 "$runner" ca --out "$WORK/tls" >/dev/null
 cat >"$WORK/gatehouse.toml" <<TOML
@@ -50,7 +59,7 @@ TOML
 export GATEHOUSE_CONFIG="$WORK/gatehouse.toml"
 
 "$gatehouse" migrate >/dev/null
-secret_of() { python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])'; }
+secret_of() { sed -n 's/.*"client_secret":"\([^"]*\)".*/\1/p'; }
 declare -A SECRET
 for id in oidcc-client oidcc-client2; do
   SECRET[$id]="$("$gatehouse" client delete "$id" >/dev/null 2>&1 || true
@@ -58,8 +67,10 @@ for id in oidcc-client oidcc-client2; do
       --redirect-uri "http://127.0.0.1:$CALLBACK_PORT/callback" \
       --post-logout-redirect-uri "http://127.0.0.1:$CALLBACK_PORT/post_logout_redirect" | secret_of)"
 done
-printf '%s' "$PASSWORD" | "$gatehouse" user create --username conformance --email conformance@example.com \
-  --given-name Ada --family-name Lovelace --password-stdin >/dev/null 2>&1 || true
+# A user of its own each run, so a database kept from an earlier run cannot hold a stale one.
+USERNAME="conformance-$(date +%s)-$$"
+printf '%s' "$PASSWORD" | "$gatehouse" user create --username "$USERNAME" --email "$USERNAME@example.com" \
+  --given-name Ada --family-name Lovelace --password-stdin >/dev/null
 
 "$gatehouse" serve >"$WORK/gatehouse.log" 2>&1 &
 SERVER_PID=$!
@@ -85,7 +96,7 @@ id = "oidcc-client2"
 secret = "${SECRET[oidcc-client2]}"
 
 [user]
-username = "conformance"
+username = "$USERNAME"
 password = "$PASSWORD"
 TOML
 

@@ -11,6 +11,8 @@ ROOT="$(cd "$HERE/.." && pwd)"
 export PORT="${PORT:-3443}" CALLBACK_PORT="${CALLBACK_PORT:-8991}"
 OUT="${OUT:-$HERE/results/oidc-provider}"
 
+command -v node >/dev/null && command -v npm >/dev/null || { echo "node and npm are required" >&2; exit 2; }
+[[ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ]] || { echo "oidc-provider 9 needs node >= 20" >&2; exit 2; }
 cd "$ROOT"
 cargo build --release --quiet --bin gatehouse-conformance
 runner="$ROOT/target/release/gatehouse-conformance"
