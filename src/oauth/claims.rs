@@ -1,5 +1,6 @@
 //! The claims of the tokens we sign: ID tokens (OIDC Core §2) and JWT access tokens
-//! (RFC 9068 §2.2), plus the userinfo claims released per scope (OIDC Core §5.4).
+//! (RFC 9068 §2.2), the userinfo claims released per scope (OIDC Core §5.4) or asked for
+//! by name (`Requested`, the `claims` parameter of §5.5), and the acr values we define.
 
 use crate::accounts::Account;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
