@@ -9,3 +9,8 @@ ALTER TABLE grants ADD COLUMN claims TEXT;
 -- Core 2): '1' when the user signed in during that authorization, '0' for a reused session.
 ALTER TABLE authorization_codes ADD COLUMN acr TEXT NOT NULL DEFAULT '0';
 ALTER TABLE grants ADD COLUMN acr TEXT NOT NULL DEFAULT '0';
+
+-- The session a sign-in made for a parked request. Only that sign-in answers the
+-- request's prompt=login, max_age or acr_values=1, and makes its acr "1": comparing
+-- auth_time with when the request was parked cannot tell two events in one second apart.
+ALTER TABLE authorization_requests ADD COLUMN signed_in_session TEXT;

@@ -38,7 +38,7 @@ async fn pending(state: &AppState, request_id: Option<&str>) -> Result<Option<Pe
     let Some(id) = request_id.filter(|id| !id.is_empty()) else {
         return Ok(None);
     };
-    let Some((json, _)) = state.store.parked_request(id, state.clock.now()).await? else {
+    let Some((json, _, _)) = state.store.parked_request(id, state.clock.now()).await? else {
         return Ok(None);
     };
     let request: AuthorizeRequest =
@@ -149,7 +149,10 @@ pub async fn submit(
         let fresh = state.hasher.hash(password).await?;
         state.store.set_password_hash(&account.id, &fresh, now).await?;
     }
-    let (_session, cookie) = sessions::start(&state, &headers, &account.id).await?;
+    let (session, cookie) = sessions::start(&state, &headers, &account.id).await?;
+    if let Some(pending) = &pending {
+        state.store.mark_request_signed_in(&pending.id, &session.id).await?;
+    }
     tracing::info!(user_id = %account.id, "login");
     let next = forms::next_after_login(pending.as_ref().map(|p| p.id.as_str()), return_to);
     Ok(see_other(&next, Some(cookie)))

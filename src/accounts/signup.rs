@@ -332,7 +332,10 @@ pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, body: Bo
             context! { title => "Email confirmed", message => "Your address is confirmed. Sign in to continue.", link => login, link_label => "Sign in" },
         ));
     }
-    let (_, cookie) = sessions::start(&state, &headers, &link.user_id).await?;
+    let (session, cookie) = sessions::start(&state, &headers, &link.user_id).await?;
+    if let Some(id) = &request_id {
+        state.store.mark_request_signed_in(id, &session.id).await?;
+    }
     tracing::info!(user_id = %link.user_id, "email confirmed; signed in");
     let mut response = crate::oauth::authorize::found(&forms::next_after_login(request_id.as_deref(), None));
     response.headers_mut().append(header::SET_COOKIE, cookie);

@@ -15,15 +15,30 @@ impl Store {
             .map(|_| ())
     }
 
-    /// The parked parameters (JSON) and when they were parked, if still live.
-    pub async fn parked_request(&self, id: &str, now: i64) -> Result<Option<(String, i64)>, sqlx::Error> {
-        sqlx::query_as::<_, (String, i64)>(
-            "SELECT params, created_at FROM authorization_requests WHERE id = $1 AND expires_at > $2",
+    /// The parked parameters (JSON), when they were parked, and the session a sign-in for
+    /// them made, if still live.
+    pub async fn parked_request(
+        &self,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<(String, i64, Option<String>)>, sqlx::Error> {
+        sqlx::query_as::<_, (String, i64, Option<String>)>(
+            "SELECT params, created_at, signed_in_session FROM authorization_requests WHERE id = $1 AND expires_at > $2",
         )
         .bind(id)
         .bind(now)
         .fetch_optional(self.pool())
         .await
+    }
+
+    /// Records that the user signed in for this parked request, in `session_id`.
+    pub async fn mark_request_signed_in(&self, id: &str, session_id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE authorization_requests SET signed_in_session = $2 WHERE id = $1")
+            .bind(id)
+            .bind(session_id)
+            .execute(self.pool())
+            .await
+            .map(|_| ())
     }
 
     pub async fn drop_request(&self, id: &str) -> Result<(), sqlx::Error> {

@@ -143,6 +143,20 @@ on_both_backends! {
         assert!(auth_time >= app.clock.now() - 5, "auth_time {auth_time} is from the first login");
     }
 
+    async fn only_the_sign_in_made_for_a_request_satisfies_prompt_login(app) {
+        // Signed in, then (within the same second, with the clock standing still) an app asks
+        // for prompt=login: resuming the parked request without signing in must not pass,
+        // however the clock reads.
+        let browser = app.browser();
+        let (url, _) = app.authorize_url(&app.client, &[]);
+        browser.sign_in(&url, &app.user.username, PASSWORD).await;
+        let (url, _) = app.authorize_url(&app.client, &[("prompt", "login")]);
+        let to = location(browser.get(&url).await.headers()).unwrap();
+        let id = to.strip_prefix("/login?request_id=").unwrap_or_else(|| panic!("{to}")).to_string();
+        let resumed = location(browser.get(&format!("/authorize/resume/{id}")).await.headers()).unwrap();
+        assert!(resumed.starts_with("/login?request_id="), "resumed without a sign-in: {resumed}");
+    }
+
     async fn max_age_forces_a_new_login_when_the_session_is_older(app) {
         let browser = app.browser();
         let (url, _) = app.authorize_url(&app.client, &[]);

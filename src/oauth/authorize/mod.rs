@@ -102,7 +102,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
 /// `GET /authorize/resume/{id}`: continues a parked request after the login or consent page.
 pub async fn resume(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
     match parked(&state, &id).await {
-        Ok(Some((request, parked_at))) => proceed(&state, &headers, request, Some((id, parked_at)))
+        Ok(Some((request, parked))) => proceed(&state, &headers, request, Some(parked))
             .await
             .unwrap_or_else(|e| render(&state, e)),
         Ok(None) => expired_page(&state),
@@ -110,8 +110,24 @@ pub async fn resume(State(state): State<AppState>, Path(id): Path<String>, heade
     }
 }
 
-/// A parked request and when it was parked, if it is still live.
-pub async fn parked(state: &AppState, id: &str) -> Result<Option<(AuthorizeRequest, i64)>, AuthorizeError> {
+/// Where a resumed request stands.
+#[derive(Debug, Clone)]
+pub struct Parked {
+    pub id: String,
+    pub at: i64,
+    /// The session a sign-in for this very request made.
+    pub signed_in_session: Option<String>,
+}
+
+impl Parked {
+    /// Whether `session` is the sign-in made for this request.
+    fn signed_in_by(&self, session: &SessionRow) -> bool {
+        self.signed_in_session.as_deref() == Some(session.id.as_str())
+    }
+}
+
+/// A parked request and where it stands, if it is still live.
+pub async fn parked(state: &AppState, id: &str) -> Result<Option<(AuthorizeRequest, Parked)>, AuthorizeError> {
     let found = state
         .store
         .parked_request(id, state.clock.now())
@@ -119,8 +135,17 @@ pub async fn parked(state: &AppState, id: &str) -> Result<Option<(AuthorizeReque
         .map_err(|e| AuthorizeError::Show(e.into()))?;
     match found {
         None => Ok(None),
-        Some((json, at)) => serde_json::from_str(&json)
-            .map(|r| Some((r, at)))
+        Some((json, at, signed_in_session)) => serde_json::from_str(&json)
+            .map(|r| {
+                Some((
+                    r,
+                    Parked {
+                        id: id.to_string(),
+                        at,
+                        signed_in_session,
+                    },
+                ))
+            })
             .map_err(|e| AuthorizeError::Show(anyhow::anyhow!("unreadable parked request: {e}").into())),
     }
 }
@@ -163,16 +188,16 @@ async fn proceed(
     state: &AppState,
     headers: &HeaderMap,
     request: AuthorizeRequest,
-    parked: Option<(String, i64)>,
+    parked: Option<Parked>,
 ) -> Result<Response, AuthorizeError> {
     let target = Verified::of(&request);
     let fail = |e: OAuthError| AuthorizeError::Redirect(target.clone(), e);
     let session = sessions::current(state, headers).await.map_err(|e| fail(e.into()))?;
     let now = state.clock.now();
-    let parked_at = parked.as_ref().map(|p| p.1);
+    let parked_at = parked.as_ref().map(|p| p.at);
     let silent = request.prompt.iter().any(|p| p == "none");
     let session = match session {
-        Some(s) if !needs_login(&request, &s, parked_at, now) => s,
+        Some(s) if !needs_login(&request, &s, parked.as_ref(), now) => s,
         _ if silent => return Err(fail(OAuthError::login_required("the user must sign in"))),
         _ => {
             return Ok(found(&format!(
@@ -216,16 +241,16 @@ async fn proceed(
         auth_time: session.auth_time,
         expires_at: now + state.config.tokens.code_ttl_secs,
         claims: request.claims.to_column(),
-        acr: acr(&session, parked_at).into(),
+        acr: acr(&session, parked.as_ref()).into(),
     };
     state
         .store
         .insert_code(&secrets::digest(&code), &row, now)
         .await
         .map_err(|e| fail(e.into()))?;
-    if let Some((id, _)) = parked {
+    if let Some(parked) = parked {
         // Best effort: an unremoved parked request expires on its own.
-        let _ = state.store.drop_request(&id).await;
+        let _ = state.store.drop_request(&parked.id).await;
     }
     Ok(response::deliver(state, &target, &[("code", &code)]))
 }
@@ -234,11 +259,11 @@ async fn proceed(
 async fn park(
     state: &AppState,
     request: &AuthorizeRequest,
-    parked: Option<(String, i64)>,
+    parked: Option<Parked>,
     now: i64,
 ) -> Result<String, OAuthError> {
-    if let Some((id, _)) = parked {
-        return Ok(id);
+    if let Some(parked) = parked {
+        return Ok(parked.id);
     }
     let id = secrets::random_token();
     let json = serde_json::to_string(request).map_err(anyhow::Error::from)?;
@@ -251,22 +276,22 @@ async fn park(
 
 /// The user signed in during this authorization (after it was parked for the login page),
 /// or an existing session carried it.
-fn acr(session: &SessionRow, parked_at: Option<i64>) -> &'static str {
-    if parked_at.is_some_and(|t| session.auth_time >= t) {
+fn acr(session: &SessionRow, parked: Option<&Parked>) -> &'static str {
+    if parked.is_some_and(|p| p.signed_in_by(session)) {
         claims::ACR_FRESH
     } else {
         claims::ACR_SESSION
     }
 }
 
-/// OIDC Core §3.1.2.1: prompt=login and max_age ask for a fresh authentication, which a
-/// login after the request was parked provides; an id_token_hint for another user asks
-/// for that user.
-fn needs_login(request: &AuthorizeRequest, session: &SessionRow, parked_at: Option<i64>, now: i64) -> bool {
+/// OIDC Core §3.1.2.1: prompt=login, max_age (and acr_values=1) ask for a fresh
+/// authentication, which only the sign-in made for this parked request provides; an
+/// id_token_hint for another user asks for that user.
+fn needs_login(request: &AuthorizeRequest, session: &SessionRow, parked: Option<&Parked>, now: i64) -> bool {
     if request.hinted_sub.as_ref().is_some_and(|sub| *sub != session.user_id) {
         return true;
     }
-    if parked_at.is_some_and(|t| session.auth_time >= t) {
+    if parked.is_some_and(|p| p.signed_in_by(session)) {
         return false;
     }
     // acr_values that accept only a fresh sign-in ask for one too (step-up, as in Keycloak).
