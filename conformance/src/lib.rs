@@ -8,6 +8,8 @@
 //! `jose` verifies what the OP signs; `checks` holds the conditions the official suite
 //! runs, each named after its Java class; `plans` holds the modules; `report` prints.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 pub mod browser;
 pub mod ca;
 pub mod callback;
