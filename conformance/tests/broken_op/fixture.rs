@@ -1,8 +1,5 @@
-//! The runner must be able to fail an OP. Against Gatehouse and a certified peer it reports
-//! all PASS, which on its own would also be the result of checks that can never fire. So
-//! here a tiny in-memory OP is started with one defect at a time, and each defect must
-//! make the module the official suite catches it with FAIL, on the suite's condition.
-//! With no defect the same OP must PASS those modules, so a failure is the defect's doing.
+//! The fixture: a tiny in-memory OP on loopback (discovery, JWKS, authorize and login,
+//! token, UserInfo, logout) that gets wrong exactly what its `Defects` say.
 
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -13,49 +10,45 @@ use axum::{Form, Json, Router};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
 use base64::Engine;
 use gatehouse_conformance::plans::flow::now;
-use gatehouse_conformance::report::Severity;
-use gatehouse_conformance::target::{ClientCreds, Interaction, InteractionKind, User};
-use gatehouse_conformance::{run_plans, Plan, Report, Status, Target};
+use gatehouse_conformance::Target;
 use josekit::jwk::alg::rsa::RsaKeyPair;
 use josekit::jws::{JwsSigner, JwsVerifier, RS256};
-use regex::Regex;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::task::JoinHandle;
 use url::Url;
 
 /// What the fixture OP gets wrong; all false is an OP that passes the modules run here.
 #[derive(Debug, Default, Clone, Copy)]
-struct Defects {
+pub(crate) struct Defects {
     /// Authorization codes of 8 characters.
-    short_code: bool,
+    pub(crate) short_code: bool,
     /// The authorization response leaves out `state`.
-    drop_state: bool,
+    pub(crate) drop_state: bool,
     /// The ID token's `aud` is not the client.
-    wrong_aud: bool,
+    pub(crate) wrong_aud: bool,
     /// The ID token leaves out the `nonce` that was sent.
-    drop_nonce: bool,
+    pub(crate) drop_nonce: bool,
     /// ID tokens are signed with a key the JWKS does not publish (under the published kid).
-    foreign_signature: bool,
+    pub(crate) foreign_signature: bool,
     /// A code can be redeemed any number of times.
-    reusable_code: bool,
+    pub(crate) reusable_code: bool,
     /// Any redirect_uri is accepted.
-    any_redirect_uri: bool,
+    pub(crate) any_redirect_uri: bool,
     /// `prompt=none` without a session shows the login page.
-    prompt_none_shows_login: bool,
+    pub(crate) prompt_none_shows_login: bool,
     /// The JWKS publishes the private key.
-    private_jwks: bool,
+    pub(crate) private_jwks: bool,
     /// UserInfo names another `sub` than the ID token.
-    userinfo_other_sub: bool,
+    pub(crate) userinfo_other_sub: bool,
     /// end_session redirects to any post_logout_redirect_uri.
-    any_post_logout_redirect_uri: bool,
+    pub(crate) any_post_logout_redirect_uri: bool,
 }
 
 const KID: &str = "fixture-key-1";
-const CLIENTS: [(&str, &str); 2] = [("client-one", "secret-one"), ("client-two", "secret-two")];
-const USER: (&str, &str) = ("alice", "wonderland");
+pub(crate) const CLIENTS: [(&str, &str); 2] = [("client-one", "secret-one"), ("client-two", "secret-two")];
+pub(crate) const USER: (&str, &str) = ("alice", "wonderland");
 
 #[derive(Clone)]
 struct Grant {
@@ -394,8 +387,8 @@ async fn logout(State(op): State<Arc<Op>>, headers: HeaderMap, Query(p): Query<P
 }
 
 /// A running fixture OP; stops when dropped.
-struct Fixture {
-    issuer: String,
+pub(crate) struct Fixture {
+    pub(crate) issuer: String,
     task: JoinHandle<()>,
 }
 
@@ -405,7 +398,7 @@ impl Drop for Fixture {
     }
 }
 
-async fn start_op(defects: Defects, target: &Target) -> Fixture {
+pub(crate) async fn start_op(defects: Defects, target: &Target) -> Fixture {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let issuer = format!("http://{}", listener.local_addr().unwrap());
     let op = Arc::new(Op {
@@ -432,306 +425,4 @@ async fn start_op(defects: Defects, target: &Target) -> Fixture {
         let _ = axum::serve(listener, app).await;
     });
     Fixture { issuer, task }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The target the runner is given; `issuer` is filled in once the OP is listening.
-fn target(callback_port: u16) -> Target {
-    let creds = |(id, secret): (&str, &str)| ClientCreds {
-        id: id.into(),
-        secret: secret.into(),
-    };
-    Target {
-        issuer: String::new(),
-        ca_file: None,
-        callback_port,
-        client: creds(CLIENTS[0]),
-        client2: creds(CLIENTS[1]),
-        user: User {
-            username: USER.0.into(),
-            password: USER.1.into(),
-        },
-        pages: None,
-        interaction: vec![Interaction {
-            kind: InteractionKind::Login,
-            url: None,
-            form: Some(Regex::new("/login$").unwrap()),
-            fields: BTreeMap::from([
-                ("username".into(), "{username}".into()),
-                ("password".into(), "{password}".into()),
-            ]),
-            submit: None,
-            when_field: None,
-        }],
-        concurrency: 3,
-    }
-}
-
-/// Runs `modules` of `plan` against a fresh fixture with `defects`.
-async fn run(defects: Defects, plan: Plan, modules: &[&str]) -> Report {
-    let only: Vec<String> = modules.iter().map(|m| m.to_string()).collect();
-    // The runner binds the callback port itself, so a port found free can be taken by a
-    // test running alongside before it does: then try another.
-    for _ in 0..3 {
-        let mut target = target(free_port());
-        let fixture = start_op(defects, &target).await;
-        target.issuer = fixture.issuer.clone();
-        let outcome = tokio::time::timeout(Duration::from_secs(20), run_plans(target, &[plan], &only))
-            .await
-            .expect("the run took longer than 20 s");
-        match outcome {
-            Err(e) if format!("{e:#}").contains("callback listener") => continue,
-            Err(e) => panic!("the run could not start: {e:#}"),
-            Ok(report) => {
-                assert_eq!(
-                    report.results.len(),
-                    modules.len(),
-                    "every module named ran:\n{}",
-                    report.table()
-                );
-                return report;
-            }
-        }
-    }
-    panic!("no free callback port in 3 tries");
-}
-
-/// The module ran against an OP with `defects` and FAILED on `condition`.
-async fn assert_fails(defects: Defects, plan: Plan, module: &str, condition: &str) {
-    let report = run(defects, plan, &[module]).await;
-    let result = &report.results[0];
-    assert_eq!(
-        result.status,
-        Status::Failed,
-        "{module} must fail against {defects:?}:\n{}",
-        report.table()
-    );
-    assert!(
-        result
-            .findings
-            .iter()
-            .any(|f| f.severity == Severity::Failure && f.condition == condition),
-        "{module} must fail on {condition} against {defects:?}:\n{}",
-        report.table()
-    );
-}
-
-const BASIC_MODULES: &[&str] = &[
-    "oidcc-server",
-    "oidcc-codereuse",
-    "oidcc-ensure-registered-redirect-uri",
-    "oidcc-prompt-none-not-logged-in",
-    "oidcc-prompt-none-logged-in",
-];
-const LOGOUT_MODULES: &[&str] = &[
-    "oidcc-rp-initiated-logout",
-    "oidcc-rp-initiated-logout-bad-post-logout-redirect-uri",
-];
-
-#[tokio::test]
-async fn a_correct_op_passes_the_basic_modules() {
-    let report = run(Defects::default(), Plan::Basic, BASIC_MODULES).await;
-    assert!(
-        report.results.iter().all(|r| r.status == Status::Passed),
-        "{}",
-        report.table()
-    );
-}
-
-#[tokio::test]
-async fn a_correct_op_passes_the_logout_modules() {
-    let report = run(Defects::default(), Plan::RpInitiatedLogout, LOGOUT_MODULES).await;
-    assert!(
-        report.results.iter().all(|r| r.status == Status::Passed),
-        "{}",
-        report.table()
-    );
-}
-
-#[tokio::test]
-async fn plain_http_fails_discovery_verification_on_https_only() {
-    let report = run(
-        Defects::default(),
-        Plan::Config,
-        &["oidcc-discovery-endpoint-verification"],
-    )
-    .await;
-    let result = &report.results[0];
-    assert_eq!(result.status, Status::Failed, "{}", report.table());
-    let failed: Vec<&str> = result
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Failure)
-        .map(|f| f.condition.as_str())
-        .collect();
-    assert!(
-        failed.contains(&"CheckDiscEndpointAllEndpointsAreHttps"),
-        "{}",
-        report.table()
-    );
-    // The document is otherwise sound: every failure is about the scheme.
-    let https_conditions = [
-        "CheckDiscEndpointDiscoveryUrl",
-        "IssuerIsValidUrl",
-        "CheckDiscEndpointAllEndpointsAreHttps",
-        "CheckDiscEndpointUserinfoEndpoint",
-        "CheckJwksUri",
-    ];
-    assert!(
-        failed.iter().all(|c| https_conditions.contains(c)),
-        "{}",
-        report.table()
-    );
-}
-
-#[tokio::test]
-async fn a_module_name_no_chosen_plan_has_is_an_error() {
-    let mut target = target(free_port());
-    target.issuer = "http://127.0.0.1:9".into();
-    let outcome = run_plans(target, &[Plan::Basic], &["oidcc-sever".into()]).await;
-    assert!(outcome.is_err_and(|e| e.to_string().contains("oidcc-sever")));
-}
-
-#[tokio::test]
-async fn short_authorization_code() {
-    let defects = Defects {
-        short_code: true,
-        ..Defects::default()
-    };
-    assert_fails(
-        defects,
-        Plan::Basic,
-        "oidcc-server",
-        "EnsureMinimumAuthorizationCodeLength",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn state_not_echoed() {
-    let defects = Defects {
-        drop_state: true,
-        ..Defects::default()
-    };
-    assert_fails(defects, Plan::Basic, "oidcc-server", "CheckMatchingStateParameter").await;
-}
-
-#[tokio::test]
-async fn id_token_for_another_audience() {
-    let defects = Defects {
-        wrong_aud: true,
-        ..Defects::default()
-    };
-    assert_fails(defects, Plan::Basic, "oidcc-server", "ValidateIdToken").await;
-}
-
-#[tokio::test]
-async fn nonce_not_echoed() {
-    let defects = Defects {
-        drop_nonce: true,
-        ..Defects::default()
-    };
-    assert_fails(defects, Plan::Basic, "oidcc-server", "ValidateIdTokenNonce").await;
-}
-
-#[tokio::test]
-async fn id_token_signed_with_an_unpublished_key() {
-    let defects = Defects {
-        foreign_signature: true,
-        ..Defects::default()
-    };
-    assert_fails(defects, Plan::Basic, "oidcc-server", "ValidateIdTokenSignature").await;
-}
-
-#[tokio::test]
-async fn code_redeemable_twice() {
-    let defects = Defects {
-        reusable_code: true,
-        ..Defects::default()
-    };
-    assert_fails(
-        defects,
-        Plan::Basic,
-        "oidcc-codereuse",
-        "CheckTokenEndpointReturnedInvalidGrantForReusedCode",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn redirect_to_an_unregistered_uri() {
-    let defects = Defects {
-        any_redirect_uri: true,
-        ..Defects::default()
-    };
-    assert_fails(
-        defects,
-        Plan::Basic,
-        "oidcc-ensure-registered-redirect-uri",
-        "ExpectRedirectUriErrorPage",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn prompt_none_without_session_shows_login() {
-    let defects = Defects {
-        prompt_none_shows_login: true,
-        ..Defects::default()
-    };
-    let condition = "EnsureErrorFromAuthorizationEndpointResponse";
-    assert_fails(defects, Plan::Basic, "oidcc-prompt-none-not-logged-in", condition).await;
-}
-
-#[tokio::test]
-async fn jwks_publishes_the_private_key() {
-    let defects = Defects {
-        private_jwks: true,
-        ..Defects::default()
-    };
-    assert_fails(
-        defects,
-        Plan::Basic,
-        "oidcc-server",
-        "EnsureServerJwksDoesNotContainPrivateOrSymmetricKeys",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn userinfo_names_another_subject() {
-    let defects = Defects {
-        userinfo_other_sub: true,
-        ..Defects::default()
-    };
-    assert_fails(
-        defects,
-        Plan::Basic,
-        "oidcc-server",
-        "VerifyUserInfoAndIdTokenInTokenEndpointSameSub",
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn logout_redirects_to_an_unregistered_uri() {
-    let defects = Defects {
-        any_post_logout_redirect_uri: true,
-        ..Defects::default()
-    };
-    let module = "oidcc-rp-initiated-logout-bad-post-logout-redirect-uri";
-    assert_fails(
-        defects,
-        Plan::RpInitiatedLogout,
-        module,
-        "ExpectNoRedirectToPostLogoutRedirectUri",
-    )
-    .await;
 }
