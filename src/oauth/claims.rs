@@ -142,9 +142,10 @@ pub struct Requested {
 }
 
 impl Requested {
-    /// Reads the parameter. `may_have(scope)` says whether the client may be given the
-    /// scope that releases a claim; names we do not hold (acr, auth_time, …) are ignored.
-    pub fn parse(raw: &str, may_have: impl Fn(&str) -> bool) -> Result<Requested, &'static str> {
+    /// Reads the parameter: the claims to release, and what it demands of the sign-in.
+    /// `may_have(scope)` says whether the client may be given the scope that releases a
+    /// claim; names we do not hold (acr, auth_time, …) are not released.
+    pub fn parse(raw: &str, may_have: impl Fn(&str) -> bool) -> Result<(Requested, Demands), &'static str> {
         let Ok(Value::Object(request)) = serde_json::from_str::<Value>(raw) else {
             return Err("claims must be a JSON object");
         };
@@ -159,17 +160,16 @@ impl Requested {
                 Some(_) => Err("claims.userinfo and claims.id_token must be JSON objects"),
             }
         };
-        Ok(Requested {
+        let requested = Requested {
             userinfo: names("userinfo")?,
             id_token: names("id_token")?,
-        })
+        };
+        Ok((requested, Self::demands(&request)))
     }
 
     /// What the request demands of the sign-in itself (OIDC Core §5.5.1.1): an essential
-    /// `acr` among the values given, and the `sub` of a particular user. Read from a
-    /// parameter that `parse` has accepted.
-    pub fn demands(raw: &str) -> Demands {
-        let request: Value = serde_json::from_str(raw).unwrap_or_default();
+    /// `acr` among the values given, and the `sub` of a particular user.
+    fn demands(request: &Map<String, Value>) -> Demands {
         let member = |name: &str| {
             ["id_token", "userinfo"]
                 .iter()
@@ -244,16 +244,20 @@ mod tests {
     fn claims_request_keeps_what_we_hold_and_the_client_may_have() {
         let raw = r#"{"userinfo":{"name":{"essential":true},"email":null,"picture":null},
                       "id_token":{"auth_time":{"essential":true},"preferred_username":null}}"#;
-        let requested = Requested::parse(raw, |scope| scope == "profile").unwrap();
+        let (requested, _) = Requested::parse(raw, |scope| scope == "profile").unwrap();
         assert_eq!(requested.userinfo, vec!["name".to_string()]);
         assert_eq!(requested.id_token, vec!["preferred_username".to_string()]);
         assert_eq!(requested.scopes(), vec!["profile"]);
         let column = requested.to_column();
         assert_eq!(Requested::from_column(column.as_deref()), requested);
-        assert_eq!(Requested::parse("{}", |_| true).unwrap().to_column(), None);
+        assert_eq!(Requested::parse("{}", |_| true).unwrap().0.to_column(), None);
         assert!(Requested::parse("[1]", |_| true).is_err());
-        let demands =
-            Requested::demands(r#"{"id_token":{"acr":{"essential":true,"values":["1"]},"sub":{"value":"u1"}}}"#);
+        let demands = Requested::parse(
+            r#"{"id_token":{"acr":{"essential":true,"values":["1"]},"sub":{"value":"u1"}}}"#,
+            |_| true,
+        )
+        .unwrap()
+        .1;
         assert_eq!(
             demands,
             Demands {
@@ -261,7 +265,9 @@ mod tests {
                 sub: Some("u1".into())
             }
         );
-        let voluntary = Requested::demands(r#"{"id_token":{"acr":{"values":["1"]}}}"#);
+        let voluntary = Requested::parse(r#"{"id_token":{"acr":{"values":["1"]}}}"#, |_| true)
+            .unwrap()
+            .1;
         assert!(voluntary.acr_values.is_empty(), "only an essential acr is a demand");
         assert!(Requested::parse(r#"{"userinfo":[1]}"#, |_| true).is_err());
     }

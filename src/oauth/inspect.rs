@@ -23,7 +23,7 @@ pub async fn inspect(state: &AppState, token: &str) -> Result<Inspected, AppErro
     let now = state.clock.now();
     if token.split('.').count() == 3 {
         return Ok(match active_access_token(state, token, now).await? {
-            Some(claims) => Inspected::ActiveAccess(claims),
+            Some((claims, _)) => Inspected::ActiveAccess(claims),
             None => Inspected::Inactive,
         });
     }
@@ -41,12 +41,13 @@ pub async fn inspect(state: &AppState, token: &str) -> Result<Inspected, AppErro
     }
 }
 
-/// The claims of `token` if it is one of our access tokens and still good.
+/// The claims of `token` if it is one of our access tokens and still good, with the live
+/// grant it belongs to (client_credentials tokens have none).
 pub async fn active_access_token(
     state: &AppState,
     token: &str,
     now: i64,
-) -> Result<Option<Map<String, Value>>, AppError> {
+) -> Result<Option<(Map<String, Value>, Option<GrantRow>)>, AppError> {
     let Ok(claims) = state
         .keys
         .verify(token, ACCESS_TOKEN_TYP, state.config.issuer_str(), now)
@@ -57,12 +58,14 @@ pub async fn active_access_token(
     if state.store.access_token_revoked(jti).await? {
         return Ok(None);
     }
-    if let Some(grant_id) = claims.get("gid").and_then(Value::as_str) {
-        if !state.store.grant_is_live(grant_id).await? {
-            return Ok(None);
-        }
-    }
-    Ok(Some(claims))
+    let grant = match claims.get("gid").and_then(Value::as_str) {
+        Some(grant_id) => match state.store.grant(grant_id).await? {
+            Some(grant) if grant.revoked_at.is_none() => Some(grant),
+            _ => return Ok(None),
+        },
+        None => None,
+    };
+    Ok(Some((claims, grant)))
 }
 
 /// Whether `aud` (a string or an array) contains `value`.

@@ -67,7 +67,7 @@ async fn userinfo(
     let token = token?;
     let now = state.clock.now();
     let issuer = state.config.issuer_str();
-    let claims = super::inspect::active_access_token(state, &token, now)
+    let (claims, grant) = super::inspect::active_access_token(state, &token, now)
         .await?
         .ok_or_else(|| OAuthError::invalid_token("the access token is invalid, expired or revoked"))?;
     if !super::inspect::audience_contains(claims.get("aud"), issuer) {
@@ -85,15 +85,9 @@ async fn userinfo(
         .await?
         .ok_or_else(|| OAuthError::invalid_token("the account no longer exists"))?;
     // Claims asked for by name ride on the grant the token belongs to.
-    let requested = match claims.get("gid").and_then(Value::as_str) {
-        Some(gid) => state
-            .store
-            .grant(gid)
-            .await?
-            .filter(|g| claims::Requested::applies(&g.scope, scope))
-            .map(|g| claims::Requested::from_column(g.claims.as_deref())),
-        None => None,
-    };
+    let requested = grant
+        .filter(|g| claims::Requested::applies(&g.scope, scope))
+        .map(|g| claims::Requested::from_column(g.claims.as_deref()));
     Ok(claims::userinfo(
         &account,
         &scopes,

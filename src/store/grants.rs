@@ -85,15 +85,6 @@ impl Store {
             .map(|_| ())
     }
 
-    /// True when the grant exists and has not been revoked.
-    pub async fn grant_is_live(&self, grant_id: &str) -> Result<bool, sqlx::Error> {
-        sqlx::query("SELECT 1 FROM grants WHERE id = $1 AND revoked_at IS NULL")
-            .bind(grant_id)
-            .fetch_optional(self.pool())
-            .await
-            .map(|row| row.is_some())
-    }
-
     /// Revokes the grants made in a browser session that ended, except those whose refresh
     /// tokens were asked for offline use: offline access outlives the session by design
     /// (OIDC Core §11). Returns the client ids whose grants were revoked.

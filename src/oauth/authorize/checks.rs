@@ -136,9 +136,8 @@ pub(super) async fn validate(state: &AppState, params: &Params) -> Result<Author
     }
     // OIDC Core §5.5: individual claims asked for by name, released as if their scope had
     // been asked for, but only to a client that may have that scope.
-    let demands = params.get("claims").map(Requested::demands).unwrap_or_default();
-    let claims = match params.get("claims") {
-        None => Requested::default(),
+    let (claims, demands) = match params.get("claims") {
+        None => Default::default(),
         Some(raw) => Requested::parse(raw, |scope| client.may_request_scope(scope))
             .map_err(|e| fail(OAuthError::invalid_request(e)))?,
     };
