@@ -1,16 +1,19 @@
-//! The application: shared state, the one route table, and the middleware around it.
+//! The application: the one route table, the middleware around it, and the background
+//! workers. Nothing imports this module but `main` and the tests.
 
-use crate::accounts::password::PasswordHasherPool;
-use crate::accounts::throttle::{self, RateLimiter};
-use crate::accounts::{login, profile, recovery, signup};
+use crate::accounts::{consents, login, profile, recovery, signup};
+use crate::client_ip::{self, PeerAddr};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::keys::Keys;
+use crate::limiter::RateLimiter;
 use crate::mail::Mailer;
 use crate::oauth::{
     self, authorize, backchannel, consent, discovery, end_session, introspect, jwks, revoke, token, userinfo,
 };
 use crate::pages::{Pages, FORM_POST_SCRIPT, STYLESHEET};
+use crate::password::PasswordHasherPool;
+use crate::state::AppState;
 use crate::store::Store;
 use anyhow::Context;
 use axum::extract::{DefaultBodyLimit, State};
@@ -26,26 +29,6 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub store: Store,
-    pub keys: Arc<Keys>,
-    pub pages: Pages,
-    pub hasher: PasswordHasherPool,
-    pub clock: Clock,
-    pub discovery: Arc<str>,
-    /// For calls out: back-channel logout deliveries.
-    pub http: reqwest::Client,
-    /// Wakes the back-channel logout worker when a delivery is queued.
-    pub backchannel_wake: Arc<tokio::sync::Notify>,
-    pub cors_origins: Arc<oauth::cors::OriginCache>,
-    pub mailer: Arc<Mailer>,
-    /// Wakes the mail worker when a message is queued.
-    pub mail_wake: Arc<tokio::sync::Notify>,
-    pub limiter: Arc<RateLimiter>,
-}
 
 /// A bound, ready-to-serve Gatehouse.
 pub struct App {
@@ -84,7 +67,6 @@ impl App {
             backchannel_wake: Arc::new(tokio::sync::Notify::new()),
             cors_origins: Arc::default(),
             mailer: Arc::new(Mailer::new(&config.mail, config.accounts.mail_per_recipient_per_hour)?),
-            mail_wake: Arc::new(tokio::sync::Notify::new()),
             limiter: Arc::new(RateLimiter::new(config.accounts.rate_limit_per_minute)),
             store,
             clock,
@@ -115,8 +97,12 @@ impl App {
         let janitor = tokio::spawn(purge_expired(self.state.clone()));
         let logouts = tokio::spawn(backchannel::worker(self.state.clone()));
         let key_reload = tokio::spawn(reload_keys(self.state.clone()));
-        let mail = tokio::spawn(crate::mail::worker(self.state.clone()));
-        let service = self.router.into_make_service_with_connect_info::<throttle::PeerAddr>();
+        let mail = tokio::spawn(crate::mail::worker(
+            self.state.store.clone(),
+            self.state.mailer.clone(),
+            self.state.clock.clone(),
+        ));
+        let service = self.router.into_make_service_with_connect_info::<PeerAddr>();
         match self.tls {
             Some(tls) => {
                 let listener = crate::tls::TlsListener::new(self.listener, tls).context("cannot start TLS")?;
@@ -141,15 +127,15 @@ impl App {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route(oauth::DISCOVERY, get(jwks::discovery))
+        .route(oauth::DISCOVERY, get(discovery::get))
         .route(oauth::JWKS, get(jwks::jwks))
         .route(oauth::AUTHORIZE, get(authorize::get).post(authorize::post))
         .route(oauth::AUTHORIZE_RESUME, get(authorize::resume))
         .route(oauth::TOKEN, axum::routing::post(token::post))
         .route(oauth::USERINFO, get(userinfo::get).post(userinfo::post))
         .route("/consent", get(consent::show).post(consent::decide))
-        .route("/account/consents", get(consent::list))
-        .route("/account/consents/revoke", axum::routing::post(consent::revoke))
+        .route("/account/consents", get(consents::list))
+        .route("/account/consents/revoke", axum::routing::post(consents::revoke))
         .route("/login", get(login::show).post(login::submit))
         .route("/signup", get(signup::show).post(signup::submit))
         .route("/signup/confirm", get(signup::confirm_page).post(signup::confirm))
@@ -180,7 +166,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), oauth::cors::layer))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), throttle::client_ip))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::layer))
         .with_state(state)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -270,7 +256,7 @@ async fn purge_expired(state: AppState) {
             .await
         {
             Ok(ended) => {
-                if let Err(e) = crate::oauth::end_session::sessions_ended(&state, &ended).await {
+                if let Err(e) = crate::sessions::ended(&state, &ended).await {
                     tracing::warn!(error = %e, "ending expired sessions failed");
                 }
             }

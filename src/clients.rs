@@ -3,6 +3,7 @@
 
 use crate::config::is_loopback_host;
 use crate::secrets;
+use std::sync::{Arc, RwLock};
 use url::Url;
 
 #[derive(Debug, Clone)]
@@ -34,6 +35,9 @@ pub struct Client {
     pub refresh_absolute_ttl_secs: Option<i64>,
 }
 
+/// Scopes we understand. Others are ignored, as RFC 6749 §3.3 allows.
+pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
+
 pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
 
 impl Client {
@@ -53,7 +57,7 @@ impl Client {
     pub fn may_request_scope(&self, scope: &str) -> bool {
         match &self.allowed_scopes {
             Some(allowed) => allowed.iter().any(|s| s == scope),
-            None => crate::oauth::SUPPORTED_SCOPES.contains(&scope),
+            None => SUPPORTED_SCOPES.contains(&scope),
         }
     }
 
@@ -141,6 +145,31 @@ pub fn validate_redirect_uri(raw: &str) -> Result<(), String> {
         return Err(format!("{raw:?}: a redirect URI needs a host"));
     }
     Ok(())
+}
+
+/// How long the set of allowed CORS origins is reused before asking the database again.
+const ORIGIN_CACHE_SECS: i64 = 30;
+
+/// The origins of every registered redirect URI, cached briefly for the CORS layer.
+#[derive(Default)]
+pub struct OriginCache {
+    inner: RwLock<(i64, Arc<Vec<String>>)>,
+}
+
+impl OriginCache {
+    /// The cached origins, unless they are older than the cache's lifetime.
+    pub fn fresh(&self, now: i64) -> Option<Arc<Vec<String>>> {
+        let (at, origins) = self.inner.read().ok()?.clone();
+        (at != 0 && now - at < ORIGIN_CACHE_SECS).then_some(origins)
+    }
+
+    pub fn put(&self, now: i64, origins: Vec<String>) -> Arc<Vec<String>> {
+        let origins = Arc::new(origins);
+        if let Ok(mut cache) = self.inner.write() {
+            *cache = (now, origins.clone());
+        }
+        origins
+    }
 }
 
 #[cfg(test)]

@@ -1,23 +1,43 @@
-//! Email. Messages are rendered from `templates/email/` (a text part and an HTML part),
-//! queued in the database outbox, and delivered by a background worker over SMTP, or, with
-//! no SMTP configured, written as `.eml` files a newcomer can open. Sending never happens
-//! inside a request, so a slow or failing mail server costs the user nothing, and retries
-//! survive restarts. The only module that touches lettre.
+//! Email delivery. Messages wait in the database outbox and a background worker delivers
+//! them over SMTP, or, with no SMTP configured, writes them as `.eml` files for
+//! development. Sending never happens inside a request, so a slow or failing mail server
+//! costs the user nothing, and retries survive restarts. A link mail's token is issued
+//! only as it is sent, so the outbox never holds a live link. Per-recipient caps (one
+//! for link mails, a separate and higher one for security notices) keep us from being
+//! used to bomb an inbox. The only module that touches lettre.
 
-use crate::app::AppState;
+use crate::clock::Clock;
 use crate::config::MailSettings;
-use crate::error::AppError;
 use crate::outbox::{self, Policy};
 use crate::secrets;
-use crate::store::mail::OutgoingMail;
+use crate::store::email_tokens::NewEmailToken;
+use crate::store::mail::{LinkSpec, OutgoingMail};
 use crate::store::outbox::Outbox;
+use crate::store::Store;
 use anyhow::Context;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Stands in a queued link mail's body where the token goes; replaced at send time.
+pub const LINK_TOKEN_SLOT: &str = "GATEHOUSE_LINK_TOKEN_SLOT";
+
+/// Security notices about an account ("your password was changed") get their own cap,
+/// far above the link cap, so spending a victim's link share cannot silence them.
+pub const NOTICES_PER_RECIPIENT_PER_HOUR: u32 = 30;
+
+/// Which per-recipient cap a message counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cap {
+    /// Mails anyone can trigger for an address: confirm, reset, email change, "already registered".
+    Links,
+    /// Notices to an account's owner after a change made with its password or session.
+    Notices,
+}
 
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
@@ -27,13 +47,15 @@ enum Transport {
 pub struct Mailer {
     transport: Transport,
     from: Mailbox,
-    per_recipient_per_hour: u32,
-    /// Send times per recipient in the last hour (per instance), against mail bombing.
-    recent: Mutex<HashMap<String, Vec<i64>>>,
+    links_per_hour: u32,
+    /// Send times per (cap, recipient) in the last hour (per instance), against mail bombing.
+    recent: Mutex<HashMap<(Cap, String), Vec<i64>>>,
+    /// Wakes the worker when a message is queued.
+    wake: Notify,
 }
 
 impl Mailer {
-    pub fn new(settings: &MailSettings, per_recipient_per_hour: u32) -> anyhow::Result<Mailer> {
+    pub fn new(settings: &MailSettings, links_per_hour: u32) -> anyhow::Result<Mailer> {
         let from: Mailbox = settings
             .from
             .parse()
@@ -45,24 +67,36 @@ impl Mailer {
                     .timeout(Some(Duration::from_secs(20)))
                     .build(),
             ),
-            None => Transport::Files(settings.file_dir.clone()),
+            None => {
+                tracing::warn!(
+                    dir = %settings.file_dir.display(),
+                    "no mail.smtp_url: emails are written as .eml files, links included; for development only"
+                );
+                Transport::Files(settings.file_dir.clone())
+            }
         };
         Ok(Mailer {
             transport,
             from,
-            per_recipient_per_hour,
+            links_per_hour,
             recent: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
         })
     }
 
-    /// Counts a message to `to`; false when the recipient has had their hourly share.
-    fn admit(&self, to: &str, now: i64) -> bool {
+    /// Counts a message to `to` against `cap`; false when the recipient has had their
+    /// hourly share of that kind, and then nothing is counted.
+    pub fn admit(&self, cap: Cap, to: &str, now: i64) -> bool {
+        let limit = match cap {
+            Cap::Links => self.links_per_hour,
+            Cap::Notices => NOTICES_PER_RECIPIENT_PER_HOUR,
+        };
         let Ok(mut recent) = self.recent.lock() else {
             return true;
         };
-        let times = recent.entry(to.to_lowercase()).or_default();
+        let times = recent.entry((cap, to.to_lowercase())).or_default();
         times.retain(|t| now - t < 3600);
-        if times.len() >= self.per_recipient_per_hour as usize {
+        if times.len() >= limit as usize {
             return false;
         }
         times.push(now);
@@ -70,37 +104,21 @@ impl Mailer {
     }
 }
 
-/// Renders `template` for `to` and queues it. Over the per-recipient cap the message is
-/// dropped silently: the response the user sees must not change.
-pub async fn send(state: &AppState, to: &str, template: &str, ctx: minijinja::Value) -> Result<(), AppError> {
-    let now = state.clock.now();
-    if !state.mailer.admit(to, now) {
-        tracing::warn!(template, "mail to this recipient capped for the hour; dropped");
-        return Ok(());
-    }
-    let (subject, body_text, body_html) = state.pages.email(template, ctx)?;
-    let mail = OutgoingMail {
-        id: secrets::random_id(),
-        recipient: to.to_string(),
-        subject,
-        body_text,
-        body_html,
-        attempts: 0,
-        next_at: now,
-    };
-    state.store.queue_mail(&mail, now).await?;
-    state.mail_wake.notify_one();
+/// Queues a rendered message (already admitted under its cap) and wakes the worker.
+pub async fn queue(store: &Store, mailer: &Mailer, mail: OutgoingMail, now: i64) -> Result<(), sqlx::Error> {
+    store.queue_mail(&mail, now).await?;
+    mailer.wake.notify_one();
     Ok(())
 }
 
 /// Runs forever: delivers due messages, waking when new ones are queued.
-pub async fn worker(state: AppState) {
+pub async fn worker(store: Store, mailer: Arc<Mailer>, clock: Clock) {
     loop {
-        if let Err(e) = deliver_due(&state).await {
+        if let Err(e) = deliver_due(&store, &mailer, &clock).await {
             tracing::warn!(error = %e, "mail delivery pass failed");
         }
         tokio::select! {
-            _ = state.mail_wake.notified() => {}
+            _ = mailer.wake.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
         }
     }
@@ -115,13 +133,41 @@ const POLICY: Policy = Policy {
     lease_secs: 60,
 };
 
-async fn deliver_due(state: &AppState) -> Result<(), sqlx::Error> {
-    let now = state.clock.now();
-    let due = state.store.due_mail(now, 20).await?;
-    outbox::deliver(&state.store, &POLICY, due, now, |mail| async move {
-        deliver(&state.mailer, &mail).await
+async fn deliver_due(store: &Store, mailer: &Mailer, clock: &Clock) -> Result<(), sqlx::Error> {
+    let now = clock.now();
+    let due = store.due_mail(now, 20).await?;
+    outbox::deliver(store, &POLICY, due, now, |mail| async move {
+        let mail = with_link(store, mail, now).await?;
+        deliver(mailer, &mail).await
     })
     .await
+}
+
+/// For a link mail, issues its token now (replacing the user's earlier link for the same
+/// purpose) and puts it in the body's slot.
+async fn with_link(store: &Store, mut mail: OutgoingMail, now: i64) -> anyhow::Result<OutgoingMail> {
+    let Some(spec) = mail.link.take() else {
+        return Ok(mail);
+    };
+    let spec: LinkSpec = serde_json::from_str(&spec).context("unreadable link in the outbox")?;
+    let token = secrets::random_token();
+    let token_hash = secrets::digest(&token);
+    let new = NewEmailToken {
+        token_hash: &token_hash,
+        user_id: &spec.user_id,
+        purpose: &spec.purpose,
+        email: &spec.email,
+        request_id: spec.request_id.as_deref(),
+        browser_hash: spec.browser_hash.as_deref(),
+        ttl: spec.ttl,
+    };
+    store
+        .issue_email_token(&new, now)
+        .await
+        .context("cannot issue the link's token")?;
+    mail.body_text = mail.body_text.replace(LINK_TOKEN_SLOT, &token);
+    mail.body_html = mail.body_html.replace(LINK_TOKEN_SLOT, &token);
+    Ok(mail)
 }
 
 async fn deliver(mailer: &Mailer, mail: &OutgoingMail) -> anyhow::Result<()> {

@@ -2,16 +2,9 @@
 //! try it, then delete it or reschedule it with exponential backoff, giving up (loudly)
 //! after a number of attempts. What "try" means is the caller's.
 
-use crate::store::outbox::Outbox;
+use crate::store::outbox::{Outbox, Queued};
 use crate::store::Store;
 use std::future::Future;
-
-/// A queued row.
-pub trait Queued {
-    fn id(&self) -> &str;
-    fn attempts(&self) -> i64;
-    fn next_at(&self) -> i64;
-}
 
 pub struct Policy {
     pub outbox: Outbox,

@@ -8,10 +8,10 @@
 //! login form a double-submit value bound to a separate cookie. Every POST also passes an
 //! Origin / Sec-Fetch-Site check.
 
-use crate::app::AppState;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::secrets;
+use crate::state::AppState;
 use crate::store::sessions::SessionRow;
 use axum::http::{header, HeaderMap, HeaderValue};
 
@@ -90,7 +90,7 @@ pub async fn start(
     if let Some(old) = read_cookie(headers, &name) {
         // The browser's previous session ends like any other: its apps' tokens with it.
         if let Some(previous) = state.store.delete_session_by_cookie(&secrets::digest(&old)).await? {
-            crate::oauth::end_session::sessions_ended(state, &[previous]).await?;
+            ended(state, &[previous]).await?;
         }
     }
     let now = state.clock.now();
@@ -116,6 +116,18 @@ pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, A
         let _ = state.store.delete_session_by_cookie(&secrets::digest(&cookie)).await?;
     }
     Ok(set_cookie(&state.config, &name, "", Some(0)))
+}
+
+/// What follows the end of sessions, however they ended (logout, re-login, timeout,
+/// password change, "sign out everywhere", account deletion): their grants are revoked,
+/// except offline access, and their clients get back-channel logout tokens.
+pub async fn ended(state: &AppState, sessions: &[SessionRow]) -> Result<(), AppError> {
+    let now = state.clock.now();
+    for session in sessions {
+        state.store.revoke_session_grants(&session.id, now).await?;
+        crate::oauth::backchannel::queue(state, session, now).await?;
+    }
+    Ok(())
 }
 
 /// The CSRF token for a form shown to a visitor who may not be signed in, and the cookie to

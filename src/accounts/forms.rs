@@ -1,17 +1,15 @@
 //! What every account form shares: CSRF for anonymous and signed-in forms, the rate limit,
 //! emailed links, and the parked authorization request a user came from.
 
-use super::throttle::{too_many, ClientIp};
-use super::Account;
-use crate::app::AppState;
+use crate::client_ip::ClientIp;
 use crate::error::AppError;
-use crate::mail;
-use crate::oauth::params::Params;
+use crate::http::Params;
 use crate::secrets;
 use crate::sessions;
-use crate::store::email_tokens::NewEmailToken;
+use crate::state::AppState;
 use crate::store::sessions::SessionRow;
-use axum::http::{header, HeaderMap, StatusCode};
+use crate::users::Account;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use minijinja::context;
 
@@ -47,6 +45,19 @@ pub fn limit(state: &AppState, ip: ClientIp, action: &'static str) -> Result<(),
         .limiter
         .check(action, ip.0, state.clock.now())
         .map_err(|wait| Box::new(too_many(state, wait)))
+}
+
+/// 429 with Retry-After, as a page.
+pub fn too_many(state: &AppState, retry_after: i64) -> Response {
+    let mut response = state.pages.error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many attempts",
+        "Please wait a minute and try again.",
+    );
+    if let Ok(value) = HeaderValue::from_str(&retry_after.max(1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 /// Renders a page whose forms are anonymous: adds `csrf_token` to the context and sets the
@@ -106,51 +117,11 @@ pub fn new_password<'p>(state: &AppState, account: &Account, params: &'p Params)
         account.family_name.as_str(),
         account.username.as_str(),
     ];
-    super::password::check_policy(password, state.config.accounts.password_min_length, &context)?;
+    crate::password::check_policy(password, state.config.accounts.password_min_length, &context)?;
     if params.get("password_confirm") != Some(password) {
         return Err("The passwords do not match.".into());
     }
     Ok(password)
-}
-
-/// Issues a single-use link for `purpose` and emails it with `template`.
-#[allow(clippy::too_many_arguments)]
-pub async fn email_link(
-    state: &AppState,
-    user_id: &str,
-    name: &str,
-    to: &str,
-    purpose: &str,
-    path: &str,
-    ttl: i64,
-    request_id: Option<&str>,
-    browser_hash: Option<&str>,
-    template: &str,
-    label: &str,
-    extra: minijinja::Value,
-) -> Result<(), AppError> {
-    let token = secrets::random_token();
-    let token_hash = secrets::digest(&token);
-    let now = state.clock.now();
-    let new = NewEmailToken {
-        token_hash: &token_hash,
-        user_id,
-        purpose,
-        email: to,
-        request_id,
-        browser_hash,
-        ttl,
-    };
-    state.store.issue_email_token(&new, now).await?;
-    // Links are built from the configured issuer only, never from the request's Host.
-    let link = format!("{}?token={token}", state.config.url_for(path));
-    mail::send(
-        state,
-        to,
-        template,
-        context! { name, link, link_label => label, ..extra },
-    )
-    .await
 }
 
 /// A `request_id` that still names a parked authorization request.

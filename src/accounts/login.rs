@@ -4,14 +4,15 @@
 //! or the password wrong. A successful login always starts a new session.
 
 use super::forms::{self, FORM_EXPIRED};
-use super::identifier_key;
-use super::password::MAX_PASSWORD_BYTES;
-use super::throttle::{self, ClientIp};
-use crate::app::AppState;
+use super::lockout;
+use crate::client_ip::ClientIp;
 use crate::error::AppError;
+use crate::http::read_form;
 use crate::oauth::authorize::AuthorizeRequest;
-use crate::oauth::params::read_form;
+use crate::password::MAX_PASSWORD_BYTES;
 use crate::sessions;
+use crate::state::AppState;
+use crate::users::identifier_key;
 use axum::body::Body;
 use axum::extract::{Extension, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -123,7 +124,7 @@ pub async fn submit(
         .and_then(|a| a.password_hash.as_deref());
     let verified = state.hasher.verify(if fits { password } else { "" }, hash).await?;
     let Some(account) = account.filter(|_| verified) else {
-        state.store.record_login_failure(&key, now, throttle::lock_for).await?;
+        state.store.record_login_failure(&key, now, lockout::lock_for).await?;
         tracing::info!("failed login");
         return Ok(page.render(&state, &headers, StatusCode::UNAUTHORIZED, Some(BAD_CREDENTIALS)));
     };

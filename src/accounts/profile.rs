@@ -5,14 +5,14 @@
 
 use super::forms::{self, CONFIRM_TTL};
 use super::recovery::after_password_change;
-use super::{validate_email, validate_username, Account};
-use crate::app::AppState;
 use crate::error::AppError;
-use crate::oauth::authorize::found;
-use crate::oauth::params::{read_form, Params};
+use crate::http::found;
+use crate::http::{read_form, Params};
 use crate::secrets;
 use crate::sessions;
+use crate::state::AppState;
 use crate::store::{self, sessions::SessionRow};
+use crate::users::{validate_email, validate_username, Account};
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -146,22 +146,24 @@ pub async fn change_email(State(state): State<AppState>, headers: HeaderMap, bod
             Ok(e) => e,
             Err(e) => return Ok(Err(e.into())),
         };
-        forms::email_link(
+        super::mail::link(
             &state,
-            &account.id,
-            &account.given_name,
-            &email,
-            "email_change",
-            "/account/email/confirm",
-            CONFIRM_TTL,
-            None,
-            None,
-            "email_change",
-            "Confirm new address",
+            super::mail::Link {
+                user_id: &account.id,
+                name: &account.given_name,
+                to: &email,
+                purpose: "email_change",
+                path: "/account/email/confirm",
+                ttl: CONFIRM_TTL,
+                request_id: None,
+                browser_hash: None,
+                template: "email_change",
+                label: "Confirm new address",
+            },
             context! { new_email => email },
         )
         .await?;
-        crate::mail::send(
+        super::mail::notice(
             &state,
             &account.email,
             "email_change_notice",
@@ -268,7 +270,7 @@ pub async fn change_password(
             .set_password_hash(&account.id, &hash, state.clock.now())
             .await?;
         after_password_change(&state, &account.id, Some(&session.id)).await?;
-        crate::mail::send(
+        super::mail::notice(
             &state,
             &account.email,
             "password_changed",
@@ -299,7 +301,7 @@ pub async fn end_other_sessions(
             Some(_) => return Ok(Err("Use Sign out to end this session.".into())),
             None => state.store.end_user_sessions(&account.id, Some(&session.id)).await?,
         };
-        crate::oauth::end_session::sessions_ended(&state, &ended).await?;
+        crate::sessions::ended(&state, &ended).await?;
         Ok(Ok(format!("Signed out of {} other session(s).", ended.len())))
     })
     .await
@@ -328,8 +330,8 @@ pub async fn delete(State(state): State<AppState>, headers: HeaderMap, body: Bod
     let now = state.clock.now();
     // Tell the apps before the rows they are derived from disappear.
     let open = state.store.user_sessions(&account.id, now).await?;
-    crate::oauth::end_session::sessions_ended(&state, &open).await?;
-    crate::mail::send(
+    crate::sessions::ended(&state, &open).await?;
+    super::mail::notice(
         &state,
         &account.email,
         "account_deleted",

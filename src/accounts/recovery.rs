@@ -5,13 +5,12 @@
 //! the user then signs in again.
 
 use super::forms::{self, RESET_TTL};
-use super::throttle::ClientIp;
-use crate::app::AppState;
+use crate::client_ip::ClientIp;
 use crate::error::AppError;
-use crate::oauth::end_session;
-use crate::oauth::params::read_form;
+use crate::http::read_form;
 use crate::secrets;
 use crate::sessions;
+use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Extension, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -93,18 +92,20 @@ pub async fn submit(
             // time than an unknown one.
             let state = state.clone();
             tokio::spawn(async move {
-                let sent = forms::email_link(
+                let sent = super::mail::link(
                     &state,
-                    &account.id,
-                    &account.given_name,
-                    &account.email,
-                    "reset",
-                    "/reset",
-                    RESET_TTL,
-                    request_id.as_deref(),
-                    None,
-                    "reset",
-                    "Choose a new password",
+                    super::mail::Link {
+                        user_id: &account.id,
+                        name: &account.given_name,
+                        to: &account.email,
+                        purpose: "reset",
+                        path: "/reset",
+                        ttl: RESET_TTL,
+                        request_id: request_id.as_deref(),
+                        browser_hash: None,
+                        template: "reset",
+                        label: "Choose a new password",
+                    },
                     context! {},
                 )
                 .await;
@@ -133,7 +134,7 @@ pub async fn reset_page(
     Query(q): Query<LinkQuery>,
 ) -> Result<Response, AppError> {
     if let Some(token) = q.token.filter(|t| !t.is_empty() && t.len() < 100) {
-        let mut response = crate::oauth::authorize::found("/reset");
+        let mut response = crate::http::found("/reset");
         response
             .headers_mut()
             .append(header::SET_COOKIE, reset_cookie(&state, &token, RESET_TTL));
@@ -196,13 +197,13 @@ pub async fn reset(State(state): State<AppState>, headers: HeaderMap, body: Body
     after_password_change(&state, &account.id, None).await?;
     state
         .store
-        .clear_login_failures(&super::identifier_key(&account.username))
+        .clear_login_failures(&crate::users::identifier_key(&account.username))
         .await?;
     state
         .store
-        .clear_login_failures(&super::identifier_key(&account.email))
+        .clear_login_failures(&crate::users::identifier_key(&account.email))
         .await?;
-    crate::mail::send(
+    super::mail::notice(
         &state,
         &account.email,
         "password_changed",
@@ -233,7 +234,7 @@ pub async fn after_password_change(state: &AppState, user_id: &str, keep: Option
     let now = state.clock.now();
     state.store.drop_email_tokens(user_id).await?;
     let ended = state.store.end_user_sessions(user_id, keep).await?;
-    end_session::sessions_ended(state, &ended).await?;
+    sessions::ended(state, &ended).await?;
     if keep.is_none() {
         state.store.revoke_user_grants(user_id, now).await?;
     }

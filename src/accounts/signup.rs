@@ -4,14 +4,15 @@
 //! real owner. Confirming signs the user in and continues the app's request, if any.
 
 use super::forms::{self, CONFIRM_TTL};
-use super::throttle::ClientIp;
-use super::{identifier_key, password, validate_email, validate_username};
-use crate::app::AppState;
+use crate::client_ip::ClientIp;
 use crate::error::AppError;
-use crate::oauth::params::{read_form, Params};
+use crate::http::{read_form, Params};
+use crate::password;
 use crate::secrets;
 use crate::sessions;
+use crate::state::AppState;
 use crate::store::{self, accounts::NewAccount};
+use crate::users::{identifier_key, validate_email, validate_username};
 use axum::body::Body;
 use axum::extract::{Extension, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -176,7 +177,7 @@ pub async fn submit(
                 // The address is taken: tell its owner, and answer exactly as for a new one.
                 Some(owner) => {
                     let login = state.config.url_for("/login");
-                    crate::mail::send(
+                    super::mail::unsolicited(
                         &state,
                         &owner.email,
                         "already_registered",
@@ -212,18 +213,20 @@ async fn send_confirmation(
     request_id: Option<&str>,
     browser: Option<&str>,
 ) -> Result<(), AppError> {
-    forms::email_link(
+    super::mail::link(
         state,
-        user_id,
-        name,
-        email,
-        "confirm",
-        "/signup/confirm",
-        CONFIRM_TTL,
-        request_id,
-        browser,
-        "confirm",
-        "Confirm email address",
+        super::mail::Link {
+            user_id: user_id,
+            name: name,
+            to: email,
+            purpose: "confirm",
+            path: "/signup/confirm",
+            ttl: CONFIRM_TTL,
+            request_id: request_id,
+            browser_hash: browser,
+            template: "confirm",
+            label: "Confirm email address",
+        },
         context! {},
     )
     .await
@@ -337,7 +340,7 @@ pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, body: Bo
         state.store.mark_request_signed_in(id, &session.id).await?;
     }
     tracing::info!(user_id = %link.user_id, "email confirmed; signed in");
-    let mut response = crate::oauth::authorize::found(&forms::next_after_login(request_id.as_deref(), None));
+    let mut response = crate::http::found(&forms::next_after_login(request_id.as_deref(), None));
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)
 }

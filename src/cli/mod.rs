@@ -4,12 +4,13 @@
 
 mod client;
 
-use crate::accounts::{self, password::PasswordHasherPool};
 use crate::clock::Clock;
 use crate::config::{Config, Overrides};
 use crate::keys::{self, KeySet};
+use crate::password::{self, PasswordHasherPool};
 use crate::secrets;
 use crate::store::{self, accounts::NewAccount, Store};
+use crate::users;
 use crate::{telemetry, App};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -210,8 +211,8 @@ async fn user_command(config: &Config, cmd: UserCommand, now: i64) -> anyhow::Re
         family_name,
         password_stdin: _,
     } = cmd;
-    let username = accounts::validate_username(&username).map_err(|e| anyhow::anyhow!("invalid --username: {e}"))?;
-    let email = accounts::validate_email(&email).map_err(|e| anyhow::anyhow!("invalid --email: {e}"))?;
+    let username = users::validate_username(&username).map_err(|e| anyhow::anyhow!("invalid --username: {e}"))?;
+    let email = users::validate_email(&email).map_err(|e| anyhow::anyhow!("invalid --email: {e}"))?;
     let mut password = String::new();
     std::io::stdin()
         .read_to_string(&mut password)
@@ -220,7 +221,7 @@ async fn user_command(config: &Config, cmd: UserCommand, now: i64) -> anyhow::Re
     if password.chars().count() < 8 {
         bail!("the password must be at least 8 characters");
     }
-    if password.len() > accounts::password::MAX_PASSWORD_BYTES {
+    if password.len() > password::MAX_PASSWORD_BYTES {
         bail!("the password is too long");
     }
     let store = open_store(config).await?;

@@ -3,10 +3,10 @@
 //! Tokens go through a database outbox and a background worker, so the user's logout
 //! never waits on a client, and a client that is down is retried with backoff.
 
-use crate::app::AppState;
 use crate::error::AppError;
 use crate::outbox::{self, Policy};
 use crate::secrets;
+use crate::state::AppState;
 use crate::store::logout::Delivery;
 use crate::store::outbox::Outbox;
 use crate::store::sessions::SessionRow;

@@ -2,7 +2,7 @@
 //! (RFC 9068 §2.2), the userinfo claims released per scope (OIDC Core §5.4) or asked for
 //! by name (`Requested`, the `claims` parameter of §5.5), and the acr values we define.
 
-use crate::accounts::Account;
+use crate::users::Account;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};

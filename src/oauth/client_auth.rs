@@ -4,9 +4,9 @@
 //! compared as digests in constant time; exactly one method per request.
 
 use super::error::OAuthError;
-use super::params::Params;
-use crate::app::AppState;
 use crate::clients::Client;
+use crate::http::Params;
+use crate::state::AppState;
 use axum::http::{header, HeaderMap};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;

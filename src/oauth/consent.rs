@@ -1,13 +1,14 @@
-//! Consent for third-party clients: the page that names the client, where it will send
-//! the user, and each scope in plain words; the decision; and the user's list of apps with
-//! access, where withdrawing consent also revokes the app's tokens.
+//! Consent for third-party clients during an authorization: the page that names the
+//! client, where it will send the user, and each scope in plain words; and the decision.
+//! The user's own list of apps with access is `accounts::consents`.
 
-use super::authorize::{self, found};
-use super::params::read_form;
-use crate::app::AppState;
+use super::authorize;
 use crate::error::AppError;
+use crate::http::found;
+use crate::http::read_form;
 use crate::secrets;
 use crate::sessions;
+use crate::state::AppState;
 use crate::store::sessions::SessionRow;
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -116,41 +117,4 @@ pub async fn decide(State(state): State<AppState>, headers: HeaderMap, body: Bod
         .await?;
     tracing::info!(user_id = %session.user_id, client_id = %request.client_id, "consent given");
     Ok(found(&format!("/authorize/resume/{id}")))
-}
-
-pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
-    let Some(session) = sessions::current(&state, &headers).await? else {
-        return Ok(found("/login"));
-    };
-    let consents: Vec<minijinja::Value> = state
-        .store
-        .consents(&session.user_id)
-        .await?
-        .into_iter()
-        .map(|(client_id, client_name, scope)| context! { client_id, client_name, scope })
-        .collect();
-    Ok(state.pages.render(
-        StatusCode::OK,
-        "consents.html",
-        context! { consents, csrf_token => session.csrf_token },
-    ))
-}
-
-pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
-    let params = read_form(&headers, body).await.unwrap_or_default();
-    let Some(session) = sessions::current(&state, &headers).await? else {
-        return Ok(found("/login"));
-    };
-    if !csrf_ok(&state, &headers, &session, params.get("csrf_token")) {
-        return Ok(form_refused(&state));
-    }
-    let client_id = params.get("client_id").unwrap_or_default();
-    if state.store.delete_consent(&session.user_id, client_id).await? {
-        let revoked = state
-            .store
-            .revoke_client_grants(&session.user_id, client_id, state.clock.now())
-            .await?;
-        tracing::info!(user_id = %session.user_id, client_id, revoked, "consent withdrawn");
-    }
-    Ok(authorize::found("/account/consents"))
 }

@@ -3,36 +3,24 @@
 //! receives its code). No credentials are ever allowed; discovery and JWKS answer `*`
 //! on their own, and HTML pages never answer CORS at all.
 
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::sync::Arc;
 
 const CORS_PATHS: &[&str] = &[super::TOKEN, super::USERINFO, super::REVOKE];
-/// How long the set of allowed origins is reused before asking the database again.
-const CACHE_SECS: i64 = 30;
-
-#[derive(Default)]
-pub struct OriginCache {
-    inner: std::sync::RwLock<(i64, Arc<Vec<String>>)>,
-}
-
 async fn allowed(state: &AppState, origin: &str) -> bool {
     let now = state.clock.now();
-    let cached = state.cors_origins.inner.read().ok().map(|c| c.clone());
-    let origins = match cached {
-        Some((at, origins)) if now - at < CACHE_SECS && at != 0 => origins,
-        _ => {
+    let origins = match state.cors_origins.fresh(now) {
+        Some(origins) => origins,
+        None => {
             let Ok(clients) = state.store.clients().await else {
                 return false;
             };
-            let origins: Arc<Vec<String>> = Arc::new(clients.iter().flat_map(|c| c.origins()).collect());
-            if let Ok(mut cache) = state.cors_origins.inner.write() {
-                *cache = (now, origins.clone());
-            }
-            origins
+            state
+                .cors_origins
+                .put(now, clients.iter().flat_map(|c| c.origins()).collect())
         }
     };
     origins.iter().any(|o| o == origin)

@@ -2,12 +2,22 @@
 //! Built once at startup from the configuration and the path constants the router also
 //! uses, and advertising only what is implemented.
 
-use super::{AUTHORIZE, END_SESSION, INTROSPECT, JWKS, REVOKE, SUPPORTED_CLAIMS, SUPPORTED_SCOPES, TOKEN, USERINFO};
+use super::jwks::public_json;
+use super::{AUTHORIZE, END_SESSION, INTROSPECT, JWKS, REVOKE, SUPPORTED_CLAIMS, TOKEN, USERINFO};
+use crate::clients::SUPPORTED_SCOPES;
 use crate::config::Config;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::response::Response;
 use serde_json::json;
 
 const CLIENT_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "private_key_jwt", "none"];
 const ASSERTION_ALGS: &[&str] = &["RS256", "ES256"];
+
+/// `GET /.well-known/openid-configuration`: the document built at startup.
+pub async fn get(State(state): State<AppState>) -> Response {
+    public_json(state.discovery.to_string())
+}
 
 pub fn document(config: &Config) -> String {
     json!({

@@ -5,15 +5,14 @@
 //! (`<img src=/logout>`): the user is asked first, and the answer is a POST with the
 //! session's CSRF token. We never redirect anywhere unregistered.
 
-use super::authorize::found;
-use super::backchannel;
 use super::claims::ID_TOKEN_TYP;
 use super::inspect::audience_contains;
-use super::params::{read_form, Params};
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::http::found;
+use crate::http::{read_form, Params};
 use crate::secrets;
 use crate::sessions;
+use crate::state::AppState;
 use crate::store::sessions::SessionRow;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
@@ -161,21 +160,9 @@ async fn registered_return(
 /// Set-Cookie header that clears the browser's cookie.
 pub async fn sign_out(state: &AppState, headers: &HeaderMap, session: &SessionRow) -> Result<HeaderValue, AppError> {
     let clear = sessions::end(state, headers).await?;
-    sessions_ended(state, std::slice::from_ref(session)).await?;
+    sessions::ended(state, std::slice::from_ref(session)).await?;
     tracing::info!(user_id = %session.user_id, "signed out");
     Ok(clear)
-}
-
-/// What follows the end of sessions, however they ended (logout, re-login, timeout,
-/// password change, "sign out everywhere", account deletion): their grants are revoked,
-/// except offline access, and their clients get back-channel logout tokens.
-pub async fn sessions_ended(state: &AppState, sessions: &[SessionRow]) -> Result<(), AppError> {
-    let now = state.clock.now();
-    for session in sessions {
-        state.store.revoke_session_grants(&session.id, now).await?;
-        backchannel::queue(state, session, now).await?;
-    }
-    Ok(())
 }
 
 fn return_to(back: &Return) -> Response {

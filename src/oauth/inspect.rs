@@ -2,9 +2,9 @@
 //! introspection and revocation, so "active" means the same everywhere.
 
 use super::claims::ACCESS_TOKEN_TYP;
-use crate::app::AppState;
 use crate::error::AppError;
 use crate::secrets;
+use crate::state::AppState;
 use crate::store::grants::GrantRow;
 use crate::store::tokens::RefreshRow;
 use serde_json::{Map, Value};

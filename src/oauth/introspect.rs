@@ -6,8 +6,8 @@
 use super::client_auth;
 use super::error::OAuthError;
 use super::inspect::{audience_contains, inspect, Inspected};
-use super::params::read_form;
-use crate::app::AppState;
+use crate::http::read_form;
+use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};

@@ -1,7 +1,7 @@
-//! The JWKS and discovery responses: public, cacheable, readable from any origin (CORS `*`
+//! The JWKS response, and the shape discovery shares with it: public, cacheable, readable from any origin (CORS `*`
 //! without credentials), so browser apps and services can verify tokens offline.
 
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -13,11 +13,7 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
     public_json(state.keys.jwks_json())
 }
 
-pub async fn discovery(State(state): State<AppState>) -> Response {
-    public_json(state.discovery.to_string())
-}
-
-fn public_json(body: String) -> Response {
+pub fn public_json(body: String) -> Response {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),

@@ -13,7 +13,6 @@ pub mod error;
 pub mod inspect;
 pub mod introspect;
 pub mod jwks;
-pub mod params;
 pub mod pkce;
 pub mod revoke;
 pub mod token;
@@ -28,9 +27,6 @@ pub const USERINFO: &str = "/userinfo";
 pub const INTROSPECT: &str = "/introspect";
 pub const REVOKE: &str = "/revoke";
 pub const END_SESSION: &str = "/logout";
-
-/// Scopes we understand. Others are ignored, as RFC 6749 §3.3 allows.
-pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
 
 /// The claims we can release, for discovery's `claims_supported`.
 pub const SUPPORTED_CLAIMS: &[&str] = &[

@@ -5,10 +5,10 @@
 
 use super::client_auth;
 use super::error::OAuthError;
-use super::params::read_form;
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::http::read_form;
 use crate::secrets;
+use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};

@@ -4,8 +4,8 @@
 
 use super::claims;
 use super::error::OAuthError;
-use super::params::{read_form, Params};
-use crate::app::AppState;
+use crate::http::{read_form, Params};
+use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};

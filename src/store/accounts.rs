@@ -1,7 +1,7 @@
 //! Users.
 
 use super::Store;
-use crate::accounts::{identifier_key, Account};
+use crate::users::{identifier_key, Account};
 
 const COLUMNS: &str = "id, username, email, email_verified, given_name, family_name, password_hash, updated_at";
 

@@ -48,7 +48,7 @@ impl Store {
     }
 }
 
-impl crate::outbox::Queued for Delivery {
+impl super::outbox::Queued for Delivery {
     fn id(&self) -> &str {
         &self.id
     }

@@ -4,6 +4,13 @@
 
 use super::Store;
 
+/// A queued row, as the delivery loop sees it.
+pub trait Queued {
+    fn id(&self) -> &str;
+    fn attempts(&self) -> i64;
+    fn next_at(&self) -> i64;
+}
+
 #[derive(Debug, Clone, Copy)]
 pub enum Outbox {
     Mail,

@@ -153,7 +153,7 @@ pub async fn add_client(
 }
 
 pub async fn create_user(store: &Store, username: &str, email: &str, now: i64) -> TestUser {
-    let hasher = gatehouse::accounts::password::PasswordHasherPool::new(&HashingSettings {
+    let hasher = gatehouse::password::PasswordHasherPool::new(&HashingSettings {
         memory_kib: 8192,
         iterations: 1,
         max_concurrent: 0,

@@ -2,11 +2,11 @@
 //! only show an error page; after it, errors go back to the client.
 
 use super::{AuthorizeError, AuthorizeRequest, Verified};
-use crate::app::AppState;
+use crate::http::{split_list, Params};
 use crate::oauth::claims::{Requested, ACR_VALUES, ID_TOKEN_TYP};
 use crate::oauth::error::OAuthError;
-use crate::oauth::params::{split_list, Params};
 use crate::oauth::pkce;
+use crate::state::AppState;
 
 const PROMPTS: &[&str] = &["none", "login", "consent", "select_account"];
 const MAX_VALUE_LEN: usize = 2048;

@@ -11,17 +11,17 @@ mod response;
 
 use super::claims::{self, Requested};
 use super::error::OAuthError;
-use super::params::{read_form, Params};
-use crate::app::AppState;
+use crate::http::{found, read_form, Params};
 use crate::secrets;
 use crate::sessions;
+use crate::state::AppState;
 use crate::store::codes::CodeRow;
 use crate::store::sessions::SessionRow;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-pub use response::found;
+
 use serde::{Deserialize, Serialize};
 
 /// A request that passed every check; safe to park while the user signs in.

@@ -3,9 +3,10 @@
 //! (OAuth 2.0 Form Post Response Mode). Both carry `state` and the RFC 9207 `iss`.
 
 use super::Verified;
-use crate::app::AppState;
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use crate::http::found;
+use crate::state::AppState;
+
+use axum::response::Response;
 
 pub(super) fn deliver(state: &AppState, target: &Verified, pairs: &[(&str, &str)]) -> Response {
     let mut fields: Vec<(&str, &str)> = pairs.to_vec();
@@ -27,19 +28,4 @@ pub(super) fn deliver(state: &AppState, target: &Verified, pairs: &[(&str, &str)
     }
     let separator = if target.redirect_uri.contains('?') { '&' } else { '?' };
     found(&format!("{}{separator}{}", target.redirect_uri, query.finish()))
-}
-
-/// 302 Found; never 307, which would re-post a login form to the client (RFC 9700 §4.12).
-pub fn found(location: &str) -> Response {
-    match HeaderValue::from_str(location) {
-        Ok(value) => (
-            StatusCode::FOUND,
-            [
-                (header::LOCATION, value),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            ],
-        )
-            .into_response(),
-        Err(_) => StatusCode::BAD_REQUEST.into_response(),
-    }
 }

@@ -3,12 +3,12 @@
 //! issued (RFC 6749 §4.1.2).
 
 use super::{issue, refresh_expiry, refresh_family_end, requested_id_token_claims, TokenResponse, UserTokens};
-use crate::app::AppState;
 use crate::clients::Client;
+use crate::http::Params;
 use crate::oauth::error::OAuthError;
-use crate::oauth::params::Params;
 use crate::oauth::pkce;
 use crate::secrets;
+use crate::state::AppState;
 use crate::store::codes::{CodeRow, Consumed};
 use crate::store::grants::NewGrant;
 use crate::store::Store;

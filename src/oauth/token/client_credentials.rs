@@ -4,11 +4,11 @@
 //! or its first audience. No ID token, no refresh token.
 
 use super::{access_ttl, TokenResponse};
-use crate::app::AppState;
 use crate::clients::Client;
+use crate::http::{split_list, Params};
 use crate::oauth::error::OAuthError;
-use crate::oauth::params::{split_list, Params};
 use crate::secrets;
+use crate::state::AppState;
 use serde_json::json;
 
 pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params) -> Result<TokenResponse, OAuthError> {

@@ -5,12 +5,12 @@
 //! the others count as reuse.
 
 use super::{issue, refresh_expiry, requested_id_token_claims, TokenResponse, UserTokens};
-use crate::app::AppState;
 use crate::clients::Client;
+use crate::http::{split_list, Params};
 use crate::oauth::claims::Requested;
 use crate::oauth::error::OAuthError;
-use crate::oauth::params::{split_list, Params};
 use crate::secrets;
+use crate::state::AppState;
 use crate::store::tokens::Rotation;
 use crate::store::Store;
 

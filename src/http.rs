@@ -1,9 +1,11 @@
-//! Parsing of `application/x-www-form-urlencoded` protocol parameters, strictly: a
-//! repeated parameter or bytes that are not UTF-8 are errors (RFC 6749 §3.1), and an
-//! empty value counts as absent.
+//! The small HTTP helpers that protocol endpoints and account pages share: strict
+//! parsing of `application/x-www-form-urlencoded` parameters (a repeated parameter or
+//! bytes that are not UTF-8 are errors, RFC 6749 §3.1, and an empty value counts as
+//! absent), and the one redirect response we send.
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 
 /// Largest request body or query we parse. Real requests are a few hundred bytes.
@@ -82,6 +84,21 @@ pub fn split_list(value: Option<&str>) -> Vec<String> {
         }
     }
     items
+}
+
+/// 302 Found; never 307, which would re-post a login form to the client (RFC 9700 §4.12).
+pub fn found(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(value) => (
+            StatusCode::FOUND,
+            [
+                (header::LOCATION, value),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+        )
+            .into_response(),
+        Err(_) => StatusCode::BAD_REQUEST.into_response(),
+    }
 }
 
 #[cfg(test)]

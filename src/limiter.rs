@@ -1,0 +1,57 @@
+//! A fixed-window rate limit per client IP and action, in memory (per instance).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+/// (action, client) → (window start, attempts in it).
+type Windows = HashMap<(&'static str, IpAddr), (i64, u32)>;
+
+pub struct RateLimiter {
+    per_minute: u32,
+    windows: Mutex<Windows>,
+}
+
+impl RateLimiter {
+    pub fn new(per_minute: u32) -> RateLimiter {
+        RateLimiter {
+            per_minute,
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts an attempt; `Err(seconds)` says how long to wait when over the limit.
+    pub fn check(&self, action: &'static str, ip: IpAddr, now: i64) -> Result<(), i64> {
+        let Ok(mut windows) = self.windows.lock() else {
+            return Ok(());
+        };
+        if windows.len() > 100_000 {
+            windows.retain(|_, (start, _)| now - *start < 60);
+        }
+        let window = windows.entry((action, ip)).or_insert((now, 0));
+        if now - window.0 >= 60 {
+            *window = (now, 0);
+        }
+        if window.1 >= self.per_minute {
+            return Err(60 - (now - window.0));
+        }
+        window.1 += 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limiter_windows() {
+        let limiter = RateLimiter::new(2);
+        let ip: IpAddr = "1.1.1.1".parse().unwrap();
+        assert!(limiter.check("login", ip, 0).is_ok());
+        assert!(limiter.check("login", ip, 1).is_ok());
+        assert_eq!(limiter.check("login", ip, 2), Err(58));
+        assert!(limiter.check("signup", ip, 2).is_ok());
+        assert!(limiter.check("login", ip, 61).is_ok());
+    }
+}

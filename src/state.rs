@@ -1,0 +1,32 @@
+//! The state every handler gets: configuration and the service handles (store, keys,
+//! pages, mailer, hasher, limiter, clock). It sits below the handlers and above the
+//! services, so a handler imports it and nothing it holds imports a handler.
+
+use crate::clients::OriginCache;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::keys::Keys;
+use crate::limiter::RateLimiter;
+use crate::mail::Mailer;
+use crate::pages::Pages;
+use crate::password::PasswordHasherPool;
+use crate::store::Store;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub keys: Arc<Keys>,
+    pub pages: Pages,
+    pub hasher: PasswordHasherPool,
+    pub clock: Clock,
+    pub discovery: Arc<str>,
+    /// For calls out: back-channel logout deliveries.
+    pub http: reqwest::Client,
+    /// Wakes the back-channel logout worker when a delivery is queued.
+    pub backchannel_wake: Arc<tokio::sync::Notify>,
+    pub cors_origins: Arc<OriginCache>,
+    pub mailer: Arc<Mailer>,
+    pub limiter: Arc<RateLimiter>,
+}
