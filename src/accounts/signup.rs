@@ -216,13 +216,13 @@ async fn send_confirmation(
     super::mail::link(
         state,
         super::mail::Link {
-            user_id: user_id,
-            name: name,
+            user_id,
+            name,
             to: email,
             purpose: "confirm",
             path: "/signup/confirm",
             ttl: CONFIRM_TTL,
-            request_id: request_id,
+            request_id,
             browser_hash: browser,
             template: "confirm",
             label: "Confirm email address",
