@@ -133,7 +133,8 @@ impl Settings {
         }
         if let Some(path) = self.jwks_file {
             let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            crate::keys::validate_client_jwks(&text).map_err(|e| anyhow::anyhow!("invalid --jwks-file: {e}"))?;
+            crate::oauth::client_assertion::validate_jwks(&text)
+                .map_err(|e| anyhow::anyhow!("invalid --jwks-file: {e}"))?;
             client.jwks = Some(text);
         }
         if let Some(uri) = self.backchannel_logout_uri {

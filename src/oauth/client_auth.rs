@@ -68,7 +68,7 @@ async fn verify_assertion(
         .jwks
         .as_deref()
         .ok_or_else(|| OAuthError::invalid_client("this client has no registered keys for private_key_jwt"))?;
-    let claims = crate::keys::verify_client_assertion(jwks, assertion).map_err(OAuthError::invalid_client)?;
+    let claims = super::client_assertion::verify(jwks, assertion).map_err(OAuthError::invalid_client)?;
     let text = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
     if text("iss") != client.id || text("sub") != client.id {
         return Err(OAuthError::invalid_client(

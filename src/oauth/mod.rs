@@ -4,6 +4,7 @@
 pub mod authorize;
 pub mod backchannel;
 pub mod claims;
+pub mod client_assertion;
 pub mod client_auth;
 pub mod consent;
 pub mod cors;

@@ -1,0 +1,72 @@
+//! The keys of clients that authenticate with `private_key_jwt` (RFC 7523): checking a
+//! registered JWK Set, and verifying an assertion against it.
+
+use josekit::jws::{JwsVerifier, RS256};
+use serde_json::{Map, Value};
+
+/// Checks a client's JWK Set for private_key_jwt: a `keys` array of public RSA or P-256
+/// keys, no private members.
+pub fn validate_jwks(json: &str) -> Result<(), String> {
+    let keys = client_verifiers(json)?;
+    if keys.is_empty() {
+        return Err("the JWK Set has no usable RS256 or ES256 public key".into());
+    }
+    Ok(())
+}
+
+/// (kid, alg, verifier) for each usable key of a client's JWK Set.
+/// A client key usable for assertions: its kid (if any), the JWS alg it verifies, the verifier.
+type ClientVerifier = (Option<String>, &'static str, Box<dyn JwsVerifier>);
+
+fn client_verifiers(json: &str) -> Result<Vec<ClientVerifier>, String> {
+    let set: Value = serde_json::from_str(json).map_err(|e| format!("not JSON: {e}"))?;
+    let keys = set
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or("a JWK Set needs a \"keys\" array")?;
+    let mut out: Vec<ClientVerifier> = Vec::new();
+    for key in keys {
+        let map = key.as_object().ok_or("each key must be a JSON object")?;
+        if ["d", "p", "q", "dp", "dq", "qi", "k"]
+            .iter()
+            .any(|m| map.contains_key(*m))
+        {
+            return Err("the JWK Set contains private key material; register public keys only".into());
+        }
+        let jwk = josekit::jwk::Jwk::from_map(map.clone()).map_err(|e| format!("invalid JWK: {e}"))?;
+        let kid = jwk.key_id().map(str::to_string);
+        match jwk.key_type() {
+            "RSA" => {
+                let verifier = RS256
+                    .verifier_from_jwk(&jwk)
+                    .map_err(|e| format!("invalid RSA key: {e}"))?;
+                out.push((kid, "RS256", Box::new(verifier)));
+            }
+            "EC" => {
+                let verifier = josekit::jws::ES256
+                    .verifier_from_jwk(&jwk)
+                    .map_err(|e| format!("invalid EC key (P-256 expected): {e}"))?;
+                out.push((kid, "ES256", Box::new(verifier)));
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Verifies a client assertion (RFC 7523) against the client's registered JWK Set and
+/// returns its claims. The header's `alg` must match the key's type; `kid` picks the key
+/// when given. Claim checks (iss, sub, aud, exp, jti) are the caller's.
+pub fn verify(jwks_json: &str, token: &str) -> Result<Map<String, Value>, String> {
+    let verifiers = client_verifiers(jwks_json)?;
+    let (payload, _) = josekit::jwt::decode_with_verifier_selector(token, |header| {
+        let alg = header.algorithm().unwrap_or_default();
+        let kid = header.key_id();
+        Ok(verifiers
+            .iter()
+            .find(|(key_kid, key_alg, _)| *key_alg == alg && (kid.is_none() || key_kid.as_deref() == kid))
+            .map(|(_, _, v)| v.as_ref()))
+    })
+    .map_err(|_| "the client assertion signature does not verify with the registered keys".to_string())?;
+    Ok(payload.claims_set().clone())
+}
