@@ -21,6 +21,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use secrecy::ExposeSecret;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,7 +52,7 @@ impl App {
     /// As [`App::build`], on a listener bound by the caller (tests bind port 0 first, so
     /// the issuer can name the port).
     pub async fn build_on(listener: TcpListener, config: Config, clock: Clock) -> anyhow::Result<App> {
-        let store = Store::connect(&config.database_url).await?;
+        let store = Store::connect(config.database_url.expose_secret()).await?;
         store.migrate().await?;
         let keys = Keys::load_or_init(&config.keys_dir, config.keys.rsa_bits, clock.now())?;
         let state = AppState {

@@ -5,6 +5,7 @@
 use anyhow::{anyhow, bail, Context};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -83,7 +84,9 @@ pub struct MailSettings {
     /// `smtps://user:pass@host:465` (implicit TLS), `smtp://user:pass@host:587?tls=required`
     /// (STARTTLS) or `smtp://host:25` (plain, for a local relay). Unset: messages are
     /// written as .eml files to `file_dir` instead.
-    pub smtp_url: Option<String>,
+    /// Carries credentials: never printed, never serialized back out.
+    #[serde(skip_serializing)]
+    pub smtp_url: Option<SecretString>,
     pub file_dir: PathBuf,
 }
 
@@ -231,7 +234,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Issuer exactly as it appears in `iss`: no trailing slash.
     pub issuer: Url,
-    pub database_url: String,
+    /// May carry a password: printed as `[REDACTED]`.
+    pub database_url: SecretString,
     pub keys_dir: PathBuf,
     pub templates_dir: Option<PathBuf>,
     pub log_format: LogFormat,
@@ -338,7 +342,7 @@ impl Config {
                 bail!("invalid `branding.accent_color` {color:?}: use #rrggbb");
             }
         }
-        if let Some(url) = &raw.mail.smtp_url {
+        if let Some(url) = raw.mail.smtp_url.as_ref().map(ExposeSecret::expose_secret) {
             if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
                 bail!("invalid `mail.smtp_url`: use smtp://host:port or smtps://host:port");
             }
@@ -349,7 +353,7 @@ impl Config {
         Ok(Config {
             listen,
             issuer,
-            database_url: raw.database_url,
+            database_url: raw.database_url.into(),
             keys_dir: raw.keys_dir,
             templates_dir: raw.templates_dir,
             log_format: raw.log_format,

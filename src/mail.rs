@@ -17,6 +17,7 @@ use crate::store::Store;
 use anyhow::Context;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -62,7 +63,7 @@ impl Mailer {
             .with_context(|| format!("invalid `mail.from` {:?}", settings.from))?;
         let transport = match &settings.smtp_url {
             Some(url) => Transport::Smtp(
-                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
                     .context("invalid `mail.smtp_url`")?
                     .timeout(Some(Duration::from_secs(20)))
                     .build(),

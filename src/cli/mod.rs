@@ -14,6 +14,7 @@ use crate::users;
 use crate::{telemetry, App};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -111,9 +112,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config, clock).await,
         Command::Migrate => {
-            let store = Store::connect(&config.database_url).await?;
+            let store = Store::connect(config.database_url.expose_secret()).await?;
             store.migrate().await?;
-            println!("database {} is up to date", store::redact_url(&config.database_url));
+            println!(
+                "database {} is up to date",
+                store::redact_url(config.database_url.expose_secret())
+            );
             Ok(())
         }
         Command::Keys(cmd) => keys_command(&config, cmd, clock.now()),
@@ -125,10 +129,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn serve(config: Config, clock: Clock) -> anyhow::Result<()> {
     let app = App::build(config.clone(), clock).await?;
     let addr = app.local_addr()?;
-    let data = if config.database_url.starts_with("sqlite:") {
-        config.database_url.clone()
+    let data = if config.database_url.expose_secret().starts_with("sqlite:") {
+        config.database_url.expose_secret().to_string()
     } else {
-        store::redact_url(&config.database_url)
+        store::redact_url(config.database_url.expose_secret())
     };
     if config.log_format == crate::config::LogFormat::Human {
         println!(
@@ -198,7 +202,7 @@ fn keys_command(config: &Config, cmd: KeysCommand, now: i64) -> anyhow::Result<(
 }
 
 pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let store = Store::connect(&config.database_url).await?;
+    let store = Store::connect(config.database_url.expose_secret()).await?;
     store.migrate().await?;
     Ok(store)
 }

@@ -10,6 +10,7 @@ use crate::state::AppState;
 use axum::http::{header, HeaderMap};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -17,7 +18,7 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer
 const MAX_ASSERTION_LIFETIME: i64 = 600;
 
 enum Credentials {
-    Secret { client_id: String, secret: String },
+    Secret { client_id: String, secret: SecretString },
     Assertion { client_id: String, assertion: String },
     None { client_id: String },
 }
@@ -42,7 +43,7 @@ pub async fn authenticate(
         .await?
         .ok_or_else(|| OAuthError::invalid_client("unknown client or bad credentials"))?;
     match credentials {
-        Credentials::Secret { secret, .. } if client.secret_matches(&secret) => Ok(client),
+        Credentials::Secret { secret, .. } if client.secret_matches(secret.expose_secret()) => Ok(client),
         Credentials::Secret { .. } if client.is_public() => {
             Err(OAuthError::invalid_client("public clients have no secret"))
         }
@@ -119,7 +120,10 @@ fn presented_credentials(headers: &HeaderMap, params: &Params) -> Result<Credent
                 "client_id does not match the Authorization header",
             ));
         }
-        return Ok(Credentials::Secret { client_id: id, secret });
+        return Ok(Credentials::Secret {
+            client_id: id,
+            secret: secret.into(),
+        });
     }
     if let Some(assertion) = assertion {
         if params.get("client_assertion_type") != Some(JWT_BEARER) {
@@ -140,7 +144,7 @@ fn presented_credentials(headers: &HeaderMap, params: &Params) -> Result<Credent
     Ok(match body_secret {
         Some(secret) => Credentials::Secret {
             client_id,
-            secret: secret.to_string(),
+            secret: secret.into(),
         },
         None => Credentials::None { client_id },
     })

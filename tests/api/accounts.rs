@@ -446,7 +446,7 @@ async fn the_outbox_survives_an_smtp_outage_and_a_restart() {
         .unwrap()
         .port();
     let app = spawn_app_with(Backend::Sqlite, |raw| {
-        raw.mail.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))
+        raw.mail.smtp_url = Some(format!("smtp://127.0.0.1:{port}").into())
     })
     .await
     .unwrap();
@@ -473,7 +473,7 @@ async fn the_outbox_survives_an_smtp_outage_and_a_restart() {
         database_url: database,
         keys_dir: keys,
         mail: gatehouse::config::MailSettings {
-            smtp_url: Some(sink.url()),
+            smtp_url: Some(sink.url().into()),
             ..Default::default()
         },
         ..Default::default()

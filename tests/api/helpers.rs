@@ -76,7 +76,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut RawConfig
             max_concurrent: 0,
         },
         mail: gatehouse::config::MailSettings {
-            smtp_url: Some(mail.url()),
+            smtp_url: Some(mail.url().into()),
             ..Default::default()
         },
         ..RawConfig::default()
