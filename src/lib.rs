@@ -14,6 +14,7 @@ pub mod client_ip;
 pub mod clients;
 pub mod clock;
 pub mod config;
+pub mod cookies;
 pub mod error;
 pub mod http;
 pub mod keys;

@@ -9,6 +9,7 @@
 //! Origin / Sec-Fetch-Site check.
 
 use crate::config::Config;
+use crate::cookies;
 use crate::error::AppError;
 use crate::secrets;
 use crate::state::AppState;
@@ -33,36 +34,20 @@ pub fn session_cookie_name(config: &Config) -> String {
     cookie_name(config, SESSION_COOKIE)
 }
 
-/// A `Set-Cookie` value with our hardening. `max_age` None makes a browser-session cookie;
-/// Some(0) deletes it.
-pub fn set_cookie(config: &Config, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
-    let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
-    if config.is_https() {
-        cookie.push_str("; Secure");
-    }
-    if let Some(age) = max_age {
-        cookie.push_str(&format!("; Max-Age={age}"));
-    }
-    // Names and values are ours: base64url and ASCII.
-    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// The value of cookie `name` in the request, if any.
-pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-        .filter(|v| !v.is_empty())
+/// A `Set-Cookie` value for our session-wide cookies: Path=/, SameSite=Lax, Secure on
+/// https. `max_age` None makes a browser-session cookie; Some(0) deletes it.
+fn set_cookie(config: &Config, name: &str, value: &str, max_age: Option<i64>) -> Result<HeaderValue, AppError> {
+    let scope = cookies::Scope {
+        path: "/",
+        same_site: cookies::SameSite::Lax,
+        secure: config.is_https(),
+    };
+    cookies::set(name, value, &scope, max_age)
 }
 
 /// The live session of this browser, if any.
 pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<SessionRow>, AppError> {
-    let Some(cookie) = read_cookie(headers, &session_cookie_name(&state.config)) else {
+    let Some(cookie) = cookies::read(headers, &session_cookie_name(&state.config)) else {
         return Ok(None);
     };
     let now = state.clock.now();
@@ -87,7 +72,7 @@ pub async fn start(
     user_id: &str,
 ) -> Result<(SessionRow, HeaderValue), AppError> {
     let name = session_cookie_name(&state.config);
-    if let Some(old) = read_cookie(headers, &name) {
+    if let Some(old) = cookies::read(headers, &name) {
         // The browser's previous session ends like any other: its apps' tokens with it.
         if let Some(previous) = state.store.delete_session_by_cookie(&secrets::digest(&old)).await? {
             ended(state, &[previous]).await?;
@@ -105,17 +90,17 @@ pub async fn start(
         expires_at: now + state.config.sessions.absolute_ttl_secs,
     };
     state.store.create_session(&row, &secrets::digest(&cookie)).await?;
-    let set = set_cookie(&state.config, &name, &cookie, None);
+    let set = set_cookie(&state.config, &name, &cookie, None)?;
     Ok((row, set))
 }
 
 /// Ends this browser's session. Returns the Set-Cookie header that clears the cookie.
 pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, AppError> {
     let name = session_cookie_name(&state.config);
-    if let Some(cookie) = read_cookie(headers, &name) {
+    if let Some(cookie) = cookies::read(headers, &name) {
         let _ = state.store.delete_session_by_cookie(&secrets::digest(&cookie)).await?;
     }
-    Ok(set_cookie(&state.config, &name, "", Some(0)))
+    set_cookie(&state.config, &name, "", Some(0))
 }
 
 /// What follows the end of sessions, however they ended (logout, re-login, timeout,
@@ -132,14 +117,14 @@ pub async fn ended(state: &AppState, sessions: &[SessionRow]) -> Result<(), AppE
 
 /// The CSRF token for a form shown to a visitor who may not be signed in, and the cookie to
 /// set when the browser has none yet (double-submit).
-pub fn anonymous_csrf(config: &Config, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+pub fn anonymous_csrf(config: &Config, headers: &HeaderMap) -> Result<(String, Option<HeaderValue>), AppError> {
     let name = cookie_name(config, CSRF_COOKIE);
-    match read_cookie(headers, &name) {
-        Some(token) => (token, None),
+    match cookies::read(headers, &name).filter(|t| secrets::is_token(t)) {
+        Some(token) => Ok((token, None)),
         None => {
             let token = secrets::random_token();
-            let set = set_cookie(config, &name, &token, None);
-            (token, Some(set))
+            let set = set_cookie(config, &name, &token, None)?;
+            Ok((token, Some(set)))
         }
     }
 }
@@ -147,12 +132,12 @@ pub fn anonymous_csrf(config: &Config, headers: &HeaderMap) -> (String, Option<H
 /// A digest of this browser's anonymous CSRF cookie: binds an emailed link to the browser
 /// that asked for it.
 pub fn browser_binding(config: &Config, headers: &HeaderMap) -> Option<String> {
-    read_cookie(headers, &cookie_name(config, CSRF_COOKIE)).map(|v| secrets::digest(&v))
+    cookies::read(headers, &cookie_name(config, CSRF_COOKIE)).map(|v| secrets::digest(&v))
 }
 
 /// Checks a submitted anonymous-form CSRF token against the cookie.
 pub fn anonymous_csrf_ok(config: &Config, headers: &HeaderMap, submitted: Option<&str>) -> bool {
-    match (read_cookie(headers, &cookie_name(config, CSRF_COOKIE)), submitted) {
+    match (cookies::read(headers, &cookie_name(config, CSRF_COOKIE)), submitted) {
         (Some(expected), Some(submitted)) => secrets::constant_time_eq(&expected, submitted),
         _ => false,
     }

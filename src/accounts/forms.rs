@@ -10,7 +10,7 @@ use crate::state::AppState;
 use crate::store::sessions::SessionRow;
 use crate::users::Account;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use minijinja::context;
 
 pub const FORM_EXPIRED: &str = "This form expired or was sent from another site. Please try again.";
@@ -69,7 +69,10 @@ pub fn anonymous_page(
     template: &str,
     ctx: minijinja::Value,
 ) -> Response {
-    let (csrf_token, set_cookie) = sessions::anonymous_csrf(&state.config, headers);
+    let (csrf_token, set_cookie) = match sessions::anonymous_csrf(&state.config, headers) {
+        Ok(csrf) => csrf,
+        Err(e) => return e.into_response(),
+    };
     let mut response = state.pages.render(status, template, context! { csrf_token, ..ctx });
     if let Some(cookie) = set_cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);

@@ -6,6 +6,7 @@
 
 use super::forms::{self, RESET_TTL};
 use crate::client_ip::ClientIp;
+use crate::cookies;
 use crate::error::AppError;
 use crate::http::read_form;
 use crate::secrets;
@@ -34,13 +35,14 @@ fn reset_cookie_name(state: &AppState) -> String {
     }
 }
 
-fn reset_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if state.config.is_https() { "; Secure" } else { "" };
-    let cookie = format!(
-        "{}={value}; Path=/reset; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
-        reset_cookie_name(state)
-    );
-    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+/// The reset token, moved out of the URL: sent only to /reset, never cross-site.
+fn reset_cookie(state: &AppState, value: &str, max_age: i64) -> Result<HeaderValue, AppError> {
+    let scope = cookies::Scope {
+        path: "/reset",
+        same_site: cookies::SameSite::Strict,
+        secure: state.config.is_https(),
+    };
+    cookies::set(&reset_cookie_name(state), value, &scope, Some(max_age))
 }
 
 pub async fn show(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<LinkQuery>) -> Response {
@@ -133,14 +135,18 @@ pub async fn reset_page(
     headers: HeaderMap,
     Query(q): Query<LinkQuery>,
 ) -> Result<Response, AppError> {
-    if let Some(token) = q.token.filter(|t| !t.is_empty() && t.len() < 100) {
+    if let Some(token) = q.token.filter(|t| !t.is_empty()) {
+        // Only our own token shape goes near a header; anything else is a dead link.
+        if !secrets::is_token(&token) {
+            return Ok(expired(&state, &headers));
+        }
         let mut response = crate::http::found("/reset");
         response
             .headers_mut()
-            .append(header::SET_COOKIE, reset_cookie(&state, &token, RESET_TTL));
+            .append(header::SET_COOKIE, reset_cookie(&state, &token, RESET_TTL)?);
         return Ok(response);
     }
-    let token = sessions::read_cookie(&headers, &reset_cookie_name(&state)).unwrap_or_default();
+    let token = cookies::read(&headers, &reset_cookie_name(&state)).unwrap_or_default();
     if state
         .store
         .peek_email_token(&secrets::digest(&token), "reset", state.clock.now())
@@ -173,7 +179,7 @@ pub async fn reset(State(state): State<AppState>, headers: HeaderMap, body: Body
         ));
     }
     let now = state.clock.now();
-    let token = sessions::read_cookie(&headers, &reset_cookie_name(&state)).unwrap_or_default();
+    let token = cookies::read(&headers, &reset_cookie_name(&state)).unwrap_or_default();
     let digest = secrets::digest(&token);
     // The new password is accepted only together with a live token (no flow skipping).
     let Some(peeked) = state.store.peek_email_token(&digest, "reset", now).await? else {
@@ -223,7 +229,7 @@ pub async fn reset(State(state): State<AppState>, headers: HeaderMap, body: Body
     );
     response
         .headers_mut()
-        .append(header::SET_COOKIE, reset_cookie(&state, "", 0));
+        .append(header::SET_COOKIE, reset_cookie(&state, "", 0)?);
     Ok(response)
 }
 
