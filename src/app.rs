@@ -16,7 +16,7 @@ use crate::password::PasswordHasherPool;
 use crate::state::AppState;
 use crate::store::Store;
 use anyhow::Context;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -169,7 +169,6 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), oauth::cors::layer))
         .layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::layer))
         .with_state(state)
-        .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -8,7 +8,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 
-/// Largest request body or query we parse. Real requests are a few hundred bytes.
+/// Largest request body or query we parse. Real requests are a few hundred bytes. Every
+/// handler reads its body through [`read_form`], so this is the one body limit there is.
 pub const MAX_PARAMS_BYTES: usize = 16 * 1024;
 
 #[derive(Debug, Default, Clone)]
