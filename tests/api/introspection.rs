@@ -116,3 +116,100 @@ async fn revocation_answers_503_not_200_when_the_store_fails() {
     let response = revoke(&app, &app.client, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(response.status(), 503, "{:?}", response.text().await);
 }
+
+/// The README's "An API checking tokens" recipe, pasted as written: the API registers
+/// with its own URI as client id (a `:` in a client id is legal, RFC 6749 §2.3.1) through
+/// the real `gatehouse` binary, a different client gets a token for that audience, and
+/// the API introspects it with client_secret_post (as the README's curl line does) and
+/// with HTTP Basic (the id form-urlencoded, as OAuth libraries send it). Tokens for
+/// another audience stay opaque to it.
+#[tokio::test]
+async fn readme_introspection_recipe_works_as_written_for_another_clients_token() {
+    use base64::Engine;
+    let Some(app) = spawn_app(Backend::Sqlite).await else {
+        return;
+    };
+    let database = format!("sqlite://{}/gatehouse.db", app.dir.path().display());
+    let env = [("GATEHOUSE_DATABASE_URL", database.as_str())];
+    let create = |args: &[&str]| -> Value {
+        let out = crate::cli::gatehouse(app.dir.path(), args, &env, None);
+        assert!(out.status.success(), "{}", crate::cli::stderr(&out));
+        serde_json::from_str(&crate::cli::stdout(&out)).expect("client JSON")
+    };
+    // The README's command, word for word (plus --json to read the secret here).
+    let api = create(&[
+        "client", "create", "--name", "Orders API",
+        "--client-id", "https://api.example.com",
+        "--grant-type", "client_credentials",
+        "--audience", "https://api.example.com",
+        "--json",
+    ]);
+    assert_eq!(api["client_id"], "https://api.example.com");
+    let api_secret = api["client_secret"].as_str().unwrap().to_string();
+    let worker = create(&[
+        "client", "create", "--name", "Worker",
+        "--grant-type", "client_credentials",
+        "--audience", "https://api.example.com",
+        "--json",
+    ]);
+    let elsewhere = create(&[
+        "client", "create", "--name", "Elsewhere",
+        "--grant-type", "client_credentials",
+        "--audience", "https://billing.example.com",
+        "--json",
+    ]);
+    let http = reqwest::Client::new();
+    let token_for = |client: &Value| {
+        let request = http
+            .post(app.url("/token"))
+            .basic_auth(client["client_id"].as_str().unwrap(), client["client_secret"].as_str())
+            .form(&[("grant_type", "client_credentials")]);
+        async move {
+            let body: Value = request.send().await.unwrap().json().await.unwrap();
+            body["access_token"].as_str().expect("access token").to_string()
+        }
+    };
+    let for_api = token_for(&worker).await;
+    let for_billing = token_for(&elsewhere).await;
+
+    // client_secret_post, as `curl -d client_id=https://api.example.com -d client_secret=…`.
+    let post = |token: &str| {
+        http.post(app.url("/introspect"))
+            .form(&[
+                ("client_id", "https://api.example.com"),
+                ("client_secret", api_secret.as_str()),
+                ("token", token),
+            ])
+            .send()
+    };
+    let answer: Value = post(&for_api).await.unwrap().json().await.unwrap();
+    assert_eq!(answer["active"], true, "{answer}");
+    assert_eq!(answer["aud"], "https://api.example.com");
+    assert_eq!(answer["client_id"], worker["client_id"]);
+    let answer: Value = post(&for_billing).await.unwrap().json().await.unwrap();
+    assert_eq!(answer, inactive(), "a token for another audience says nothing");
+
+    // HTTP Basic: base64(urlencode(id) ":" urlencode(secret)), so the id's `:` is %3A.
+    let id = form_urlencoded::byte_serialize(b"https://api.example.com").collect::<String>();
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{api_secret}"));
+    let answer: Value = http
+        .post(app.url("/introspect"))
+        .header("authorization", format!("Basic {basic}"))
+        .form(&[("token", for_api.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["active"], true, "{answer}");
+    let wrong = base64::engine::general_purpose::STANDARD.encode(format!("{id}:not-the-secret"));
+    let refused = http
+        .post(app.url("/introspect"))
+        .header("authorization", format!("Basic {wrong}"))
+        .form(&[("token", for_api.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(oauth_error(refused).await, (401, "invalid_client".to_string()));
+}
