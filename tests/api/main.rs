@@ -20,6 +20,7 @@ mod keys;
 mod logout;
 mod pages;
 mod refresh;
+mod security_md;
 mod services;
 mod sign_in;
 mod store;
