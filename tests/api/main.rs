@@ -10,6 +10,7 @@ mod acr;
 mod authorize;
 mod browser;
 mod browser_apps;
+mod checklist;
 mod claims_request;
 mod cli;
 mod conformance;
