@@ -6,8 +6,10 @@
 
 use crate::helpers::*;
 use crate::smtp::Mail;
+use gatehouse::store::Store;
 
 mod accounts;
+mod protocol;
 
 /// A password the checklist tests change to; passes the policy.
 pub const NEW_PASSWORD: &str = "quiet lantern orbit meadow";
@@ -71,4 +73,82 @@ pub async fn nth_mail(app: &TestApp, to: &str, subject: &str, n: usize) -> Mail 
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     panic!("no mail #{n} to {to} about {subject:?}; got {:?}", app.mail.all());
+}
+
+/// Every row of every table of the database, as `(table, row as text)`: each column cast
+/// to text by the database itself and joined with a separator.
+pub async fn every_row(store: &Store) -> Vec<(String, String)> {
+    use gatehouse::store::Backend as StoreBackend;
+    use sqlx::Row;
+    let pool = store.pool();
+    let tables: Vec<String> = match store.backend() {
+        StoreBackend::Sqlite => sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table'"),
+        StoreBackend::Postgres => sqlx::query(
+            "SELECT CAST(table_name AS TEXT) AS name FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+        ),
+    }
+    .fetch_all(pool)
+    .await
+    .expect("list tables")
+    .iter()
+    .map(|r| r.get::<String, _>("name"))
+    .collect();
+    assert!(tables.len() >= 10, "the schema's tables: {tables:?}");
+    let mut rows = Vec::new();
+    for table in tables {
+        let columns: Vec<String> = match store.backend() {
+            StoreBackend::Sqlite => sqlx::query(&format!("PRAGMA table_info(\"{table}\")"))
+                .fetch_all(pool)
+                .await
+                .expect("columns")
+                .iter()
+                .map(|r| r.get::<String, _>("name"))
+                .collect(),
+            StoreBackend::Postgres => sqlx::query(
+                "SELECT CAST(column_name AS TEXT) AS name FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = $1",
+            )
+            .bind(&table)
+            .fetch_all(pool)
+            .await
+            .expect("columns")
+            .iter()
+            .map(|r| r.get::<String, _>("name"))
+            .collect(),
+        };
+        assert!(!columns.is_empty(), "{table} has columns");
+        let select = columns
+            .iter()
+            .map(|c| match store.backend() {
+                // Blobs (sqlx's migration checksums) as hex, so every value is text.
+                StoreBackend::Sqlite => {
+                    format!("CASE WHEN typeof(\"{c}\") = 'blob' THEN hex(\"{c}\") ELSE CAST(\"{c}\" AS TEXT) END")
+                }
+                StoreBackend::Postgres => format!("CAST(\"{c}\" AS TEXT)"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let fetched = sqlx::query(&format!("SELECT {select} FROM \"{table}\""))
+            .fetch_all(pool)
+            .await
+            .unwrap_or_else(|e| panic!("read {table}: {e}"));
+        for row in fetched {
+            let values: Vec<String> = (0..columns.len())
+                .map(|i| row.get::<Option<String>, _>(i).unwrap_or_default())
+                .collect();
+            rows.push((table.clone(), values.join("\u{1f}")));
+        }
+    }
+    rows
+}
+
+/// The rows of one table, as [`every_row`] reads them.
+pub async fn rows_of(store: &Store, table: &str) -> Vec<String> {
+    every_row(store)
+        .await
+        .into_iter()
+        .filter(|(t, _)| t == table)
+        .map(|(_, row)| row)
+        .collect()
 }
