@@ -10,6 +10,7 @@ use gatehouse::store::Store;
 
 mod accounts;
 mod protocol;
+mod tokens;
 
 /// A password the checklist tests change to; passes the policy.
 pub const NEW_PASSWORD: &str = "quiet lantern orbit meadow";
