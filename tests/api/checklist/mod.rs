@@ -8,8 +8,38 @@ use crate::helpers::*;
 use crate::smtp::Mail;
 use gatehouse::store::Store;
 
+/// As `on_both_backends!`, with the configuration adjusted by `$adjust` (a function
+/// `fn(&mut RawConfig)` in scope at the call site).
+macro_rules! on_both_backends_with {
+    ($adjust:expr; $(async fn $name:ident($app:ident) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+                #[allow(unused_imports)]
+                use $crate::helpers::*;
+
+                async fn run($app: TestApp) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    run(spawn_app_with(Backend::Sqlite, $adjust).await.expect("sqlite app")).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(app) = spawn_app_with(Backend::Postgres, $adjust).await {
+                        run(app).await
+                    }
+                }
+            }
+        )*
+    };
+}
+
 mod accounts;
 mod protocol;
+mod sessions;
 mod tokens;
 
 /// A password the checklist tests change to; passes the policy.
