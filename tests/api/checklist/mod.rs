@@ -38,6 +38,7 @@ macro_rules! on_both_backends_with {
 }
 
 mod accounts;
+mod pages;
 mod protocol;
 mod sessions;
 mod tokens;
@@ -88,6 +89,18 @@ pub async fn request_reset(app: &TestApp, browser: &Browser, identifier: &str) -
     browser.http.post(app.url("/forgot")).form(&form).send().await.unwrap()
 }
 
+/// Opens an emailed confirm-style link and presses its button (POST `action`).
+pub async fn press_link(app: &TestApp, browser: &Browser, link: &str, action: &str) -> reqwest::Response {
+    let page = browser.get(link).await;
+    assert_eq!(page.status(), 200, "{link}");
+    let html = page.text().await.unwrap();
+    let form = [
+        ("csrf_token", hidden_input(&html, "csrf_token").expect("csrf token")),
+        ("token", hidden_input(&html, "token").expect("token")),
+    ];
+    browser.http.post(app.url(action)).form(&form).send().await.unwrap()
+}
+
 /// Waits (bounded, for delivery by the mail worker) until `n` messages to `to` whose
 /// subject contains `subject` arrived; returns the `n`th (1-based).
 pub async fn nth_mail(app: &TestApp, to: &str, subject: &str, n: usize) -> Mail {
@@ -104,6 +117,19 @@ pub async fn nth_mail(app: &TestApp, to: &str, subject: &str, n: usize) -> Mail 
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     panic!("no mail #{n} to {to} about {subject:?}; got {:?}", app.mail.all());
+}
+
+/// HTML text as a browser shows it (the entities our templates produce decoded), to
+/// tell "shown, escaped" from "not shown at all".
+pub fn unescape_html(html: &str) -> String {
+    html.replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&#47;", "/")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// Every row of every table of the database, as `(table, row as text)`: each column cast
