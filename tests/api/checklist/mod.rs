@@ -37,6 +37,7 @@ macro_rules! on_both_backends_with {
     };
 }
 
+mod abuse;
 mod accounts;
 mod pages;
 mod protocol;
