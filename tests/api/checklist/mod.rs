@@ -39,6 +39,7 @@ macro_rules! on_both_backends_with {
 
 mod abuse;
 mod accounts;
+mod operational;
 mod pages;
 mod protocol;
 mod sessions;
@@ -90,6 +91,21 @@ pub async fn request_reset(app: &TestApp, browser: &Browser, identifier: &str) -
     browser.http.post(app.url("/forgot")).form(&form).send().await.unwrap()
 }
 
+/// Fills in the signup form in `browser`.
+pub async fn sign_up(app: &TestApp, browser: &Browser, username: &str, email: &str) -> reqwest::Response {
+    let html = browser.get("/signup").await.text().await.unwrap();
+    let form = [
+        ("csrf_token", hidden_input(&html, "csrf_token").expect("csrf token")),
+        ("given_name", "Carol".to_string()),
+        ("family_name", "Example".to_string()),
+        ("username", username.to_string()),
+        ("email", email.to_string()),
+        ("password", NEW_PASSWORD.to_string()),
+        ("password_confirm", NEW_PASSWORD.to_string()),
+    ];
+    browser.http.post(app.url("/signup")).form(&form).send().await.unwrap()
+}
+
 /// Opens an emailed confirm-style link and presses its button (POST `action`).
 pub async fn press_link(app: &TestApp, browser: &Browser, link: &str, action: &str) -> reqwest::Response {
     let page = browser.get(link).await;
@@ -118,6 +134,11 @@ pub async fn nth_mail(app: &TestApp, to: &str, subject: &str, n: usize) -> Mail 
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     panic!("no mail #{n} to {to} about {subject:?}; got {:?}", app.mail.all());
+}
+
+/// The `token` query parameter of an emailed link.
+pub fn link_token(link: &str) -> String {
+    query_param(link, "token").expect("a token in the link")
 }
 
 /// HTML text as a browser shows it (the entities our templates produce decoded), to
