@@ -95,7 +95,7 @@ impl App {
 
     /// Serves until ctrl-c / SIGTERM, then finishes in-flight requests.
     pub async fn serve(self) -> anyhow::Result<()> {
-        let janitor = tokio::spawn(purge_expired(self.state.clone()));
+        let janitor = tokio::spawn(crate::janitor::run(self.state.clone()));
         let logouts = tokio::spawn(backchannel::worker(self.state.clone()));
         let key_reload = tokio::spawn(reload_keys(self.state.clone()));
         let mail = tokio::spawn(crate::mail::worker(
@@ -242,32 +242,6 @@ async fn not_found(State(state): State<AppState>) -> Response {
         "Page not found",
         "There is nothing at this address.",
     )
-}
-
-async fn purge_expired(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
-    loop {
-        tick.tick().await;
-        // Sessions that time out end like a logout: grants revoked, apps notified.
-        let now = state.clock.now();
-        match state
-            .store
-            .take_expired_sessions(now, state.config.sessions.idle_ttl_secs)
-            .await
-        {
-            Ok(ended) => {
-                if let Err(e) = crate::sessions::ended(&state, &ended).await {
-                    tracing::warn!(error = %e, "ending expired sessions failed");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "finding expired sessions failed"),
-        }
-        match state.store.purge_expired(now).await {
-            Ok(n) if n > 0 => tracing::debug!(removed = n, "purged expired rows"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
-        }
-    }
 }
 
 /// Picks up keys added or retired on disk while running.

@@ -17,6 +17,7 @@ pub mod config;
 pub mod cookies;
 pub mod error;
 pub mod http;
+pub mod janitor;
 pub mod keys;
 pub mod limiter;
 pub mod mail;

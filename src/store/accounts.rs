@@ -185,4 +185,23 @@ impl Store {
             .await
             .map(|_| ())
     }
+
+    /// Deletes accounts never confirmed and created before `cutoff`: their addresses are
+    /// free again, and nothing of an abandoned (or squatted) sign-up lingers.
+    pub async fn purge_unconfirmed(&self, cutoff: i64) -> Result<u64, sqlx::Error> {
+        sqlx::query("DELETE FROM users WHERE email_verified = 0 AND created_at <= $1")
+            .bind(cutoff)
+            .execute(self.pool())
+            .await
+            .map(|r| r.rows_affected())
+    }
+
+    /// Forgets failed-login counts whose last failure (and lock) ended before `cutoff`.
+    pub async fn purge_login_failures(&self, cutoff: i64) -> Result<u64, sqlx::Error> {
+        sqlx::query("DELETE FROM login_failures WHERE locked_until <= $1")
+            .bind(cutoff)
+            .execute(self.pool())
+            .await
+            .map(|r| r.rows_affected())
+    }
 }

@@ -38,6 +38,8 @@ pub struct TestApp {
     pub base: String,
     pub clock: Clock,
     pub store: Store,
+    /// The running server's state, for driving its background work (`janitor::sweep`).
+    pub state: gatehouse::AppState,
     pub client: TestClient,
     pub other_client: TestClient,
     pub public_client: TestClient,
@@ -101,6 +103,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut RawConfig
         .await
         .expect("app starts");
     let store = app.state().store.clone();
+    let state = app.state().clone();
     let base = format!("{scheme}://{}", app.local_addr().expect("addr"));
     tokio::spawn(app.serve());
 
@@ -113,6 +116,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut RawConfig
         base,
         clock,
         store,
+        state,
         client,
         other_client,
         public_client,

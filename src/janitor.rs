@@ -1,0 +1,54 @@
+//! The janitor: ends sessions that timed out (like a logout: grants revoked, apps
+//! notified), and deletes what has outlived its use: expired rows, sign-ups never
+//! confirmed, stale failed-login counts. Nothing is kept without a bound.
+
+use crate::accounts::forms::CONFIRM_TTL;
+use crate::state::AppState;
+use std::time::Duration;
+
+const SWEEP_EVERY_SECS: u64 = 600;
+
+/// How long a quiet identifier's failed-login count is kept.
+const LOGIN_FAILURES_KEPT_SECS: i64 = 24 * 3600;
+
+/// Runs forever: a sweep every ten minutes.
+pub async fn run(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(SWEEP_EVERY_SECS));
+    loop {
+        tick.tick().await;
+        sweep(&state).await;
+    }
+}
+
+/// One pass. Each step logs its own failure and the rest still run.
+pub async fn sweep(state: &AppState) {
+    // Sessions that time out end like a logout: grants revoked, apps notified.
+    let now = state.clock.now();
+    match state
+        .store
+        .take_expired_sessions(now, state.config.sessions.idle_ttl_secs)
+        .await
+    {
+        Ok(ended) => {
+            if let Err(e) = crate::sessions::ended(state, &ended).await {
+                tracing::warn!(error = %e, "ending expired sessions failed");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "finding expired sessions failed"),
+    }
+    // Sign-ups never confirmed in time, and failed-login counts quiet for a day.
+    let unconfirmed = state.store.purge_unconfirmed(now - CONFIRM_TTL).await;
+    let failures = state.store.purge_login_failures(now - LOGIN_FAILURES_KEPT_SECS).await;
+    for (what, outcome) in [("unconfirmed accounts", unconfirmed), ("login failures", failures)] {
+        match outcome {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "purged {what}"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "purging {what} failed"),
+        }
+    }
+    match state.store.purge_expired(now).await {
+        Ok(n) if n > 0 => tracing::debug!(removed = n, "purged expired rows"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
+    }
+}
