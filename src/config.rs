@@ -109,7 +109,12 @@ pub struct AccountSettings {
     pub password_min_length: usize,
     /// Attempts per client IP per minute on login, signup, resend and forgot-password.
     pub rate_limit_per_minute: u32,
-    /// Messages per recipient per hour (confirmations, resets, notices).
+    /// Authorization requests per client IP per minute that may wait for a sign-in (each
+    /// is stored until the login page finishes); beyond it /authorize answers
+    /// `temporarily_unavailable`.
+    pub parked_requests_per_minute: u32,
+    /// Link mails per recipient per hour (confirmations, resets, email changes); security
+    /// notices to an account's owner have their own, higher cap.
     pub mail_per_recipient_per_hour: u32,
     /// Proxies whose X-Forwarded-For is believed (exact IP addresses).
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -121,6 +126,7 @@ impl Default for AccountSettings {
             signup_enabled: true,
             password_min_length: 8,
             rate_limit_per_minute: 20,
+            parked_requests_per_minute: 120,
             mail_per_recipient_per_hour: 5,
             trusted_proxies: vec![],
         }

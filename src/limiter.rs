@@ -20,8 +20,14 @@ impl RateLimiter {
         }
     }
 
-    /// Counts an attempt; `Err(seconds)` says how long to wait when over the limit.
+    /// Counts an attempt under the default limit; `Err(seconds)` says how long to wait
+    /// when over it.
     pub fn check(&self, action: &'static str, ip: IpAddr, now: i64) -> Result<(), i64> {
+        self.check_with(action, ip, now, self.per_minute)
+    }
+
+    /// As [`RateLimiter::check`], with an action's own limit per minute.
+    pub fn check_with(&self, action: &'static str, ip: IpAddr, now: i64, per_minute: u32) -> Result<(), i64> {
         let Ok(mut windows) = self.windows.lock() else {
             return Ok(());
         };
@@ -32,7 +38,7 @@ impl RateLimiter {
         if now - window.0 >= 60 {
             *window = (now, 0);
         }
-        if window.1 >= self.per_minute {
+        if window.1 >= per_minute {
             return Err(60 - (now - window.0));
         }
         window.1 += 1;

@@ -11,6 +11,7 @@ mod response;
 
 use super::claims::{self, Requested};
 use super::error::OAuthError;
+use crate::client_ip::ClientIp;
 use crate::http::{found, read_form, Params};
 use crate::secrets;
 use crate::sessions;
@@ -18,7 +19,7 @@ use crate::state::AppState;
 use crate::store::codes::CodeRow;
 use crate::store::sessions::SessionRow;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
@@ -89,20 +90,35 @@ pub enum AuthorizeError {
     Redirect(Verified, OAuthError),
 }
 
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+pub async fn get(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let params = Params::parse(query.unwrap_or_default().as_bytes());
-    handle(&state, &headers, params).await
+    handle(&state, ip, &headers, params).await
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let params = read_form(&headers, body).await;
-    handle(&state, &headers, params).await
+    handle(&state, ip, &headers, params).await
 }
 
 /// `GET /authorize/resume/{id}`: continues a parked request after the login or consent page.
-pub async fn resume(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Response {
+pub async fn resume(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     match parked(&state, &id).await {
-        Ok(Some((request, parked))) => proceed(&state, &headers, request, Some(parked))
+        Ok(Some((request, parked))) => proceed(&state, ip, &headers, request, Some(parked))
             .await
             .unwrap_or_else(|e| render(&state, e)),
         Ok(None) => expired_page(&state),
@@ -170,10 +186,10 @@ pub async fn deny(state: &AppState, id: &str, request: &AuthorizeRequest) -> Res
     )
 }
 
-async fn handle(state: &AppState, headers: &HeaderMap, params: Result<Params, String>) -> Response {
+async fn handle(state: &AppState, ip: ClientIp, headers: &HeaderMap, params: Result<Params, String>) -> Response {
     let result = match params {
         Ok(params) => match checks::validate(state, &params).await {
-            Ok(request) => proceed(state, headers, request, None).await,
+            Ok(request) => proceed(state, ip, headers, request, None).await,
             Err(e) => Err(e),
         },
         Err(e) => Err(AuthorizeError::Show(OAuthError::invalid_request(e))),
@@ -186,6 +202,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, params: Result<Params, St
 /// satisfies prompt=login, max_age and prompt=consent.
 async fn proceed(
     state: &AppState,
+    ip: ClientIp,
     headers: &HeaderMap,
     request: AuthorizeRequest,
     parked: Option<Parked>,
@@ -202,7 +219,7 @@ async fn proceed(
         _ => {
             return Ok(found(&format!(
                 "/login?request_id={}",
-                park(state, &request, parked, now).await.map_err(fail)?
+                park(state, ip, &request, parked, now).await.map_err(fail)?
             )))
         }
     };
@@ -224,7 +241,7 @@ async fn proceed(
                     "the user must approve this application",
                 )));
             }
-            let id = park(state, &request, parked, now).await.map_err(fail)?;
+            let id = park(state, ip, &request, parked, now).await.map_err(fail)?;
             return Ok(found(&format!("/consent?request_id={id}")));
         }
     }
@@ -255,15 +272,23 @@ async fn proceed(
     Ok(response::deliver(state, &target, &[("code", &code)]))
 }
 
-/// Parks the request (once) and returns its id.
+/// Parks the request (once) and returns its id. Each parked request is a stored row made
+/// before anyone signed in, so they are limited per client IP.
 async fn park(
     state: &AppState,
+    ip: ClientIp,
     request: &AuthorizeRequest,
     parked: Option<Parked>,
     now: i64,
 ) -> Result<String, OAuthError> {
     if let Some(parked) = parked {
         return Ok(parked.id);
+    }
+    let limit = state.config.accounts.parked_requests_per_minute;
+    if state.limiter.check_with("authorize", ip.0, now, limit).is_err() {
+        return Err(OAuthError::temporarily_unavailable(
+            "too many sign-in requests from this address; try again in a minute",
+        ));
     }
     let id = secrets::random_token();
     let json = serde_json::to_string(request).map_err(anyhow::Error::from)?;
