@@ -45,6 +45,26 @@ pub fn validate_username(raw: &str) -> Result<String, &'static str> {
     Ok(name)
 }
 
+/// Longest first or last name we keep.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// Validates a first or last name (and any other display name): trimmed, 1 to 100
+/// characters, no control characters or line separators, which would otherwise reach the
+/// plain-text mails we send to any address.
+pub fn validate_name(raw: &str) -> Result<String, &'static str> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err("Names must be 1 to 100 characters.");
+    }
+    if name
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    {
+        return Err("Names cannot contain line breaks or control characters.");
+    }
+    Ok(name.to_string())
+}
+
 /// A deliberately loose email check: one `@`, something on each side, a dot in the
 /// domain. The confirmation email is the real test.
 pub fn validate_email(raw: &str) -> Result<String, &'static str> {
@@ -81,6 +101,16 @@ mod tests {
         assert!(validate_username("bo b").is_err());
         assert!(validate_username(&"x".repeat(33)).is_err());
         assert_eq!(validate_username(" alice ").unwrap(), "alice");
+    }
+
+    #[test]
+    fn name_rules() {
+        assert_eq!(validate_name("  Ada ").unwrap(), "Ada");
+        assert!(validate_name("").is_err());
+        assert!(validate_name(&"x".repeat(101)).is_err());
+        for bad in ["Ada\nBcc: x@evil.example", "Ada\r", "A\u{0}", "A\u{2028}B", "A\tB"] {
+            assert!(validate_name(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::secrets;
 use crate::sessions;
 use crate::state::AppState;
 use crate::store::{self, accounts::NewAccount};
-use crate::users::{identifier_key, validate_email, validate_username};
+use crate::users::{identifier_key, validate_email, validate_name, validate_username};
 use axum::body::Body;
 use axum::extract::{Extension, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -252,8 +252,10 @@ fn validate<'a>(state: &AppState, params: &Params, values: &BTreeMap<&'a str, St
     let mut errors = BTreeMap::new();
     for (field, label) in [("given_name", "first name"), ("family_name", "last name")] {
         let value = &values[field];
-        if value.is_empty() || value.chars().count() > 100 {
+        if value.is_empty() {
             errors.insert(field, format!("Enter your {label}."));
+        } else if let Err(e) = validate_name(value) {
+            errors.insert(field, e.to_string());
         }
     }
     let username = validate_username(&values["username"])

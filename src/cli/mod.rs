@@ -217,6 +217,12 @@ async fn user_command(config: &Config, cmd: UserCommand, now: i64) -> anyhow::Re
     } = cmd;
     let username = users::validate_username(&username).map_err(|e| anyhow::anyhow!("invalid --username: {e}"))?;
     let email = users::validate_email(&email).map_err(|e| anyhow::anyhow!("invalid --email: {e}"))?;
+    let given_name = given_name
+        .map(|n| users::validate_name(&n).map_err(|e| anyhow::anyhow!("invalid --given-name: {e}")))
+        .transpose()?;
+    let family_name = family_name
+        .map(|n| users::validate_name(&n).map_err(|e| anyhow::anyhow!("invalid --family-name: {e}")))
+        .transpose()?;
     let mut password = String::new();
     std::io::stdin()
         .read_to_string(&mut password)
