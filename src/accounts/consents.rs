@@ -39,12 +39,18 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bod
         return Ok(forms::refused(&state));
     }
     let client_id = params.get("client_id").unwrap_or_default();
-    if state.store.delete_consent(&session.user_id, client_id).await? {
-        let revoked = state
-            .store
-            .revoke_client_grants(&session.user_id, client_id, state.clock.now())
-            .await?;
-        tracing::info!(user_id = %session.user_id, client_id, revoked, "consent withdrawn");
+    // First-party apps hold grants without a consent row: revoke either way.
+    let consented = state.store.delete_consent(&session.user_id, client_id).await?;
+    let revoked = state
+        .store
+        .revoke_client_grants(&session.user_id, client_id, state.clock.now())
+        .await?;
+    if consented || revoked > 0 {
+        tracing::info!(user_id = %session.user_id, client_id, revoked, "access withdrawn");
     }
-    Ok(found("/account/consents"))
+    let back = match params.get("return_to") {
+        Some("/account") => "/account",
+        _ => "/account/consents",
+    };
+    Ok(found(back))
 }

@@ -9,10 +9,8 @@ use crate::client_ip::ClientIp;
 use crate::error::AppError;
 use crate::http::read_form;
 use crate::oauth::authorize::AuthorizeRequest;
-use crate::password::MAX_PASSWORD_BYTES;
 use crate::sessions;
 use crate::state::AppState;
-use crate::users::identifier_key;
 use axum::body::Body;
 use axum::extract::{Extension, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -103,32 +101,28 @@ pub async fn submit(
     }
     // Per-identifier backoff, kept for unknown identifiers too so it reveals nothing.
     let now = state.clock.now();
-    let key = identifier_key(&identifier);
-    let locked_until = state.store.login_locked_until(&key).await?;
-    if locked_until > now {
-        let minutes = (locked_until - now + 59) / 60;
-        let message = format!("Too many failed attempts. Try again in {minutes} minute(s), or reset your password.");
-        return Ok(page.render(&state, &headers, StatusCode::TOO_MANY_REQUESTS, Some(&message)));
-    }
     let password = params.get("password").unwrap_or_default();
-    let account = if identifier.is_empty() {
-        None
-    } else {
-        state.store.account_by_identifier(&identifier).await?
+    let account = match identifier.chars().count() {
+        0 => None,
+        n if n > lockout::MAX_IDENTIFIER_CHARS => None,
+        _ => state.store.account_by_identifier(&identifier).await?,
     };
-    // Oversized passwords are checked against the dummy hash (same cost) and always fail.
-    let fits = password.len() <= MAX_PASSWORD_BYTES;
-    let hash = account
-        .as_ref()
-        .filter(|_| fits)
-        .and_then(|a| a.password_hash.as_deref());
-    let verified = state.hasher.verify(if fits { password } else { "" }, hash).await?;
-    let Some(account) = account.filter(|_| verified) else {
-        state.store.record_login_failure(&key, now, lockout::lock_for).await?;
-        tracing::info!("failed login");
+    let hash = account.as_ref().and_then(|a| a.password_hash.as_deref());
+    match lockout::verify(&state, &identifier, password, hash).await? {
+        lockout::Verdict::Correct => {}
+        lockout::Verdict::Locked(minutes) => {
+            let message =
+                format!("Too many failed attempts. Try again in {minutes} minute(s), or reset your password.");
+            return Ok(page.render(&state, &headers, StatusCode::TOO_MANY_REQUESTS, Some(&message)));
+        }
+        lockout::Verdict::Wrong => {
+            tracing::info!("failed login");
+            return Ok(page.render(&state, &headers, StatusCode::UNAUTHORIZED, Some(BAD_CREDENTIALS)));
+        }
+    }
+    let Some(account) = account else {
         return Ok(page.render(&state, &headers, StatusCode::UNAUTHORIZED, Some(BAD_CREDENTIALS)));
     };
-    state.store.clear_login_failures(&key).await?;
     if account.email_verified == 0 {
         // Only someone with the right password learns this.
         return Ok(forms::message(

@@ -4,7 +4,9 @@
 //! password again.
 
 use super::forms::{self, CONFIRM_TTL};
-use super::recovery::after_password_change;
+use super::lockout::{self, Verdict};
+use super::recovery::{after_password_change, Afterwards};
+use crate::client_ip::ClientIp;
 use crate::error::AppError;
 use crate::http::found;
 use crate::http::{read_form, Params};
@@ -12,9 +14,9 @@ use crate::secrets;
 use crate::sessions;
 use crate::state::AppState;
 use crate::store::{self, sessions::SessionRow};
-use crate::users::{validate_email, validate_username, Account};
+use crate::users::{validate_email, validate_name, validate_username, Account};
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use minijinja::context;
@@ -56,6 +58,13 @@ async fn page(
             context! { signed_in, current => s.id == session.id, id => s.id }
         })
         .collect();
+    let offline_apps: Vec<minijinja::Value> = state
+        .store
+        .offline_apps(&account.id, now)
+        .await?
+        .into_iter()
+        .map(|(client_id, client_name)| context! { client_id, client_name })
+        .collect();
     let user = context! {
         username => account.username, email => account.email,
         given_name => account.given_name, family_name => account.family_name,
@@ -63,7 +72,7 @@ async fn page(
     Ok(state.pages.render(
         status,
         "account.html",
-        context! { user, sessions, notice, error, csrf_token => session.csrf_token },
+        context! { user, sessions, offline_apps, notice, error, csrf_token => session.csrf_token },
     ))
 }
 
@@ -101,9 +110,27 @@ where
     }
 }
 
-async fn password_ok(state: &AppState, account: &Account, params: &Params) -> Result<bool, AppError> {
+/// The current password, checked under the same per-IP limit and per-account lockout as
+/// the login page: a session cannot saturate the hasher or guess past the lockout.
+async fn password_ok(
+    state: &AppState,
+    ip: ClientIp,
+    account: &Account,
+    params: &Params,
+) -> Result<Result<(), String>, AppError> {
+    if state.limiter.check("password", ip.0, state.clock.now()).is_err() {
+        return Ok(Err("Too many attempts. Please wait a minute and try again.".into()));
+    }
     let given = params.get("current_password").unwrap_or_default();
-    Ok(state.hasher.verify(given, account.password_hash.as_deref()).await?)
+    Ok(
+        match lockout::verify(state, &account.username, given, account.password_hash.as_deref()).await? {
+            Verdict::Correct => Ok(()),
+            Verdict::Wrong => Err("Your current password is not correct.".into()),
+            Verdict::Locked(minutes) => Err(format!(
+                "Too many failed attempts. Try again in {minutes} minute(s), or reset your password."
+            )),
+        },
+    )
 }
 
 pub async fn update_profile(
@@ -112,11 +139,15 @@ pub async fn update_profile(
     body: Body,
 ) -> Result<Response, AppError> {
     with_form(state, headers, body, |state, _, account, params| async move {
-        let given = params.get("given_name").unwrap_or_default().trim().to_string();
-        let family = params.get("family_name").unwrap_or_default().trim().to_string();
-        if given.is_empty() || family.is_empty() || given.chars().count() > 100 || family.chars().count() > 100 {
+        let given = params.get("given_name").unwrap_or_default();
+        let family = params.get("family_name").unwrap_or_default();
+        if given.trim().is_empty() || family.trim().is_empty() {
             return Ok(Err("Enter your first and last name.".into()));
         }
+        let (given, family) = match (validate_name(given), validate_name(family)) {
+            (Ok(g), Ok(f)) => (g, f),
+            (Err(e), _) | (_, Err(e)) => return Ok(Err(e.into())),
+        };
         let username = match validate_username(params.get("username").unwrap_or_default()) {
             Ok(u) => u,
             Err(e) => return Ok(Err(e.into())),
@@ -137,10 +168,15 @@ pub async fn update_profile(
     .await
 }
 
-pub async fn change_email(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+pub async fn change_email(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
     with_form(state, headers, body, |state, _, account, params| async move {
-        if !password_ok(&state, &account, &params).await? {
-            return Ok(Err("Your current password is not correct.".into()));
+        if let Err(e) = password_ok(&state, ip, &account, &params).await? {
+            return Ok(Err(e));
         }
         let email = match validate_email(params.get("email").unwrap_or_default()) {
             Ok(e) => e,
@@ -253,12 +289,13 @@ pub async fn confirm_email(
 
 pub async fn change_password(
     State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
     with_form(state, headers, body, |state, session, account, params| async move {
-        if !password_ok(&state, &account, &params).await? {
-            return Ok(Err("Your current password is not correct.".into()));
+        if let Err(e) = password_ok(&state, ip, &account, &params).await? {
+            return Ok(Err(e));
         }
         let new_password = match forms::new_password(&state, &account, &params) {
             Ok(password) => password,
@@ -269,7 +306,14 @@ pub async fn change_password(
             .store
             .set_password_hash(&account.id, &hash, state.clock.now())
             .await?;
-        after_password_change(&state, &account.id, Some(&session.id)).await?;
+        // Ending everything else is the default: a password changed because it was stolen
+        // must cut the thief off, offline refresh tokens included.
+        let keep_others = params.get("keep_others").is_some();
+        let afterwards = match keep_others {
+            true => Afterwards::KeepSessions,
+            false => Afterwards::EndAllBut(&session.id),
+        };
+        after_password_change(&state, &account.id, afterwards).await?;
         super::mail::notice(
             &state,
             &account.email,
@@ -277,7 +321,10 @@ pub async fn change_password(
             context! { name => account.given_name },
         )
         .await?;
-        Ok(Ok("Password changed. Your other sessions were signed out.".into()))
+        Ok(Ok(match keep_others {
+            true => "Password changed. Your other sessions stay signed in.".into(),
+            false => "Password changed. Your other sessions and apps with offline access were signed out.".into(),
+        }))
     })
     .await
 }
@@ -299,7 +346,16 @@ pub async fn end_other_sessions(
                 vec![target]
             }
             Some(_) => return Ok(Err("Use Sign out to end this session.".into())),
-            None => state.store.end_user_sessions(&account.id, Some(&session.id)).await?,
+            None => {
+                let ended = state.store.end_user_sessions(&account.id, Some(&session.id)).await?;
+                // Everywhere else includes apps that stay signed in with offline access.
+                let apps = state
+                    .store
+                    .revoke_offline_grants(&account.id, Some(&session.id), state.clock.now())
+                    .await?;
+                tracing::info!(user_id = %account.id, offline_grants = apps, "signed out everywhere else");
+                ended
+            }
         };
         crate::sessions::ended(&state, &ended).await?;
         Ok(Ok(format!("Signed out of {} other session(s).", ended.len())))
@@ -307,7 +363,12 @@ pub async fn end_other_sessions(
     .await
 }
 
-pub async fn delete(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+pub async fn delete(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
     let params = read_form(&headers, body).await.unwrap_or_default();
     let (session, account) = match signed_in(&state, &headers).await? {
         Ok(found) => found,
@@ -316,16 +377,8 @@ pub async fn delete(State(state): State<AppState>, headers: HeaderMap, body: Bod
     if !forms::session_form_ok(&state, &headers, &session, &params) {
         return Ok(forms::refused(&state));
     }
-    if !password_ok(&state, &account, &params).await? {
-        return page(
-            &state,
-            &session,
-            &account,
-            StatusCode::BAD_REQUEST,
-            None,
-            Some("Your current password is not correct."),
-        )
-        .await;
+    if let Err(e) = password_ok(&state, ip, &account, &params).await? {
+        return page(&state, &session, &account, StatusCode::BAD_REQUEST, None, Some(&e)).await;
     }
     let now = state.clock.now();
     // Tell the apps before the rows they are derived from disappear.

@@ -200,7 +200,7 @@ pub async fn reset(State(state): State<AppState>, headers: HeaderMap, body: Body
     }
     let hash = state.hasher.hash(new_password).await?;
     state.store.set_password_hash(&account.id, &hash, now).await?;
-    after_password_change(&state, &account.id, None).await?;
+    after_password_change(&state, &account.id, Afterwards::EndEverything).await?;
     state
         .store
         .clear_login_failures(&crate::users::identifier_key(&account.username))
@@ -233,17 +233,42 @@ pub async fn reset(State(state): State<AppState>, headers: HeaderMap, body: Body
     Ok(response)
 }
 
-/// What a password change means for everything issued before it: emailed links die, and
-/// the sessions (except `keep`) end with their tokens; with no session kept (a reset),
-/// every grant of the account is revoked, offline ones included.
-pub async fn after_password_change(state: &AppState, user_id: &str, keep: Option<&str>) -> Result<(), AppError> {
+/// What a password change ends besides the old password.
+pub enum Afterwards<'a> {
+    /// A reset: every session and every grant, offline ones included.
+    EndEverything,
+    /// A change on the account page: the other sessions with their tokens, and every
+    /// app's offline access except what this session holds.
+    EndAllBut(&'a str),
+    /// A change on the account page where the user chose to stay signed in elsewhere.
+    KeepSessions,
+}
+
+/// What a password change means for everything issued before it: emailed links die
+/// always; sessions and grants as `afterwards` says.
+pub async fn after_password_change(
+    state: &AppState,
+    user_id: &str,
+    afterwards: Afterwards<'_>,
+) -> Result<(), AppError> {
     let now = state.clock.now();
     state.store.drop_email_tokens(user_id).await?;
+    let keep = match afterwards {
+        Afterwards::KeepSessions => return Ok(()),
+        Afterwards::EndEverything => None,
+        Afterwards::EndAllBut(session_id) => Some(session_id),
+    };
     let ended = state.store.end_user_sessions(user_id, keep).await?;
     sessions::ended(state, &ended).await?;
-    if keep.is_none() {
-        state.store.revoke_user_grants(user_id, now).await?;
-    }
+    match keep {
+        None => state.store.revoke_user_grants(user_id, now).await?,
+        Some(session_id) => {
+            state
+                .store
+                .revoke_offline_grants(user_id, Some(session_id), now)
+                .await?
+        }
+    };
     Ok(())
 }
 

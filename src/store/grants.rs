@@ -137,4 +137,39 @@ impl Store {
             .await
             .map(|r| r.rows_affected())
     }
+
+    /// Revokes the user's live offline-access grants, except those made in `keep_session`:
+    /// what "sign out everywhere else" and a password change cut off. Returns how many.
+    pub async fn revoke_offline_grants(
+        &self,
+        user_id: &str,
+        keep_session: Option<&str>,
+        now: i64,
+    ) -> Result<u64, sqlx::Error> {
+        sqlx::query(
+            "UPDATE grants SET revoked_at = $3 WHERE user_id = $1 AND revoked_at IS NULL \
+             AND (session_id IS NULL OR session_id <> $2) AND (' ' || scope || ' ') LIKE '% offline_access %'",
+        )
+        .bind(user_id)
+        .bind(keep_session.unwrap_or_default())
+        .bind(now)
+        .execute(self.pool())
+        .await
+        .map(|r| r.rows_affected())
+    }
+
+    /// (client_id, client name) of every app holding live offline access for the user,
+    /// first-party apps included.
+    pub async fn offline_apps(&self, user_id: &str, now: i64) -> Result<Vec<(String, String)>, sqlx::Error> {
+        sqlx::query_as::<_, (String, String)>(
+            "SELECT DISTINCT g.client_id, k.name FROM grants g JOIN clients k ON k.id = g.client_id \
+             WHERE g.user_id = $1 AND g.revoked_at IS NULL \
+             AND (g.refresh_expires_at IS NULL OR g.refresh_expires_at > $2) \
+             AND (' ' || g.scope || ' ') LIKE '% offline_access %' ORDER BY k.name",
+        )
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(self.pool())
+        .await
+    }
 }

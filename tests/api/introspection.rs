@@ -138,24 +138,40 @@ async fn readme_introspection_recipe_works_as_written_for_another_clients_token(
     };
     // The README's command, word for word (plus --json to read the secret here).
     let api = create(&[
-        "client", "create", "--name", "Orders API",
-        "--client-id", "https://api.example.com",
-        "--grant-type", "client_credentials",
-        "--audience", "https://api.example.com",
+        "client",
+        "create",
+        "--name",
+        "Orders API",
+        "--client-id",
+        "https://api.example.com",
+        "--grant-type",
+        "client_credentials",
+        "--audience",
+        "https://api.example.com",
         "--json",
     ]);
     assert_eq!(api["client_id"], "https://api.example.com");
     let api_secret = api["client_secret"].as_str().unwrap().to_string();
     let worker = create(&[
-        "client", "create", "--name", "Worker",
-        "--grant-type", "client_credentials",
-        "--audience", "https://api.example.com",
+        "client",
+        "create",
+        "--name",
+        "Worker",
+        "--grant-type",
+        "client_credentials",
+        "--audience",
+        "https://api.example.com",
         "--json",
     ]);
     let elsewhere = create(&[
-        "client", "create", "--name", "Elsewhere",
-        "--grant-type", "client_credentials",
-        "--audience", "https://billing.example.com",
+        "client",
+        "create",
+        "--name",
+        "Elsewhere",
+        "--grant-type",
+        "client_credentials",
+        "--audience",
+        "https://billing.example.com",
         "--json",
     ]);
     let http = reqwest::Client::new();
