@@ -2,7 +2,7 @@
 //! workers. Nothing imports this module but `main` and the tests.
 
 use crate::accounts::{consents, login, profile, recovery, signup};
-use crate::client_ip::{self, PeerAddr};
+use crate::client_ip;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::keys::Keys;
@@ -103,19 +103,12 @@ impl App {
             self.state.mailer.clone(),
             self.state.clock.clone(),
         ));
-        let service = self.router.into_make_service_with_connect_info::<PeerAddr>();
         match self.tls {
             Some(tls) => {
                 let listener = crate::tls::TlsListener::new(self.listener, tls).context("cannot start TLS")?;
-                axum::serve(listener, service)
-                    .with_graceful_shutdown(shutdown_signal())
-                    .await
-                    .context("server error")?
+                crate::serve::serve(listener, self.router, &self.state.config.http, shutdown_signal()).await
             }
-            None => axum::serve(self.listener, service)
-                .with_graceful_shutdown(shutdown_signal())
-                .await
-                .context("server error")?,
+            None => crate::serve::serve(self.listener, self.router, &self.state.config.http, shutdown_signal()).await,
         }
         janitor.abort();
         logouts.abort();

@@ -42,6 +42,7 @@ pub struct RawConfig {
     pub accounts: AccountSettings,
     pub branding: BrandingSettings,
     pub tls: TlsSettings,
+    pub http: HttpSettings,
 }
 
 impl Default for RawConfig {
@@ -62,11 +63,34 @@ impl Default for RawConfig {
             accounts: AccountSettings::default(),
             branding: BrandingSettings::default(),
             tls: TlsSettings::default(),
+            http: HttpSettings::default(),
         }
     }
 }
 
 /// Serve https directly (no proxy in front): both files, or neither.
+/// Limits of the HTTP server itself (see `serve.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Open connections at once; more wait in the kernel's backlog until one closes.
+    pub max_connections: usize,
+    /// A client must send a request's whole head within this time (slowloris).
+    pub header_read_timeout_secs: u64,
+    /// The largest request head (request line and headers); 431 beyond it.
+    pub max_head_bytes: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            header_read_timeout_secs: 10,
+            max_head_bytes: 16 * 1024,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsSettings {
@@ -254,6 +278,7 @@ pub struct Config {
     pub accounts: AccountSettings,
     pub branding: BrandingSettings,
     pub tls: TlsSettings,
+    pub http: HttpSettings,
 }
 
 /// CLI flags that override the file and the environment.
@@ -353,6 +378,12 @@ impl Config {
                 bail!("invalid `mail.smtp_url`: use smtp://host:port or smtps://host:port");
             }
         }
+        if raw.http.max_connections == 0 || raw.http.header_read_timeout_secs == 0 {
+            bail!("invalid `http`: max_connections and header_read_timeout_secs must be at least 1");
+        }
+        if raw.http.max_head_bytes < 8 * 1024 {
+            bail!("invalid `http.max_head_bytes`: at least 8192");
+        }
         if raw.password_hashing.memory_kib < 8 * 1024 || raw.password_hashing.iterations == 0 {
             bail!("invalid `password_hashing`: memory_kib must be at least 8192 and iterations at least 1");
         }
@@ -372,6 +403,7 @@ impl Config {
             accounts: raw.accounts,
             branding: raw.branding,
             tls: raw.tls,
+            http: raw.http,
         })
     }
 

@@ -26,6 +26,7 @@ pub mod outbox;
 pub mod pages;
 pub mod password;
 pub mod secrets;
+pub mod serve;
 pub mod sessions;
 pub mod state;
 pub mod store;

@@ -22,6 +22,7 @@ mod logout;
 mod pages;
 mod refresh;
 mod security_md;
+mod server_limits;
 mod services;
 mod sign_in;
 mod store;
