@@ -19,6 +19,7 @@ mod discovery;
 mod introspection;
 mod keys;
 mod logout;
+mod module_graph;
 mod pages;
 mod refresh;
 mod security_md;
