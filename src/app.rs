@@ -13,6 +13,7 @@ use crate::oauth::{
 };
 use crate::pages::{Pages, FORM_POST_SCRIPT, STYLESHEET};
 use crate::password::PasswordHasherPool;
+use crate::request_id::RequestId;
 use crate::state::AppState;
 use crate::store::Store;
 use anyhow::Context;
@@ -175,14 +176,22 @@ pub fn router(state: AppState) -> Router {
             Duration::from_secs(30),
         ))
         .layer(CatchPanicLayer::custom(|_| {
-            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.").into_response()
+            tracing::error!(request_id = ?crate::request_id::current(), "a handler panicked");
+            let body = crate::error::with_reference("Something went wrong on our side.");
+            (StatusCode::INTERNAL_SERVER_ERROR, body).into_response()
         }))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                let id = req
+                    .extensions()
+                    .get::<RequestId>()
+                    .map(|r| r.0.clone())
+                    .unwrap_or_default();
                 // Path only: query strings carry codes, states and hints.
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
             }),
         )
+        .layer(axum::middleware::from_fn(crate::request_id::layer))
 }
 
 async fn stylesheet() -> Response {

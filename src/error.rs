@@ -26,7 +26,7 @@ impl AppError {
     pub fn log(&self) {
         match self {
             AppError::Unavailable(e) | AppError::Internal(e) => {
-                tracing::error!(error = format!("{e:#}"), "{self}")
+                tracing::error!(error = format!("{e:#}"), request_id = ?crate::request_id::current(), "{self}")
             }
         }
     }
@@ -58,15 +58,23 @@ fn is_busy(db: &dyn sqlx::error::DatabaseError) -> bool {
     matches!(db.code().as_deref(), Some("5") | Some("517"))
 }
 
+/// `message`, plus the request's correlation id when there is one.
+pub fn with_reference(message: &str) -> String {
+    match crate::request_id::current() {
+        Some(id) => format!("{message} (Reference: {id})"),
+        None => message.to_string(),
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log();
         let status = self.status();
-        let body = if status == StatusCode::SERVICE_UNAVAILABLE {
+        let message = if status == StatusCode::SERVICE_UNAVAILABLE {
             "The service is temporarily unavailable. Please try again shortly."
         } else {
             "Something went wrong on our side. Please try again."
         };
-        (status, [("cache-control", "no-store")], body).into_response()
+        (status, [("cache-control", "no-store")], with_reference(message)).into_response()
     }
 }

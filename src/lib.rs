@@ -25,6 +25,7 @@ pub mod oauth;
 pub mod outbox;
 pub mod pages;
 pub mod password;
+pub mod request_id;
 pub mod secrets;
 pub mod serve;
 pub mod sessions;

@@ -165,11 +165,11 @@ impl From<AppError> for OAuthError {
         match err {
             AppError::Unavailable(_) => OAuthError {
                 code: ErrorCode::TemporarilyUnavailable,
-                description: "the service is temporarily unavailable".into(),
+                description: crate::error::with_reference("the service is temporarily unavailable").into(),
             },
             AppError::Internal(_) => OAuthError {
                 code: ErrorCode::ServerError,
-                description: "internal error".into(),
+                description: crate::error::with_reference("internal error").into(),
             },
         }
     }

@@ -104,3 +104,36 @@ async fn f7_connections_beyond_the_cap_wait_until_one_closes() {
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
     drop(second);
 }
+
+/// H2: a 5xx names a correlation id (the `X-Request-Id` the response carries) so an
+/// operator finds the one log line, and shows nothing else of what went wrong. The
+/// account page is a hosted page, `/token` an OAuth endpoint (`server_error`'s
+/// description carries the reference there).
+#[tokio::test]
+async fn h2_a_5xx_carries_a_correlation_id_and_nothing_internal() {
+    let app = spawn_app(Backend::Sqlite).await.expect("sqlite app");
+    let browser = crate::checklist::signed_in_browser(&app, "alice", PASSWORD).await;
+    let (code, verifier) = app.code_for(&app.client).await;
+    for table in ["sessions", "authorization_codes"] {
+        sqlx::query(&format!("ALTER TABLE {table} RENAME TO {table}_gone"))
+            .execute(app.store.pool())
+            .await
+            .unwrap();
+    }
+    let responses = [
+        ("account page", browser.get("/account").await),
+        ("token endpoint", app.redeem(&app.client, &code, &verifier).await),
+    ];
+    for (case, response) in responses {
+        assert!(response.status().is_server_error(), "{case}: {}", response.status());
+        let id = response.headers()["x-request-id"].to_str().unwrap().to_string();
+        assert_eq!(id.len(), 12, "{case}: {id}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains(&format!("Reference: {id}")), "{case}: {body}");
+        assert!(!body.to_lowercase().contains("sql"), "{case}: {body}");
+    }
+    // Every answer has an id, and no two share one.
+    let a = reqwest::get(app.url("/healthz")).await.unwrap();
+    let b = reqwest::get(app.url("/healthz")).await.unwrap();
+    assert_ne!(a.headers()["x-request-id"], b.headers()["x-request-id"]);
+}
