@@ -191,7 +191,12 @@ fn graph_of(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
     files(src, &mut all);
     let modules: BTreeMap<Vec<String>, String> = all
         .iter()
-        .map(|p| (module_of(p.strip_prefix(src).unwrap()), std::fs::read_to_string(p).unwrap()))
+        .map(|p| {
+            (
+                module_of(p.strip_prefix(src).unwrap()),
+                std::fs::read_to_string(p).unwrap(),
+            )
+        })
         .collect();
     let mut graph: BTreeMap<String, BTreeSet<String>> =
         modules.keys().map(|m| (m.join("::"), BTreeSet::new())).collect();
@@ -230,7 +235,12 @@ fn no_module_imports_one_that_imports_it_back() {
 #[test]
 fn the_circle_check_finds_a_circle() {
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (from, to) in [("app", "oauth::token"), ("oauth::token", "state"), ("state", "app"), ("store", "clock")] {
+    for (from, to) in [
+        ("app", "oauth::token"),
+        ("oauth::token", "state"),
+        ("state", "app"),
+        ("store", "clock"),
+    ] {
         graph.entry(from.into()).or_default().insert(to.into());
         graph.entry(to.into()).or_default();
     }
