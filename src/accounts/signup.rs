@@ -4,6 +4,7 @@
 //! real owner. Confirming signs the user in and continues the app's request, if any.
 
 use super::forms::{self, CONFIRM_TTL};
+use super::lockout::{self, Verdict};
 use crate::client_ip::ClientIp;
 use crate::error::AppError;
 use crate::http::{read_form, Params};
@@ -11,6 +12,7 @@ use crate::password;
 use crate::secrets;
 use crate::sessions;
 use crate::state::AppState;
+use crate::store::email_tokens::EmailToken;
 use crate::store::{self, accounts::NewAccount};
 use crate::users::{identifier_key, validate_email, validate_name, validate_username};
 use axum::body::Body;
@@ -281,23 +283,55 @@ fn validate<'a>(state: &AppState, params: &Params, values: &BTreeMap<&'a str, St
 }
 
 /// `GET /signup/confirm?token=…`: a button, because a GET (a mail scanner following the
-/// link, say) must not change anything.
+/// link, say) must not change anything. Opened in a browser other than the one that
+/// signed up, the page also asks for the password chosen at sign-up: whoever filled in
+/// the form chose it, and the address's owner must not confirm, by one click, an account
+/// someone else set up with their address (security checklist C5). It offers to cancel
+/// that sign-up instead.
 pub async fn confirm_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<SignupQuery>,
 ) -> Result<Response, AppError> {
     let token = q.token.unwrap_or_default();
-    let texts = [
-        "Confirm your email",
-        "One click and your account is ready.",
-        "/signup/confirm",
-        "Confirm and continue",
-    ];
-    Ok(
-        match forms::link_button_page(&state, &headers, "confirm", &token, texts).await? {
-            Some(page) => page,
-            None => expired_link(&state, &headers),
+    let live = state
+        .store
+        .peek_email_token(&secrets::digest(&token), "confirm", state.clock.now())
+        .await?;
+    Ok(match live {
+        Some(link) => confirm_form(&state, &headers, &token, !same_browser(&state, &headers, &link), None),
+        None => expired_link(&state, &headers),
+    })
+}
+
+fn same_browser(state: &AppState, headers: &HeaderMap, link: &EmailToken) -> bool {
+    link.browser_hash.is_some() && link.browser_hash == sessions::browser_binding(&state.config, headers)
+}
+
+fn confirm_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    token: &str,
+    ask_password: bool,
+    error: Option<&str>,
+) -> Response {
+    let message = match ask_password {
+        false => "One click and your account is ready.",
+        true => "This is not the browser you signed up in. Enter the password you chose to confirm that the sign-up was yours.",
+    };
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    forms::anonymous_page(
+        state,
+        headers,
+        status,
+        "confirm.html",
+        context! {
+            title => "Confirm your email", message, action => "/signup/confirm",
+            button => "Confirm and continue", token, ask_password, error,
         },
     )
 }
@@ -309,11 +343,32 @@ pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, body: Bo
     }
     let now = state.clock.now();
     let token = params.get("token").unwrap_or_default();
-    let Some(link) = state
-        .store
-        .take_email_token(&secrets::digest(token), "confirm", now)
-        .await?
-    else {
+    let digest = secrets::digest(token);
+    let Some(link) = state.store.peek_email_token(&digest, "confirm", now).await? else {
+        return Ok(expired_link(&state, &headers));
+    };
+    let same_browser = same_browser(&state, &headers, &link);
+    if !same_browser {
+        if params.get("cancel").is_some() {
+            return cancel_signup(&state, &headers, &digest, now).await;
+        }
+        let Some(account) = state.store.account_by_id(&link.user_id).await? else {
+            return Ok(expired_link(&state, &headers));
+        };
+        let given = params.get("password").unwrap_or_default();
+        match lockout::verify(&state, &account.username, given, account.password_hash.as_deref()).await? {
+            Verdict::Correct => {}
+            Verdict::Wrong => {
+                let error = "That is not the password chosen at sign-up.";
+                return Ok(confirm_form(&state, &headers, token, true, Some(error)));
+            }
+            Verdict::Locked(minutes) => {
+                let error = format!("Too many failed attempts. Try again in {minutes} minute(s).");
+                return Ok(confirm_form(&state, &headers, token, true, Some(&error)));
+            }
+        }
+    }
+    let Some(link) = state.store.take_email_token(&digest, "confirm", now).await? else {
         return Ok(expired_link(&state, &headers));
     };
     // Bound to the address it was sent to: a changed address makes old links worthless.
@@ -321,10 +376,8 @@ pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, body: Bo
         return Ok(expired_link(&state, &headers));
     }
     let request_id = forms::live_request(&state, link.request_id.as_deref()).await?;
-    // Only the browser that signed up is signed in by the link; anyone else who opens it
-    // (say, the address's owner after someone else signed up with it) must log in.
-    let same_browser =
-        link.browser_hash.is_some() && link.browser_hash == sessions::browser_binding(&state.config, &headers);
+    // Only the browser that signed up is signed in by the link; anyone else, having
+    // proved the password, signs in as usual.
     if !same_browser {
         let login = match &request_id {
             Some(id) => format!("/login?request_id={id}"),
@@ -347,6 +400,27 @@ pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, body: Bo
     Ok(response)
 }
 
+/// The address's owner says the sign-up was not theirs: the pending account goes, and the
+/// address and username are free again.
+async fn cancel_signup(state: &AppState, headers: &HeaderMap, digest: &str, now: i64) -> Result<Response, AppError> {
+    let Some(link) = state.store.take_email_token(digest, "confirm", now).await? else {
+        return Ok(expired_link(state, headers));
+    };
+    if state.store.delete_if_unverified(&link.user_id).await? {
+        tracing::info!(user_id = %link.user_id, "pending sign-up cancelled by the address's owner");
+    }
+    Ok(forms::message(
+        state,
+        headers,
+        StatusCode::OK,
+        context! {
+            title => "Sign-up cancelled",
+            message => "Nobody signed up with your address. You can create your own account with it now.",
+            link => "/signup", link_label => "Sign up",
+        },
+    ))
+}
+
 pub async fn resend(
     State(state): State<AppState>,
     Extension(ip): Extension<ClientIp>,
@@ -362,16 +436,17 @@ pub async fn resend(
     }
     let email = params.get("email").unwrap_or_default().trim().to_string();
     let request_id = forms::live_request(&state, params.get("request_id")).await?;
-    let browser = sessions::browser_binding(&state.config, &headers);
     if let Some(account) = state.store.account_by_identifier(&email).await? {
         if account.email_verified == 0 && account.email.eq_ignore_ascii_case(&email) {
+            // Bound to no browser: anyone can ask for a resend, so whoever opens it must
+            // also know the password chosen at sign-up.
             send_confirmation(
                 &state,
                 &account.id,
                 &account.given_name,
                 &account.email,
                 request_id.as_deref(),
-                browser.as_deref(),
+                None,
             )
             .await?;
         }

@@ -204,4 +204,13 @@ impl Store {
             .await
             .map(|r| r.rows_affected())
     }
+
+    /// Deletes the account if it never confirmed its address; true when it did.
+    pub async fn delete_if_unverified(&self, user_id: &str) -> Result<bool, sqlx::Error> {
+        sqlx::query("DELETE FROM users WHERE id = $1 AND email_verified = 0")
+            .bind(user_id)
+            .execute(self.pool())
+            .await
+            .map(|r| r.rows_affected() > 0)
+    }
 }

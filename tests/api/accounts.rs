@@ -52,13 +52,25 @@ async fn sign_up(app: &TestApp, browser: &Browser, url: &str, form: &Signup<'_>)
 
 /// Opens an emailed confirm-style link and presses its button.
 async fn press_link(app: &TestApp, browser: &Browser, link: &str, action: &str) -> reqwest::Response {
+    press_link_with(app, browser, link, action, &[]).await
+}
+
+/// As `press_link`, with more fields in the form (a password, `cancel`).
+async fn press_link_with(
+    app: &TestApp,
+    browser: &Browser,
+    link: &str,
+    action: &str,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
     let page = browser.get(link).await;
     assert_eq!(page.status(), 200, "{link}");
     let html = page.text().await.unwrap();
-    let form = [
+    let mut form = vec![
         ("csrf_token", hidden_input(&html, "csrf_token").unwrap()),
         ("token", hidden_input(&html, "token").unwrap()),
     ];
+    form.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
     browser.http.post(app.url(action)).form(&form).send().await.unwrap()
 }
 
@@ -166,7 +178,11 @@ on_both_backends! {
         let second = app.mail.all().into_iter().rev().find(|m| m.to == "carol@example.com").unwrap().link();
         assert_ne!(first, second);
         assert_eq!(browser.get(&first).await.status(), 400, "an older link dies when a newer one is sent");
-        assert_eq!(press_link(&app, &browser, &second, "/signup/confirm").await.status(), 302);
+        // Anyone may ask for a resend, so its link also wants the sign-up password.
+        assert_eq!(press_link(&app, &browser, &second, "/signup/confirm").await.status(), 400);
+        let confirmed = press_link_with(&app, &browser, &second, "/signup/confirm", &[("password", NEW_PASSWORD)]).await;
+        assert_eq!(confirmed.status(), 200);
+        assert_eq!(login_status(&app, "carol", NEW_PASSWORD).await.0, 303, "confirmed");
     }
 
     async fn forgot_and_reset_password_revokes_everything(app) {
@@ -355,13 +371,42 @@ on_both_backends! {
         let other = sign_up(&app, &app.browser(), "/signup", &Signup { username: "mallory", ..Default::default() }).await;
         assert_eq!(other.status(), 200);
         assert!(app.store.account_by_identifier("mallory").await.unwrap().is_none());
-        // Opened in another browser: confirmed, but nobody is signed in by it.
+        // Opened in another browser: one click confirms nothing (C5: the address's owner
+        // must not adopt an account someone else set up); the sign-up password does,
+        // and still signs nobody in.
         let elsewhere = app.browser();
+        let page = elsewhere.get(&link).await.text().await.unwrap();
+        assert!(page.contains("Cancel this sign-up") && page.contains("type=\"password\""), "{page}");
         let response = press_link(&app, &elsewhere, &link, "/signup/confirm").await;
+        assert_eq!(response.status(), 400);
+        assert!(login_status(&app, "carol", NEW_PASSWORD).await.1.contains("Confirm your email first"));
+        let response = press_link_with(&app, &elsewhere, &link, "/signup/confirm", &[("password", NEW_PASSWORD)]).await;
         assert_eq!(response.status(), 200);
         assert!(response.text().await.unwrap().contains("Sign in to continue"));
         assert_eq!(elsewhere.get("/account").await.status(), 302);
         assert_eq!(login_status(&app, "carol", NEW_PASSWORD).await.0, 303, "confirmed");
+    }
+
+    async fn c5_a_signup_made_with_your_address_by_someone_else_can_be_cancelled_not_adopted(app) {
+        // Mallory signs up with Carol's address and a password of her own.
+        let mallory = app.browser();
+        sign_up(&app, &mallory, "/signup", &Signup { password: "mallory's own secret phrase", ..Default::default() }).await;
+        let link = app.mail.wait_for("carol@example.com", "Confirm your email").await.link();
+        // Carol opens the mail: she cannot confirm without Mallory's password, and cancels.
+        let carol = app.browser();
+        let guessed = press_link_with(&app, &carol, &link, "/signup/confirm", &[("password", NEW_PASSWORD)]).await;
+        assert_eq!(guessed.status(), 400);
+        assert!(guessed.text().await.unwrap().contains("not the password"));
+        let cancelled = press_link_with(&app, &carol, &link, "/signup/confirm", &[("cancel", "1")]).await;
+        assert_eq!(cancelled.status(), 200);
+        assert!(cancelled.text().await.unwrap().contains("Sign-up cancelled"));
+        assert!(app.store.account_by_identifier("carol@example.com").await.unwrap().is_none());
+        assert_eq!(login_status(&app, "carol", "mallory's own secret phrase").await.0, 401);
+        // The address is Carol's to sign up with now, at once.
+        sign_up(&app, &carol, "/signup", &Signup::default()).await;
+        let mine = crate::checklist::nth_mail(&app, "carol@example.com", "Confirm your email", 2).await.link();
+        assert_eq!(press_link(&app, &carol, &mine, "/signup/confirm").await.status(), 302);
+        assert_eq!(login_status(&app, "carol", NEW_PASSWORD).await.0, 303);
     }
 
     async fn a_taken_username_is_answered_the_same_whatever_the_email(app) {
