@@ -80,8 +80,13 @@ impl Client {
 
     /// Exact string comparison, as RFC 9700 §4.1.3 and OIDC Core §3.1.2.1 require: no case
     /// folding, no trailing-slash or default-port leniency.
+    /// Exact string comparison, no normalisation (RFC 9700 §4.1.3); the one exception is
+    /// RFC 8252 §7.3: a native (public) client's loopback IP redirect URI matches on any
+    /// port, since the app listens on whatever port it gets.
     pub fn has_redirect_uri(&self, uri: &str) -> bool {
-        self.redirect_uris.iter().any(|registered| registered == uri)
+        self.redirect_uris
+            .iter()
+            .any(|registered| registered == uri || (self.is_public() && same_loopback_but_port(registered, uri)))
     }
 
     pub fn secret_matches(&self, presented: &str) -> bool {
@@ -147,6 +152,29 @@ pub fn validate_redirect_uri(raw: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `http://127.0.0.1[:port]/rest` or `http://[::1][:port]/rest`: the host and `rest`,
+/// for loopback IP literals only (`localhost` may resolve elsewhere, RFC 8252 §8.3).
+fn loopback_parts(uri: &str) -> Option<(&'static str, &str)> {
+    let (host, after) = ["127.0.0.1", "[::1]"]
+        .iter()
+        .find_map(|h| uri.strip_prefix("http://")?.strip_prefix(h).map(|rest| (*h, rest)))?;
+    let rest = match after.strip_prefix(':') {
+        Some(port_and_rest) => {
+            let digits = port_and_rest.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 || digits > 5 {
+                return None;
+            }
+            &port_and_rest[digits..]
+        }
+        None => after,
+    };
+    (rest.is_empty() || rest.starts_with('/')).then_some((host, rest))
+}
+
+fn same_loopback_but_port(registered: &str, presented: &str) -> bool {
+    matches!((loopback_parts(registered), loopback_parts(presented)), (Some(a), Some(b)) if a == b)
+}
+
 /// How long the set of allowed CORS origins is reused before asking the database again.
 const ORIGIN_CACHE_SECS: i64 = 30;
 
@@ -175,6 +203,33 @@ impl OriginCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_ip_redirects_of_native_apps_match_any_port_rfc8252_7_3() {
+        let mut native = Client::new("app", "App", None);
+        native.redirect_uris = vec!["http://127.0.0.1/cb".into(), "http://[::1]:8000/cb".into()];
+        assert!(native.has_redirect_uri("http://127.0.0.1:51234/cb"));
+        assert!(native.has_redirect_uri("http://127.0.0.1/cb"));
+        assert!(native.has_redirect_uri("http://[::1]:9/cb"));
+        for other in [
+            "http://127.0.0.1:51234/cb/",
+            "http://127.0.0.1:51234/CB",
+            "http://127.0.0.1:51234/cb?x=1",
+            "http://127.0.0.1.evil.tld:1/cb",
+            "http://127.0.0.1:/cb",
+            "http://127.0.0.1:99999999/cb",
+            "http://localhost:51234/cb",
+            "https://127.0.0.1:51234/cb",
+            "http://[::1]:9/other",
+        ] {
+            assert!(!native.has_redirect_uri(other), "{other}");
+        }
+        // A confidential client's loopback URI is matched exactly, as every other.
+        let mut web = native.clone();
+        web.secret_hash = Some("x".into());
+        assert!(!web.has_redirect_uri("http://127.0.0.1:51234/cb"));
+        assert!(web.has_redirect_uri("http://127.0.0.1/cb"));
+    }
 
     #[test]
     fn accepts_https_and_loopback_http() {
