@@ -84,6 +84,25 @@ fn modulus_exponent(jwk: &josekit::jwk::Jwk) -> anyhow::Result<(String, String)>
     Ok((get("n")?, get("e")?))
 }
 
+/// A key file must belong to the user Gatehouse runs as: one another user owns could be
+/// swapped under us. The process's own user is the owner of `/proc/self` (Linux); where
+/// that is not available the check is skipped.
+fn refuse_foreign_owner(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(me) = fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return Ok(());
+    };
+    let owner = fs::metadata(path)?.uid();
+    if owner != me {
+        bail!(
+            "refusing to use {}: it belongs to user {owner}, not to the user Gatehouse runs as ({me}). Fix with: chown {me} {}",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 fn load_key(path: &Path) -> anyhow::Result<LoadedKey> {
     let mode = fs::metadata(path)
         .with_context(|| format!("cannot read {}", path.display()))?
@@ -97,6 +116,7 @@ fn load_key(path: &Path) -> anyhow::Result<LoadedKey> {
             path.display()
         );
     }
+    refuse_foreign_owner(path)?;
     let pem = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let pair = RS256
         .key_pair_from_pem(&pem)
@@ -210,6 +230,21 @@ mod tests {
         // RFC 7638 §3.1.
         let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
         assert_eq!(thumbprint(n, "AQAB"), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+    }
+
+    #[test]
+    fn keys_owned_by_another_user_are_refused_checklist_b10() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let meta = generate(dir.path(), 2048, 0, 0).unwrap();
+        let pem = dir.path().join(format!("{}.pem", meta.kid));
+        assert!(KeySet::load(dir.path(), 0).is_ok(), "our own key loads");
+        // Only root can give a file away; elsewhere the refusal cannot be staged.
+        if fs::metadata("/proc/self").map(|m| m.uid()).ok() == Some(0) {
+            std::os::unix::fs::chown(&pem, Some(65534), None).unwrap();
+            let err = KeySet::load(dir.path(), 0).err().unwrap().to_string();
+            assert!(err.contains("belongs to user 65534"), "{err}");
+        }
     }
 
     #[test]
