@@ -144,6 +144,10 @@ pub fn router(state: AppState) -> Router {
             "/account/email/confirm",
             get(profile::confirm_email_page).post(profile::confirm_email),
         )
+        .route(
+            "/account/email/revert",
+            get(profile::revert_email_page).post(profile::revert_email),
+        )
         .route("/account/password", axum::routing::post(profile::change_password))
         .route(
             "/account/sessions/end",

@@ -45,6 +45,10 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../templates/email/email_change_notice.txt"),
     ),
     (
+        "email/email_changed_revert.txt",
+        include_str!("../templates/email/email_changed_revert.txt"),
+    ),
+    (
         "email/account_deleted.txt",
         include_str!("../templates/email/account_deleted.txt"),
     ),

@@ -32,6 +32,18 @@ pub struct Link<'a> {
 /// Emails a single-use link. Its token is issued when the mail is sent, replacing the
 /// user's earlier link for the same purpose; over the cap nothing happens at all.
 pub async fn link(state: &AppState, link: Link<'_>, extra: minijinja::Value) -> Result<(), AppError> {
+    let (spec, ctx) = link_mail(state, &link, extra);
+    queue(state, Cap::Links, link.to, link.template, ctx, Some(spec)).await
+}
+
+/// A single-use link inside a notice about the account's own security (undoing an email
+/// change): it counts against the notices' cap, never the links'.
+pub async fn link_in_notice(state: &AppState, link: Link<'_>, extra: minijinja::Value) -> Result<(), AppError> {
+    let (spec, ctx) = link_mail(state, &link, extra);
+    queue(state, Cap::Notices, link.to, link.template, ctx, Some(spec)).await
+}
+
+fn link_mail(state: &AppState, link: &Link<'_>, extra: minijinja::Value) -> (LinkSpec, minijinja::Value) {
     let spec = LinkSpec {
         user_id: link.user_id.to_string(),
         purpose: link.purpose.to_string(),
@@ -43,7 +55,7 @@ pub async fn link(state: &AppState, link: Link<'_>, extra: minijinja::Value) -> 
     // Links are built from the configured issuer only, never from the request's Host.
     let url = format!("{}?token={LINK_TOKEN_SLOT}", state.config.url_for(link.path));
     let ctx = context! { name => link.name, link => url, link_label => link.label, ..extra };
-    queue(state, Cap::Links, link.to, link.template, ctx, Some(spec)).await
+    (spec, ctx)
 }
 
 /// A mail that anyone can cause for an address (such as "you already have an account"):

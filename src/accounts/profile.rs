@@ -264,6 +264,9 @@ pub async fn confirm_email(
             "Ask for a new one from your account page.",
         ));
     };
+    let Some(before) = state.store.account_by_id(&link.user_id).await? else {
+        return Ok(forms::refused(&state));
+    };
     match state.store.set_email(&link.user_id, &link.email, now).await {
         Ok(()) => {}
         // Two accounts raced for one address: the database picked the other.
@@ -279,11 +282,124 @@ pub async fn confirm_email(
     // Links sent to the old address (resets, confirmations) are bound to it and now dead.
     state.store.drop_email_tokens(&link.user_id).await?;
     tracing::info!(user_id = %link.user_id, "email changed");
+    // The old address keeps a way back: whoever changed it knew the password, so the
+    // owner must be able to undo it from the mailbox alone (checklist C17).
+    super::mail::link_in_notice(
+        &state,
+        super::mail::Link {
+            user_id: &before.id,
+            name: &before.given_name,
+            to: &before.email,
+            purpose: "email_revert",
+            path: "/account/email/revert",
+            ttl: REVERT_TTL,
+            request_id: None,
+            browser_hash: None,
+            template: "email_changed_revert",
+            label: "Undo this change",
+        },
+        context! { new_email => link.email },
+    )
+    .await?;
     Ok(forms::message(
         &state,
         &headers,
         StatusCode::OK,
         context! { title => "Email changed", message => format!("Your account now uses {}.", link.email), link => "/account", link_label => "Back to your account" },
+    ))
+}
+
+/// How long the old address can undo an email change.
+const REVERT_TTL: i64 = 7 * 24 * 3600;
+
+/// `GET /account/email/revert?token=…`: the old address's way back, behind a button.
+pub async fn revert_email_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, AppError> {
+    let token = q.token.unwrap_or_default();
+    let texts = [
+        "Undo the email change",
+        "Your account gets this address back, everyone is signed out, and you choose a new password.",
+        "/account/email/revert",
+        "Undo the change",
+    ];
+    Ok(
+        match forms::link_button_page(&state, &headers, "email_revert", &token, texts).await? {
+            Some(page) => page,
+            None => state.pages.error(
+                StatusCode::BAD_REQUEST,
+                "This link has expired",
+                "It was already used, or is more than seven days old.",
+            ),
+        },
+    )
+}
+
+/// `POST /account/email/revert`: the address goes back, and everything the person who
+/// changed it could hold ends: sessions, grants, links and the password itself. A reset
+/// link to the restored address lets the owner in again.
+pub async fn revert_email(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+    let params = read_form(&headers, body).await.unwrap_or_default();
+    if !forms::anonymous_form_ok(&state, &headers, &params) {
+        return Ok(forms::refused(&state));
+    }
+    let now = state.clock.now();
+    let token = params.get("token").unwrap_or_default();
+    let Some(link) = state
+        .store
+        .take_email_token(&secrets::digest(token), "email_revert", now)
+        .await?
+    else {
+        return Ok(state.pages.error(
+            StatusCode::BAD_REQUEST,
+            "This link has expired",
+            "It was already used, or is more than seven days old.",
+        ));
+    };
+    match state.store.set_email(&link.user_id, &link.email, now).await {
+        Ok(()) => {}
+        Err(e) if store::is_unique_violation(&e) => {
+            return Ok(state.pages.error(
+                StatusCode::CONFLICT,
+                "Address not available",
+                "That address now belongs to another account. Contact the operator of this service.",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    state.store.clear_password(&link.user_id, now).await?;
+    after_password_change(&state, &link.user_id, Afterwards::EndEverything).await?;
+    let Some(account) = state.store.account_by_id(&link.user_id).await? else {
+        return Ok(forms::refused(&state));
+    };
+    super::mail::link_in_notice(
+        &state,
+        super::mail::Link {
+            user_id: &account.id,
+            name: &account.given_name,
+            to: &account.email,
+            purpose: "reset",
+            path: "/reset",
+            ttl: super::forms::RESET_TTL,
+            request_id: None,
+            browser_hash: None,
+            template: "reset",
+            label: "Choose a new password",
+        },
+        context! {},
+    )
+    .await?;
+    tracing::warn!(user_id = %account.id, "email change undone from the old address; sessions, grants and password cleared");
+    Ok(forms::message(
+        &state,
+        &headers,
+        StatusCode::OK,
+        context! {
+            title => "Email change undone",
+            message => format!("Your account uses {} again, and everyone was signed out. We sent a link there to choose a new password.", account.email),
+        },
     ))
 }
 

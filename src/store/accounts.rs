@@ -213,4 +213,14 @@ impl Store {
             .await
             .map(|r| r.rows_affected() > 0)
     }
+
+    /// Removes the password: the account signs in again only after a reset.
+    pub async fn clear_password(&self, user_id: &str, now: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE users SET password_hash = NULL, updated_at = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(now)
+            .execute(self.pool())
+            .await
+            .map(|_| ())
+    }
 }

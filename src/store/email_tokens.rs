@@ -80,8 +80,10 @@ impl Store {
     }
 
     /// Invalidates every emailed link of a user (after a password change, say).
+    /// Kills the user's emailed links, except the one that undoes an email change: that
+    /// one must outlive whatever the person who changed the address does next.
     pub async fn drop_email_tokens(&self, user_id: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM email_tokens WHERE user_id = $1")
+        sqlx::query("DELETE FROM email_tokens WHERE user_id = $1 AND purpose <> 'email_revert'")
             .bind(user_id)
             .execute(self.pool())
             .await

@@ -302,6 +302,51 @@ on_both_backends! {
         assert_eq!(login_status(&app, "alice@example.com", PASSWORD).await.0, 401);
     }
 
+    async fn c17_an_email_change_can_be_undone_from_the_old_address(app) {
+        // A reset link requested before the change dies with it.
+        let forgot = app.browser();
+        let html = forgot.get("/forgot").await.text().await.unwrap();
+        let form = [("csrf_token", hidden_input(&html, "csrf_token").unwrap()), ("identifier", "alice".to_string())];
+        forgot.http.post(app.url("/forgot")).form(&form).send().await.unwrap();
+        let old_reset = app.mail.wait_for("alice@example.com", "Reset your").await.link();
+        // Mallory knows Alice's password: she moves the account to her own address.
+        let mallory = signed_in_browser(&app, "alice", PASSWORD).await;
+        account_form(&app, &mallory, "/account/email", &[("email", "mallory@evil.example"), ("current_password", PASSWORD)]).await;
+        let confirm = app.mail.wait_for("mallory@evil.example", "Confirm your new email").await.link();
+        assert_eq!(press_link(&app, &mallory, &confirm, "/account/email/confirm").await.status(), 200);
+        forgot.get(&old_reset).await;
+        assert_eq!(forgot.get("/reset").await.status(), 400, "the old address's reset link is dead");
+        // …and changes the password, which kills every other link, but not the way back.
+        let taken = "mallory has this account now";
+        account_form(&app, &mallory, "/account/password", &[("current_password", PASSWORD), ("password", taken), ("password_confirm", taken)]).await;
+        let undo = app.mail.wait_for("alice@example.com", "was changed").await;
+        assert!(undo.text.contains("mallory@evil.example"), "{}", undo.text);
+        let undo = undo.link();
+        assert!(undo.starts_with(&format!("{}/account/email/revert?token=", app.base)), "{undo}");
+        // Alice undoes it from her mailbox alone.
+        let alice = app.browser();
+        let undone = press_link(&app, &alice, &undo, "/account/email/revert").await;
+        assert_eq!(undone.status(), 200);
+        assert!(undone.text().await.unwrap().contains("alice@example.com again"));
+        assert_eq!(app.store.account_by_id(&app.user.id).await.unwrap().unwrap().email, "alice@example.com");
+        assert_eq!(mallory.get("/account").await.status(), 302, "Mallory is signed out");
+        assert_eq!(login_status(&app, "alice", taken).await.0, 401, "Mallory's password is gone");
+        assert_eq!(login_status(&app, "alice", PASSWORD).await.0, 401, "so is the stolen one");
+        assert_eq!(alice.get(&undo).await.status(), 400, "the way back works once");
+        // A fresh reset link arrives at the restored address and lets Alice in.
+        let reset = crate::checklist::nth_mail(&app, "alice@example.com", "Reset your", 2).await.link();
+        alice.get(&reset).await;
+        let html = alice.get("/reset").await.text().await.unwrap();
+        let fresh = "alice is back in charge";
+        let form = [
+            ("csrf_token", hidden_input(&html, "csrf_token").unwrap()),
+            ("password", fresh.to_string()),
+            ("password_confirm", fresh.to_string()),
+        ];
+        assert_eq!(alice.http.post(app.url("/reset")).form(&form).send().await.unwrap().status(), 200);
+        assert_eq!(login_status(&app, "alice", fresh).await.0, 303);
+    }
+
     async fn password_change_ends_other_sessions(app) {
         let other = signed_in_browser(&app, "alice", PASSWORD).await;
         let browser = signed_in_browser(&app, "alice", PASSWORD).await;
