@@ -108,7 +108,13 @@ mod tests {
         assert_eq!(validate_name("  Ada ").unwrap(), "Ada");
         assert!(validate_name("").is_err());
         assert!(validate_name(&"x".repeat(101)).is_err());
-        for bad in ["Ada\nBcc: x@evil.example", "Ada\rBcc: y", "A\u{0}", "A\u{2028}B", "A\tB"] {
+        for bad in [
+            "Ada\nBcc: x@evil.example",
+            "Ada\rBcc: y",
+            "A\u{0}",
+            "A\u{2028}B",
+            "A\tB",
+        ] {
             assert!(validate_name(bad).is_err(), "{bad:?}");
         }
     }
