@@ -16,6 +16,7 @@ mod cli;
 mod conformance;
 mod consent;
 mod discovery;
+mod hardening;
 mod introspection;
 mod keys;
 mod logout;
