@@ -133,6 +133,9 @@ pub struct AccountSettings {
     pub password_min_length: usize,
     /// Attempts per client IP per minute on login, signup, resend and forgot-password.
     pub rate_limit_per_minute: u32,
+    /// The same attempts from all clients together per minute (credential stuffing from
+    /// many addresses); 429 for everyone beyond it.
+    pub global_rate_limit_per_minute: u32,
     /// Authorization requests per client IP per minute that may wait for a sign-in (each
     /// is stored until the login page finishes); beyond it /authorize answers
     /// `temporarily_unavailable`.
@@ -150,6 +153,7 @@ impl Default for AccountSettings {
             signup_enabled: true,
             password_min_length: 8,
             rate_limit_per_minute: 20,
+            global_rate_limit_per_minute: 1200,
             parked_requests_per_minute: 120,
             mail_per_recipient_per_hour: 5,
             trusted_proxies: vec![],

@@ -39,13 +39,20 @@ pub fn refused(state: &AppState) -> Response {
         .error(StatusCode::FORBIDDEN, "Request not accepted", FORM_EXPIRED)
 }
 
-/// Applies the per-IP limit for `action`; the 429 page when over it.
+/// Applies the per-IP limit for `action`, then the limit for all clients together (a
+/// credential-stuffing run spread over many addresses); the 429 page when over either.
 pub fn limit(state: &AppState, ip: ClientIp, action: &'static str) -> Result<(), Box<Response>> {
+    let now = state.clock.now();
+    let everyone = state.config.accounts.global_rate_limit_per_minute;
     state
         .limiter
-        .check(action, ip.0, state.clock.now())
+        .check(action, ip.0, now)
+        .and_then(|()| state.limiter.check_with(action, EVERYONE, now, everyone))
         .map_err(|wait| Box::new(too_many(state, wait)))
 }
+
+/// The key under which all clients' attempts are counted together.
+const EVERYONE: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
 
 /// 429 with Retry-After, as a page.
 pub fn too_many(state: &AppState, retry_after: i64) -> Response {

@@ -42,6 +42,7 @@ async fn all_four_plans(backend: Backend) {
         raw.tls = tls;
         // Around 150 sign-ins from one address in a minute: the per-IP limit is for abuse.
         raw.accounts.rate_limit_per_minute = 100_000;
+        raw.accounts.global_rate_limit_per_minute = 100_000;
     })
     .await
     else {

@@ -705,3 +705,41 @@ on_both_backends_with! { two_links_per_hour;
         assert_eq!(login(&app, "alice", NEW_PASSWORD).await.0, 303);
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// F2: credential stuffing from many addresses meets a limit for everyone
+// ---------------------------------------------------------------------------------------
+
+fn global_limit_of_three(raw: &mut RawConfig) {
+    raw.accounts.rate_limit_per_minute = 100;
+    raw.accounts.global_rate_limit_per_minute = 3;
+    // Loopback is the proxy, so each attempt can come from its own client address.
+    raw.accounts.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+}
+
+on_both_backends_with! { global_limit_of_three;
+    async fn f2_login_attempts_from_many_addresses_meet_a_global_limit(app) {
+        let mut statuses = Vec::new();
+        for i in 1..=4 {
+            let browser = app.browser();
+            let html = browser.get("/login").await.text().await.unwrap();
+            let form = [
+                ("identifier", format!("victim{i}")),
+                ("password", "guess".to_string()),
+                ("csrf_token", hidden_input(&html, "csrf_token").unwrap()),
+            ];
+            let response = browser
+                .http
+                .post(app.url("/login"))
+                .header("x-forwarded-for", format!("203.0.113.{i}"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            statuses.push((response.status().as_u16(), response.headers().get("retry-after").is_some()));
+        }
+        assert_eq!(statuses, vec![(401, false), (401, false), (401, false), (429, true)], "each address is new; the fourth attempt overall is refused");
+        // Other actions have their own count.
+        assert_eq!(app.browser().get("/forgot").await.status(), 200);
+    }
+}
