@@ -445,6 +445,9 @@ pub async fn change_password(
     .await
 }
 
+/// How recent a sign-in must be to end other sessions.
+const FRESH_SIGN_IN_SECS: i64 = 15 * 60;
+
 /// Ends one session of the user (`session_id`), or every other one when none is named.
 pub async fn end_other_sessions(
     State(state): State<AppState>,
@@ -452,6 +455,12 @@ pub async fn end_other_sessions(
     body: Body,
 ) -> Result<Response, AppError> {
     with_form(state, headers, body, |state, session, account, params| async move {
+        // A stolen session cookie must not be able to throw the owner out (checklist D7).
+        if state.clock.now() - session.auth_time > FRESH_SIGN_IN_SECS {
+            return Ok(Err(
+                "For your security, ending sessions needs a recent sign-in. Sign in again, then try once more.".into(),
+            ));
+        }
         let ended: Vec<SessionRow> = match params.get("session_id") {
             Some(id) if id != session.id => {
                 let all = state.store.user_sessions(&account.id, state.clock.now()).await?;

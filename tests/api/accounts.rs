@@ -395,6 +395,21 @@ on_both_backends! {
         assert!(page.text().await.unwrap().contains("This link has expired"));
     }
 
+    async fn d7_ending_sessions_needs_a_recent_sign_in(app) {
+        let phone = signed_in_browser(&app, "alice", PASSWORD).await;
+        let stolen = signed_in_browser(&app, "alice", PASSWORD).await;
+        // A cookie signed in more than 15 minutes ago (a stolen one, say) cannot end others.
+        app.clock.advance(16 * 60);
+        let refused = account_form(&app, &stolen, "/account/sessions/end", &[]).await;
+        assert_eq!(refused.status(), 400);
+        assert!(refused.text().await.unwrap().contains("needs a recent sign-in"));
+        assert_eq!(phone.get("/account").await.status(), 200, "the phone stays signed in");
+        // After signing in again, it can.
+        let fresh = signed_in_browser(&app, "alice", PASSWORD).await;
+        assert_eq!(account_form(&app, &fresh, "/account/sessions/end", &[]).await.status(), 200);
+        assert_eq!(phone.get("/account").await.status(), 302);
+    }
+
     async fn one_other_session_can_be_ended_from_the_account_page(app) {
         let phone = signed_in_browser(&app, "alice", PASSWORD).await;
         let laptop = signed_in_browser(&app, "alice", PASSWORD).await;
