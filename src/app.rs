@@ -167,6 +167,16 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), oauth::cors::layer))
         .layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::layer))
         .with_state(state)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!(request_id = ?crate::request_id::current(), "a handler panicked");
+            let body = crate::error::with_reference("Something went wrong on our side.");
+            (StatusCode::INTERNAL_SERVER_ERROR, body).into_response()
+        }))
+        // Outside the timeout and panic layers, so their answers get these too.
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -185,15 +195,6 @@ pub fn router(state: AppState) -> Router {
             header::X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
         ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(30),
-        ))
-        .layer(CatchPanicLayer::custom(|_| {
-            tracing::error!(request_id = ?crate::request_id::current(), "a handler panicked");
-            let body = crate::error::with_reference("Something went wrong on our side.");
-            (StatusCode::INTERNAL_SERVER_ERROR, body).into_response()
-        }))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 let id = req
