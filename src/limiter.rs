@@ -35,7 +35,9 @@ impl RateLimiter {
             windows.retain(|_, (start, _)| now - *start < 60);
         }
         let window = windows.entry((action, ip)).or_insert((now, 0));
-        if now - window.0 >= 60 {
+        // A window from the future means the wall clock went back: start afresh rather
+        // than hold the client for as long as the jump (checklist H6).
+        if now - window.0 >= 60 || now < window.0 {
             *window = (now, 0);
         }
         if window.1 >= per_minute {
@@ -59,5 +61,16 @@ mod tests {
         assert_eq!(limiter.check("login", ip, 2), Err(58));
         assert!(limiter.check("signup", ip, 2).is_ok());
         assert!(limiter.check("login", ip, 61).is_ok());
+    }
+
+    #[test]
+    fn a_clock_jumping_back_does_not_extend_a_window_checklist_h6() {
+        let limiter = RateLimiter::new(1);
+        let ip: IpAddr = "1.1.1.1".parse().unwrap();
+        assert!(limiter.check("login", ip, 10_000).is_ok());
+        assert_eq!(limiter.check("login", ip, 10_001), Err(59));
+        // The clock is set back an hour: a fresh window, not an hour-long wait.
+        assert!(limiter.check("login", ip, 6_400).is_ok());
+        assert_eq!(limiter.check("login", ip, 6_401), Err(59));
     }
 }

@@ -31,7 +31,8 @@ pub async fn verify(state: &AppState, identifier: &str, given: &str, hash: Optio
     let key = identifier_key(identifier);
     if storable {
         let locked_until = state.store.login_locked_until(&key).await?;
-        if locked_until > now {
+        // A lock longer than any we set means the clock went back: it has served its time.
+        if locked_until > now && locked_until - now <= MAX_LOCK_SECS {
             return Ok(Verdict::Locked((locked_until - now + 59) / 60));
         }
     }
