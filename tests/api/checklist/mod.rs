@@ -44,6 +44,7 @@ mod needs_src_fix;
 mod operational;
 mod pages;
 mod protocol;
+mod redirect_uris;
 mod sessions;
 mod tokens;
 
