@@ -1,10 +1,13 @@
 //! Checklist section A, redirect URIs: near-misses of a registered URI (A1) and the
 //! parser-differential strings of known redirect bypasses (A2) sent to /authorize by a
 //! signed-in browser, which a registered URI would send straight back to the app with a
-//! code.
+//! code; and `javascript:`/`data:` URIs refused by the CLI for post-logout and
+//! back-channel logout URIs, as they are for redirect URIs (A3).
 
 use super::*;
+use crate::cli::{gatehouse, stderr};
 use crate::on_both_backends;
+use secrecy::ExposeSecret;
 
 const APP_CB: &str = "https://app.example.com/cb";
 const LOOPBACK_CB: &str = "http://localhost/cb";
@@ -187,5 +190,53 @@ on_both_backends! {
             assert_refused(&app, &browser, &client, uri, true).await;
         }
         assert_accepted(&app, &browser, &client, APP_CB).await;
+    }
+
+    async fn a3_the_cli_refuses_script_and_data_uris_for_logout_uris(app) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = app.state.config.database_url.expose_secret().to_string();
+        let cli = |args: &[&str]| {
+            let mut all = vec!["--database-url", db.as_str()];
+            all.extend_from_slice(args);
+            gatehouse(dir.path(), &all, &[], None)
+        };
+        let good = ["--name", "RP", "--redirect-uri", APP_CB];
+        // A client to update, made by the CLI with good logout URIs.
+        let made = cli(&[&["client", "create", "--client-id", "rp"][..], &good[..], &[
+            "--post-logout-redirect-uri", "https://app.example.com/bye",
+            "--backchannel-logout-uri", "https://app.example.com/backchannel",
+        ][..]].concat());
+        assert!(made.status.success(), "{}", stderr(&made));
+        let bad_uris = [
+            "javascript:alert(1)",
+            "JaVaScRiPt:alert(1)",
+            "javascript://app.example.com/%0aalert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "DATA:text/html;base64,PHNjcmlwdD4=",
+            "vbscript:msgbox(1)",
+            "file:///etc/passwd",
+            "http://app.example.com/bye",
+        ];
+        for bad in bad_uris {
+            for (flag, error) in [
+                ("--post-logout-redirect-uri", "invalid redirect URI"),
+                ("--backchannel-logout-uri", "invalid back-channel logout URI"),
+            ] {
+                let case = format!("{flag} {bad}");
+                let create = cli(&[&["client", "create", "--client-id", "bad"][..], &good[..], &[flag, bad][..]].concat());
+                assert!(!create.status.success(), "create with {case}");
+                assert!(stderr(&create).contains(error), "create with {case}: {}", stderr(&create));
+                assert!(!stderr(&create).contains("panicked"), "{}", stderr(&create));
+                assert!(app.store.client("bad").await.unwrap().is_none(), "create with {case} stored a client");
+
+                let update = cli(&["client", "update", "rp", flag, bad]);
+                assert!(!update.status.success(), "update with {case}");
+                assert!(stderr(&update).contains(error), "update with {case}: {}", stderr(&update));
+            }
+        }
+        // The updates changed nothing.
+        let rp = app.store.client("rp").await.unwrap().expect("the client made by the CLI");
+        assert_eq!(rp.post_logout_redirect_uris, ["https://app.example.com/bye"]);
+        assert_eq!(rp.backchannel_logout_uri.as_deref(), Some("https://app.example.com/backchannel"));
     }
 }
