@@ -46,6 +46,7 @@ mod pages;
 mod protocol;
 mod redirect_uris;
 mod sessions;
+mod token_checks;
 mod tokens;
 
 /// A password the checklist tests change to; passes the policy.
