@@ -1,5 +1,6 @@
 //! Checklist section C, emailed confirmation links: dead after 24 hours, and dead once
-//! the address they were sent for is no longer the one being confirmed (C6).
+//! the address they were sent for is no longer the one being confirmed (C6); two accounts
+//! confirming the same new address at once, where the database picks one (C18).
 
 use super::accounts::open_reset_link;
 use super::*;
@@ -112,5 +113,53 @@ on_both_backends! {
         assert_eq!(email_of(&app, &app.user.id).await, "new2@example.com");
         assert_eq!(login_status(&app, "new2@example.com", PASSWORD).await, 303);
         assert_eq!(login_status(&app, "new1@example.com", PASSWORD).await, 401);
+    }
+
+    async fn c18_two_accounts_confirming_one_new_address_at_once_have_one_winner(app) {
+        let bob = create_user(&app.store, "bob", "bob@example.com", app.clock.now()).await;
+        let alice_browser = signed_in_browser(&app, "alice", PASSWORD).await;
+        let bob_browser = signed_in_browser(&app, "bob", PASSWORD).await;
+        for round in 1..=3 {
+            let shared = format!("shared{round}@example.com");
+            let before = [email_of(&app, &app.user.id).await, email_of(&app, &bob.id).await];
+            ask_email_change(&app, &alice_browser, &shared, 1).await;
+            ask_email_change(&app, &bob_browser, &shared, 2).await;
+            let links = [
+                nth_mail(&app, &shared, CONFIRM_NEW, 1).await.link(),
+                nth_mail(&app, &shared, CONFIRM_NEW, 2).await.link(),
+            ];
+            let tabs = [open_link(&app, &links[0]).await, open_link(&app, &links[1]).await];
+            // Both confirmations at once.
+            let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+            let (a, b) = tokio::join!(
+                async { barrier.wait().await; tabs[0].press(&app, "/account/email/confirm").await },
+                async { barrier.wait().await; tabs[1].press(&app, "/account/email/confirm").await },
+            );
+            let mut answers = Vec::new();
+            for response in [a, b] {
+                let status = response.status().as_u16();
+                answers.push((status, response.text().await.unwrap()));
+            }
+            let mut statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
+            statuses.sort();
+            assert_eq!(statuses, [200, 409], "round {round}: one winner, one refusal");
+            let (_, loser_page) = answers.iter().find(|(s, _)| *s == 409).unwrap();
+            assert!(loser_page.contains("Address not available"), "round {round}: {loser_page}");
+            for name in ["alice", "bob", "Alice", "Liddell"] {
+                assert!(!loser_page.contains(name), "round {round}: the refusal names the other account ({name})");
+            }
+
+            // Exactly one account has the address; the other kept its own.
+            let after = [email_of(&app, &app.user.id).await, email_of(&app, &bob.id).await];
+            let winners: Vec<usize> = (0..2).filter(|&i| after[i] == shared).collect();
+            assert_eq!(winners.len(), 1, "round {round}: {after:?}");
+            let loser = 1 - winners[0];
+            assert_eq!(after[loser], before[loser], "round {round}: the loser's address is unchanged");
+            assert_eq!(login_status(&app, &shared, PASSWORD).await, 303, "round {round}: the address signs in the winner");
+            // Both links are spent, the loser's too.
+            for link in &links {
+                assert_eq!(app.browser().get(link).await.status(), 400, "round {round}: {link}");
+            }
+        }
     }
 }
