@@ -46,6 +46,7 @@ mod operational;
 mod pages;
 mod protocol;
 mod redirect_uris;
+mod session_store;
 mod sessions;
 mod token_checks;
 mod tokens;
