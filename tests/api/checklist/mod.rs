@@ -43,6 +43,7 @@ mod accounts;
 mod email_links;
 mod needs_src_fix;
 mod operational;
+mod page_headers;
 mod pages;
 mod protocol;
 mod redirect_uris;
