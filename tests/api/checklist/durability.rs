@@ -1,0 +1,104 @@
+//! Checklist rows about state that must hold up: concurrent sign-ups for one address or
+//! username (G3).
+
+use super::*;
+use gatehouse::config::RawConfig;
+use std::sync::Arc;
+use tokio::sync::Barrier;
+
+/// Sign-ups from one address many times over: the per-IP limit out of the way.
+fn unlimited(raw: &mut RawConfig) {
+    raw.accounts.rate_limit_per_minute = 10_000;
+}
+
+/// `(username, email)` sign-ups, each from its own browser, POSTed at the same moment.
+/// Returns each one's status and page.
+async fn signups_at_once(app: &TestApp, who: &[(String, String)]) -> Vec<(u16, String)> {
+    let barrier = Arc::new(Barrier::new(who.len()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, (username, email)) in who.iter().enumerate() {
+        let browser = app.browser();
+        let html = browser.get("/signup").await.text().await.unwrap();
+        let form = [
+            ("csrf_token", hidden_input(&html, "csrf_token").unwrap()),
+            ("given_name", "Carol".to_string()),
+            ("family_name", "Example".to_string()),
+            ("username", username.clone()),
+            ("email", email.clone()),
+            ("password", NEW_PASSWORD.to_string()),
+            ("password_confirm", NEW_PASSWORD.to_string()),
+        ];
+        let (barrier, url) = (barrier.clone(), app.url("/signup"));
+        tasks.spawn(async move {
+            barrier.wait().await;
+            let response = browser.http.post(url).form(&form).send().await.unwrap();
+            (i, response.status().as_u16(), response.text().await.unwrap())
+        });
+    }
+    let mut answers = tasks.join_all().await;
+    answers.sort_by_key(|(i, _, _)| *i);
+    answers.into_iter().map(|(_, status, page)| (status, page)).collect()
+}
+
+/// The accounts whose row mentions `needle` (case-insensitive).
+async fn accounts_mentioning(app: &TestApp, needle: &str) -> usize {
+    rows_of(&app.store, "users")
+        .await
+        .iter()
+        .filter(|row| row.to_lowercase().contains(&needle.to_lowercase()))
+        .count()
+}
+
+async fn outbox_empty(app: &TestApp) {
+    for _ in 0..100 {
+        if app.store.pending_mail_count().await.unwrap() == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the outbox never drained");
+}
+
+on_both_backends_with! { unlimited;
+    async fn g3_concurrent_signups_for_one_email_or_username_make_one_account(app) {
+        const N: usize = 8;
+        // The same username and email, N times.
+        let same: Vec<(String, String)> = (0..N).map(|_| ("gina".to_string(), "gina@example.com".to_string())).collect();
+        let answers = signups_at_once(&app, &same).await;
+        assert!(answers.iter().all(|(s, _)| *s == 200 || *s == 400), "{:?}", answers.iter().map(|a| a.0).collect::<Vec<_>>());
+        assert_eq!(answers.iter().filter(|(s, _)| *s == 200).count(), 1, "one sign-up goes through");
+        for (_, page) in answers.iter().filter(|(s, _)| *s == 400) {
+            assert!(page.contains("That username is taken"), "{page}");
+        }
+        assert_eq!(accounts_mentioning(&app, "gina").await, 1);
+
+        // One email (in varying case), different usernames: every answer is the same.
+        let one_email: Vec<(String, String)> = (0..N)
+            .map(|i| (format!("hal{i}"), if i % 2 == 0 { "hal@example.com".into() } else { "Hal@Example.COM".into() }))
+            .collect();
+        let answers = signups_at_once(&app, &one_email).await;
+        for (status, page) in &answers {
+            assert_eq!(*status, 200, "{page}");
+            assert!(page.contains("Check your email"), "{page}");
+        }
+        assert_eq!(accounts_mentioning(&app, "hal@example.com").await, 1);
+        outbox_empty(&app).await;
+        let confirmations = app.mail.all().iter().filter(|m| m.to.eq_ignore_ascii_case("hal@example.com") && m.subject.contains("Confirm your email")).count();
+        assert_eq!(confirmations, 1, "one account, one confirmation link");
+
+        // One username in varying case and width, different emails.
+        let one_name: Vec<(String, String)> = ["ivy", "IVY", "Ivy", "ｉｖｙ", "ivy", "iVy"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (name.to_string(), format!("ivy{i}@example.com")))
+            .collect();
+        let answers = signups_at_once(&app, &one_name).await;
+        assert_eq!(answers.iter().filter(|(s, _)| *s == 200).count(), 1, "{:?}", answers.iter().map(|a| a.0).collect::<Vec<_>>());
+        for (status, page) in &answers {
+            assert!(*status == 200 || page.contains("That username is taken"), "{status}: {page}");
+        }
+        let users = rows_of(&app.store, "users").await;
+        let ivys = users.iter().filter(|r| (0..6).any(|i| r.contains(&format!("ivy{i}@example.com")))).count();
+        assert_eq!(ivys, 1, "{users:?}");
+    }
+}
