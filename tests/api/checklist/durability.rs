@@ -1,14 +1,26 @@
 //! Checklist rows about state that must hold up: concurrent sign-ups for one address or
-//! username (G3).
+//! username (G3), and a reset mail during an SMTP outage (G8).
 
 use super::*;
+use crate::smtp::SmtpSink;
 use gatehouse::config::RawConfig;
+use secrecy::ExposeSecret;
 use std::sync::Arc;
 use tokio::sync::Barrier;
 
 /// Sign-ups from one address many times over: the per-IP limit out of the way.
 fn unlimited(raw: &mut RawConfig) {
     raw.accounts.rate_limit_per_minute = 10_000;
+}
+
+/// The SMTP server is down: nothing listens on the configured port (yet).
+fn smtp_down(raw: &mut RawConfig) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    raw.mail.smtp_url = Some(format!("smtp://127.0.0.1:{port}").into());
 }
 
 /// `(username, email)` sign-ups, each from its own browser, POSTed at the same moment.
@@ -100,5 +112,44 @@ on_both_backends_with! { unlimited;
         let users = rows_of(&app.store, "users").await;
         let ivys = users.iter().filter(|r| (0..6).any(|i| r.contains(&format!("ivy{i}@example.com")))).count();
         assert_eq!(ivys, 1, "{users:?}");
+    }
+}
+
+on_both_backends_with! { smtp_down;
+    async fn g8_a_reset_mail_waits_out_an_smtp_outage_and_its_link_works(app) {
+        let url = app.state.config.mail.smtp_url.as_ref().unwrap().expose_secret().to_string();
+        let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+        let response = request_reset(&app, &app.browser(), "alice").await;
+        assert_eq!(response.status(), 200, "the answer does not wait for, or fail with, the mail server");
+        // Queued, tried and failed at least once.
+        let mut attempts = 0;
+        for _ in 0..100 {
+            let rows: Vec<(i64,)> = sqlx::query_as("SELECT attempts FROM mail_outbox").fetch_all(app.store.pool()).await.unwrap();
+            attempts = rows.first().map_or(0, |r| r.0);
+            if attempts >= 1 { break; }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(attempts >= 1, "the reset mail was tried while SMTP was down");
+        assert_eq!(app.store.pending_mail_count().await.unwrap(), 1, "and kept in the outbox");
+
+        // The server comes back; once the retry is due, the worker delivers.
+        let sink = SmtpSink::start_on(port).await;
+        app.clock.advance(2 * 3600);
+        let mail = sink.wait_for("alice@example.com", "Reset your").await;
+        outbox_empty(&app).await;
+        assert_eq!(sink.count_to("alice@example.com"), 1, "delivered once");
+
+        // Its link (issued as it was sent) resets the password.
+        let browser = app.browser();
+        let moved = browser.get(&mail.link()).await;
+        assert_eq!(location(moved.headers()).as_deref(), Some("/reset"));
+        let html = browser.get("/reset").await.text().await.unwrap();
+        let form = [
+            ("csrf_token", hidden_input(&html, "csrf_token").expect("the reset form")),
+            ("password", NEW_PASSWORD.to_string()),
+            ("password_confirm", NEW_PASSWORD.to_string()),
+        ];
+        assert_eq!(browser.http.post(app.url("/reset")).form(&form).send().await.unwrap().status(), 200);
+        assert_eq!(login_status(&app, "alice", NEW_PASSWORD).await, 303);
     }
 }
