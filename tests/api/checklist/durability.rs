@@ -1,10 +1,13 @@
 //! Checklist rows about state that must hold up: concurrent sign-ups for one address or
-//! username (G3), and a reset mail during an SMTP outage (G8).
+//! username (G3), a reset mail during an SMTP outage (G8), and refresh-token rotation
+//! seen by a freshly started server on the same database (A18).
 
 use super::*;
+use crate::on_both_backends;
 use crate::smtp::SmtpSink;
-use gatehouse::config::RawConfig;
+use gatehouse::config::{HashingSettings, MailSettings, RawConfig};
 use secrecy::ExposeSecret;
+use serde_json::Value;
 use std::sync::Arc;
 use tokio::sync::Barrier;
 
@@ -151,5 +154,87 @@ on_both_backends_with! { smtp_down;
         ];
         assert_eq!(browser.http.post(app.url("/reset")).form(&form).send().await.unwrap().status(), 200);
         assert_eq!(login_status(&app, "alice", NEW_PASSWORD).await, 303);
+    }
+}
+
+/// Starts a second Gatehouse on the test's database and keys, with the same issuer and
+/// clock, as a restart would; returns its base URL. It has none of the first one's memory.
+async fn restarted(app: &TestApp) -> String {
+    let config = gatehouse::Config::from_raw(RawConfig {
+        listen: "127.0.0.1:0".into(),
+        issuer: app.base.clone(),
+        database_url: app.state.config.database_url.expose_secret().to_string(),
+        keys_dir: app.dir.path().join("keys"),
+        password_hashing: HashingSettings {
+            memory_kib: 8192,
+            iterations: 1,
+            max_concurrent: 0,
+        },
+        mail: MailSettings {
+            smtp_url: Some(app.mail.url().into()),
+            ..Default::default()
+        },
+        ..RawConfig::default()
+    })
+    .expect("config of the restarted server");
+    let second = gatehouse::App::build(config, app.clock.clone())
+        .await
+        .expect("the restarted server starts");
+    let base = format!("http://{}", second.local_addr().unwrap());
+    tokio::spawn(second.serve());
+    base
+}
+
+/// Refreshes `token` as the test app's confidential client at the server at `base`:
+/// Ok(the token response) or Err(the error).
+async fn refresh_at(app: &TestApp, base: &str, token: &str) -> Result<Value, String> {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/token"))
+        .basic_auth(&app.client.id, app.client.secret.as_ref())
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", token)])
+        .send()
+        .await
+        .unwrap();
+    if response.status() == 200 {
+        Ok(response.json().await.unwrap())
+    } else {
+        Err(oauth_error(response).await.1)
+    }
+}
+
+fn refresh_token(tokens: &Value) -> String {
+    tokens["refresh_token"].as_str().unwrap().to_string()
+}
+
+on_both_backends! {
+    async fn a18_rotated_out_refresh_tokens_stay_refused_after_a_restart(app) {
+        let offline = [("scope", "openid offline_access")];
+        // One family rotated twice in a row (RT1 -> RT2 -> RT3), another left alone.
+        let rt1 = refresh_token(&app.tokens_with(&app.client, &offline).await);
+        let rt2 = refresh_token(&refresh_at(&app, &app.base, &rt1).await.unwrap());
+        let latest = refresh_at(&app, &app.base, &rt2).await.unwrap();
+        let rt3 = refresh_token(&latest);
+        let access_token = latest["access_token"].as_str().unwrap().to_string();
+        let other = refresh_token(&app.tokens_with(&app.client, &offline).await);
+
+        let second = restarted(&app).await;
+        let userinfo = |token: String| {
+            let url = format!("{second}/userinfo");
+            async move { reqwest::Client::new().get(url).bearer_auth(token).send().await.unwrap().status().as_u16() }
+        };
+        assert_eq!(userinfo(access_token.clone()).await, 200, "the restarted server knows the live tokens");
+        // The rotated-out tokens are refused, and the replay revokes the family, its live
+        // token and that token's access token included.
+        assert_eq!(refresh_at(&app, &second, &rt2).await, Err("invalid_grant".to_string()), "RT2 was rotated out");
+        assert_eq!(refresh_at(&app, &second, &rt1).await, Err("invalid_grant".to_string()), "RT1 was rotated out");
+        assert_eq!(refresh_at(&app, &second, &rt3).await, Err("invalid_grant".to_string()), "the family is revoked");
+        assert_eq!(userinfo(access_token).await, 401);
+
+        // The other family refreshes at the restarted server, and its reuse is caught there.
+        let next = refresh_token(&refresh_at(&app, &second, &other).await.expect("a live family refreshes"));
+        assert_eq!(refresh_at(&app, &second, &other).await, Err("invalid_grant".to_string()));
+        assert_eq!(refresh_at(&app, &second, &next).await, Err("invalid_grant".to_string()));
+        // The first server, on the same database, agrees.
+        assert_eq!(refresh_at(&app, &app.base, &next).await, Err("invalid_grant".to_string()));
     }
 }
