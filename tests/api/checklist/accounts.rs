@@ -6,7 +6,7 @@ use crate::on_both_backends;
 
 /// Opens a reset link in `browser` (the token moves into the /reset cookie) and returns
 /// the status of the reset page it leads to: 200 with the form, 400 for a dead link.
-async fn open_reset_link(browser: &Browser, link: &str) -> u16 {
+pub(super) async fn open_reset_link(browser: &Browser, link: &str) -> u16 {
     let moved = browser.get(link).await;
     assert_eq!(moved.status(), 302, "{link}");
     assert_eq!(location(moved.headers()).as_deref(), Some("/reset"));

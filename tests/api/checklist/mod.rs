@@ -2,8 +2,8 @@
 //! (`/work/shared/security-checklist.md`), named after the row (`c14_…`, `h4_…`) so a
 //! row can cite its test. Black-box like the rest of the suite: a real Gatehouse on
 //! loopback, real HTTP, mail from the real SMTP sink, time moved with the test clock.
-//! Each file is one section of the checklist, except `needs_src_fix.rs`: the tests that
-//! fail on today's code, each a product defect to fix.
+//! Each file covers a few rows of one theme (its doc says which), except
+//! `needs_src_fix.rs`: the tests that fail on today's code, each a product defect to fix.
 
 use crate::helpers::*;
 use crate::smtp::Mail;
@@ -40,11 +40,17 @@ macro_rules! on_both_backends_with {
 
 mod abuse;
 mod accounts;
+mod durability;
+mod email_links;
 mod needs_src_fix;
 mod operational;
+mod page_headers;
 mod pages;
 mod protocol;
+mod redirect_uris;
+mod session_store;
 mod sessions;
+mod token_checks;
 mod tokens;
 
 /// A password the checklist tests change to; passes the policy.
