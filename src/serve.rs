@@ -57,6 +57,7 @@ where
             accepted = listener.accept() => accepted,
             _ = &mut shutdown => break,
         };
+        tracing::trace!(%peer, "connection accepted");
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(PeerAddr(peer)));
