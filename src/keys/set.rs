@@ -42,6 +42,8 @@ pub enum VerifyError {
     WrongType,
     #[error("token expired")]
     Expired,
+    #[error("token not valid yet")]
+    NotYetValid,
     #[error("token from another issuer")]
     WrongIssuer,
 }
@@ -108,6 +110,10 @@ impl KeySet {
     /// and `exp` against `now`.
     pub fn verify(&self, token: &str, typ: &str, issuer: &str, now: i64) -> Result<Map<String, Value>, VerifyError> {
         let claims = self.verify_signature(token, typ, issuer)?;
+        // RFC 7519 §4.1.5: we never set `nbf`, but one that is there is honoured.
+        if claims.get("nbf").and_then(Value::as_i64).is_some_and(|nbf| nbf > now) {
+            return Err(VerifyError::NotYetValid);
+        }
         match claims.get("exp").and_then(Value::as_i64) {
             Some(exp) if exp > now => Ok(claims),
             _ => Err(VerifyError::Expired),
@@ -173,6 +179,18 @@ mod tests {
             set.verify(&token, "at+jwt", "https://i", 2000),
             Err(VerifyError::Expired)
         ));
+        let early = set
+            .sign(
+                "at+jwt",
+                claims(json!({"iss": "https://i", "exp": 2000, "nbf": 1600})),
+                1000,
+            )
+            .unwrap();
+        assert!(matches!(
+            set.verify(&early, "at+jwt", "https://i", 1500),
+            Err(VerifyError::NotYetValid)
+        ));
+        assert!(set.verify(&early, "at+jwt", "https://i", 1600).is_ok());
         let mut tampered = token.clone();
         tampered.push('A');
         assert!(set.verify(&tampered, "at+jwt", "https://i", 1500).is_err());
