@@ -262,6 +262,10 @@ impl Default for HashingSettings {
     }
 }
 
+/// How long verifiers may cache the JWKS (its `Cache-Control: max-age`). A rotated-in
+/// key must be published at least this long before it signs.
+pub const JWKS_CACHE_SECS: i64 = 300;
+
 /// Validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -356,8 +360,10 @@ impl Config {
         if raw.tokens.code_ttl_secs > 600 {
             bail!("invalid `tokens.code_ttl_secs`: RFC 6749 §4.1.2 allows at most 600 seconds");
         }
-        if raw.keys.rotation_delay_secs < 0 {
-            bail!("invalid `keys.rotation_delay_secs`: must not be negative");
+        if raw.keys.rotation_delay_secs < JWKS_CACHE_SECS {
+            bail!(
+                "invalid `keys.rotation_delay_secs`: at least {JWKS_CACHE_SECS}, the time verifiers may cache the JWKS, so a new key is known everywhere before it signs"
+            );
         }
         if raw.keys.rsa_bits < 2048 || raw.keys.rsa_bits > 8192 {
             bail!("invalid `keys.rsa_bits`: must be between 2048 and 8192");
@@ -479,6 +485,16 @@ mod tests {
         let config = Config::from_raw(RawConfig::default()).unwrap();
         assert_eq!(config.issuer_str(), "http://127.0.0.1:8080");
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn a_rotated_key_must_be_published_for_the_jwks_cache_period_checklist_b7() {
+        let mut raw = RawConfig::default();
+        raw.keys.rotation_delay_secs = JWKS_CACHE_SECS - 1;
+        let err = Config::from_raw(raw.clone()).unwrap_err().to_string();
+        assert!(err.contains("keys.rotation_delay_secs"), "{err}");
+        raw.keys.rotation_delay_secs = JWKS_CACHE_SECS;
+        assert!(Config::from_raw(raw).is_ok());
     }
 
     #[test]
