@@ -1,7 +1,7 @@
 //! The application: the one route table, the middleware around it, and the background
 //! workers. Nothing imports this module but `main` and the tests.
 
-use crate::accounts::{consents, login, profile, recovery, signup};
+use crate::accounts::{consents, email_change, login, profile, recovery, signup};
 use crate::client_ip;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -139,14 +139,14 @@ pub fn router(state: AppState) -> Router {
         .route("/reset", get(recovery::reset_page).post(recovery::reset))
         .route("/account", get(profile::show))
         .route("/account/profile", axum::routing::post(profile::update_profile))
-        .route("/account/email", axum::routing::post(profile::change_email))
+        .route("/account/email", axum::routing::post(email_change::change_email))
         .route(
             "/account/email/confirm",
-            get(profile::confirm_email_page).post(profile::confirm_email),
+            get(email_change::confirm_email_page).post(email_change::confirm_email),
         )
         .route(
             "/account/email/revert",
-            get(profile::revert_email_page).post(profile::revert_email),
+            get(email_change::revert_email_page).post(email_change::revert_email),
         )
         .route("/account/password", axum::routing::post(profile::change_password))
         .route(

@@ -2,6 +2,7 @@
 //! forms share. The user model itself is [`crate::users`].
 
 pub mod consents;
+pub mod email_change;
 pub mod forms;
 pub mod lockout;
 pub mod login;

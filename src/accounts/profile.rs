@@ -1,26 +1,23 @@
-//! The signed-in account page: names and username, email change (confirmed by the new
-//! address, announced to the old), password change, other sessions, and deletion. Every
-//! change is a POST carrying the session's CSRF token; sensitive ones ask for the current
-//! password again.
+//! The signed-in account page: names and username, password change, other sessions,
+//! and deletion (the email change is `email_change`). Every change is a POST carrying the
+//! session's CSRF token; sensitive ones ask for the current password again.
 
-use super::forms::{self, CONFIRM_TTL};
+use super::forms;
 use super::lockout::{self, Verdict};
 use super::recovery::{after_password_change, Afterwards};
 use crate::client_ip::ClientIp;
 use crate::error::AppError;
 use crate::http::found;
 use crate::http::{read_form, Params};
-use crate::secrets;
 use crate::sessions;
 use crate::state::AppState;
 use crate::store::{self, sessions::SessionRow};
-use crate::users::{validate_email, validate_name, validate_username, Account};
+use crate::users::{validate_name, validate_username, Account};
 use axum::body::Body;
-use axum::extract::{Extension, Query, State};
+use axum::extract::{Extension, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use minijinja::context;
-use serde::Deserialize;
 
 /// The signed-in user and session, or the login page (coming back here afterwards).
 async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Result<(SessionRow, Account), Response>, AppError> {
@@ -86,7 +83,12 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<R
 
 /// Runs a signed-in form: session, CSRF, then `action`, which answers with a notice or an
 /// error shown on the account page.
-async fn with_form<F, Fut>(state: AppState, headers: HeaderMap, body: Body, action: F) -> Result<Response, AppError>
+pub(super) async fn with_form<F, Fut>(
+    state: AppState,
+    headers: HeaderMap,
+    body: Body,
+    action: F,
+) -> Result<Response, AppError>
 where
     F: FnOnce(AppState, SessionRow, Account, Params) -> Fut,
     Fut: std::future::Future<Output = Result<Result<String, String>, AppError>>,
@@ -112,7 +114,7 @@ where
 
 /// The current password, checked under the same per-IP limit and per-account lockout as
 /// the login page: a session cannot saturate the hasher or guess past the lockout.
-async fn password_ok(
+pub(super) async fn password_ok(
     state: &AppState,
     ip: ClientIp,
     account: &Account,
@@ -166,241 +168,6 @@ pub async fn update_profile(
         Ok(Ok("Profile saved.".into()))
     })
     .await
-}
-
-pub async fn change_email(
-    State(state): State<AppState>,
-    Extension(ip): Extension<ClientIp>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, AppError> {
-    with_form(state, headers, body, |state, _, account, params| async move {
-        if let Err(e) = password_ok(&state, ip, &account, &params).await? {
-            return Ok(Err(e));
-        }
-        let email = match validate_email(params.get("email").unwrap_or_default()) {
-            Ok(e) => e,
-            Err(e) => return Ok(Err(e.into())),
-        };
-        super::mail::link(
-            &state,
-            super::mail::Link {
-                user_id: &account.id,
-                name: &account.given_name,
-                to: &email,
-                purpose: "email_change",
-                path: "/account/email/confirm",
-                ttl: CONFIRM_TTL,
-                request_id: None,
-                browser_hash: None,
-                template: "email_change",
-                label: "Confirm new address",
-            },
-            context! { new_email => email },
-        )
-        .await?;
-        super::mail::notice(
-            &state,
-            &account.email,
-            "email_change_notice",
-            context! { name => account.given_name, new_email => email },
-        )
-        .await?;
-        Ok(Ok(format!(
-            "We sent a link to {email}. Your address changes once you open it."
-        )))
-    })
-    .await
-}
-
-#[derive(Deserialize)]
-pub struct TokenQuery {
-    token: Option<String>,
-}
-
-pub async fn confirm_email_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<TokenQuery>,
-) -> Result<Response, AppError> {
-    let token = q.token.unwrap_or_default();
-    let texts = [
-        "Confirm your new email",
-        "Make this the address of your account.",
-        "/account/email/confirm",
-        "Confirm new address",
-    ];
-    Ok(
-        match forms::link_button_page(&state, &headers, "email_change", &token, texts).await? {
-            Some(page) => page,
-            None => state.pages.error(
-                StatusCode::BAD_REQUEST,
-                "This link has expired",
-                "Ask for a new one from your account page.",
-            ),
-        },
-    )
-}
-
-pub async fn confirm_email(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, AppError> {
-    let params = read_form(&headers, body).await.unwrap_or_default();
-    if !forms::anonymous_form_ok(&state, &headers, &params) {
-        return Ok(forms::refused(&state));
-    }
-    let now = state.clock.now();
-    let token = params.get("token").unwrap_or_default();
-    let Some(link) = state
-        .store
-        .take_email_token(&secrets::digest(token), "email_change", now)
-        .await?
-    else {
-        return Ok(state.pages.error(
-            StatusCode::BAD_REQUEST,
-            "This link has expired",
-            "Ask for a new one from your account page.",
-        ));
-    };
-    let Some(before) = state.store.account_by_id(&link.user_id).await? else {
-        return Ok(forms::refused(&state));
-    };
-    match state.store.set_email(&link.user_id, &link.email, now).await {
-        Ok(()) => {}
-        // Two accounts raced for one address: the database picked the other.
-        Err(e) if store::is_unique_violation(&e) => {
-            return Ok(state.pages.error(
-                StatusCode::CONFLICT,
-                "Address not available",
-                "That address now belongs to another account.",
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    }
-    // Links sent to the old address (resets, confirmations) are bound to it and now dead.
-    state.store.drop_email_tokens(&link.user_id).await?;
-    tracing::info!(user_id = %link.user_id, "email changed");
-    // The old address keeps a way back: whoever changed it knew the password, so the
-    // owner must be able to undo it from the mailbox alone (checklist C17).
-    super::mail::link_in_notice(
-        &state,
-        super::mail::Link {
-            user_id: &before.id,
-            name: &before.given_name,
-            to: &before.email,
-            purpose: "email_revert",
-            path: "/account/email/revert",
-            ttl: REVERT_TTL,
-            request_id: None,
-            browser_hash: None,
-            template: "email_changed_revert",
-            label: "Undo this change",
-        },
-        context! { new_email => link.email },
-    )
-    .await?;
-    Ok(forms::message(
-        &state,
-        &headers,
-        StatusCode::OK,
-        context! { title => "Email changed", message => format!("Your account now uses {}.", link.email), link => "/account", link_label => "Back to your account" },
-    ))
-}
-
-/// How long the old address can undo an email change.
-const REVERT_TTL: i64 = 7 * 24 * 3600;
-
-/// `GET /account/email/revert?token=…`: the old address's way back, behind a button.
-pub async fn revert_email_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<TokenQuery>,
-) -> Result<Response, AppError> {
-    let token = q.token.unwrap_or_default();
-    let texts = [
-        "Undo the email change",
-        "Your account gets this address back, everyone is signed out, and you choose a new password.",
-        "/account/email/revert",
-        "Undo the change",
-    ];
-    Ok(
-        match forms::link_button_page(&state, &headers, "email_revert", &token, texts).await? {
-            Some(page) => page,
-            None => state.pages.error(
-                StatusCode::BAD_REQUEST,
-                "This link has expired",
-                "It was already used, or is more than seven days old.",
-            ),
-        },
-    )
-}
-
-/// `POST /account/email/revert`: the address goes back, and everything the person who
-/// changed it could hold ends: sessions, grants, links and the password itself. A reset
-/// link to the restored address lets the owner in again.
-pub async fn revert_email(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
-    let params = read_form(&headers, body).await.unwrap_or_default();
-    if !forms::anonymous_form_ok(&state, &headers, &params) {
-        return Ok(forms::refused(&state));
-    }
-    let now = state.clock.now();
-    let token = params.get("token").unwrap_or_default();
-    let Some(link) = state
-        .store
-        .take_email_token(&secrets::digest(token), "email_revert", now)
-        .await?
-    else {
-        return Ok(state.pages.error(
-            StatusCode::BAD_REQUEST,
-            "This link has expired",
-            "It was already used, or is more than seven days old.",
-        ));
-    };
-    match state.store.set_email(&link.user_id, &link.email, now).await {
-        Ok(()) => {}
-        Err(e) if store::is_unique_violation(&e) => {
-            return Ok(state.pages.error(
-                StatusCode::CONFLICT,
-                "Address not available",
-                "That address now belongs to another account. Contact the operator of this service.",
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    }
-    state.store.clear_password(&link.user_id, now).await?;
-    after_password_change(&state, &link.user_id, Afterwards::EndEverything).await?;
-    let Some(account) = state.store.account_by_id(&link.user_id).await? else {
-        return Ok(forms::refused(&state));
-    };
-    super::mail::link_in_notice(
-        &state,
-        super::mail::Link {
-            user_id: &account.id,
-            name: &account.given_name,
-            to: &account.email,
-            purpose: "reset",
-            path: "/reset",
-            ttl: super::forms::RESET_TTL,
-            request_id: None,
-            browser_hash: None,
-            template: "reset",
-            label: "Choose a new password",
-        },
-        context! {},
-    )
-    .await?;
-    tracing::warn!(user_id = %account.id, "email change undone from the old address; sessions, grants and password cleared");
-    Ok(forms::message(
-        &state,
-        &headers,
-        StatusCode::OK,
-        context! {
-            title => "Email change undone",
-            message => format!("Your account uses {} again, and everyone was signed out. We sent a link there to choose a new password.", account.email),
-        },
-    ))
 }
 
 pub async fn change_password(

@@ -1,0 +1,257 @@
+//! Changing the account's email address: the request (with the current password), the
+//! new address's confirmation, and the old address's way back. The new address must prove
+//! itself before anything changes; the old one is told at once and, once the change takes
+//! effect, gets a link that undoes it, since whoever changed it knew the password
+//! (security checklist C17).
+
+use super::forms::{self, CONFIRM_TTL};
+use super::profile::{password_ok, with_form};
+use super::recovery::{after_password_change, Afterwards};
+use crate::client_ip::ClientIp;
+use crate::error::AppError;
+use crate::http::read_form;
+use crate::secrets;
+use crate::state::AppState;
+use crate::store;
+use crate::users::validate_email;
+use axum::body::Body;
+use axum::extract::{Extension, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use minijinja::context;
+use serde::Deserialize;
+
+const CHANGE_EXPIRED: &str = "Ask for a new one from your account page.";
+const REVERT_EXPIRED: &str = "It was already used, or is more than seven days old.";
+
+fn expired(state: &AppState, message: &str) -> Response {
+    state
+        .pages
+        .error(StatusCode::BAD_REQUEST, "This link has expired", message)
+}
+
+/// The button page of an emailed link, or the expired page.
+async fn link_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    purpose: &str,
+    token: &str,
+    texts: [&str; 4],
+    expired_message: &str,
+) -> Result<Response, AppError> {
+    Ok(
+        match forms::link_button_page(state, headers, purpose, token, texts).await? {
+            Some(page) => page,
+            None => expired(state, expired_message),
+        },
+    )
+}
+
+pub async fn change_email(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    with_form(state, headers, body, |state, _, account, params| async move {
+        if let Err(e) = password_ok(&state, ip, &account, &params).await? {
+            return Ok(Err(e));
+        }
+        let email = match validate_email(params.get("email").unwrap_or_default()) {
+            Ok(e) => e,
+            Err(e) => return Ok(Err(e.into())),
+        };
+        super::mail::link(
+            &state,
+            super::mail::Link {
+                user_id: &account.id,
+                name: &account.given_name,
+                to: &email,
+                purpose: "email_change",
+                path: "/account/email/confirm",
+                ttl: CONFIRM_TTL,
+                request_id: None,
+                browser_hash: None,
+                template: "email_change",
+                label: "Confirm new address",
+            },
+            context! { new_email => email },
+        )
+        .await?;
+        super::mail::notice(
+            &state,
+            &account.email,
+            "email_change_notice",
+            context! { name => account.given_name, new_email => email },
+        )
+        .await?;
+        Ok(Ok(format!(
+            "We sent a link to {email}. Your address changes once you open it."
+        )))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+pub async fn confirm_email_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, AppError> {
+    let token = q.token.unwrap_or_default();
+    let texts = [
+        "Confirm your new email",
+        "Make this the address of your account.",
+        "/account/email/confirm",
+        "Confirm new address",
+    ];
+    link_page(&state, &headers, "email_change", &token, texts, CHANGE_EXPIRED).await
+}
+
+pub async fn confirm_email(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let params = read_form(&headers, body).await.unwrap_or_default();
+    if !forms::anonymous_form_ok(&state, &headers, &params) {
+        return Ok(forms::refused(&state));
+    }
+    let now = state.clock.now();
+    let token = params.get("token").unwrap_or_default();
+    let Some(link) = state
+        .store
+        .take_email_token(&secrets::digest(token), "email_change", now)
+        .await?
+    else {
+        return Ok(expired(&state, CHANGE_EXPIRED));
+    };
+    let Some(before) = state.store.account_by_id(&link.user_id).await? else {
+        return Ok(forms::refused(&state));
+    };
+    match state.store.set_email(&link.user_id, &link.email, now).await {
+        Ok(()) => {}
+        // Two accounts raced for one address: the database picked the other.
+        Err(e) if store::is_unique_violation(&e) => {
+            return Ok(state.pages.error(
+                StatusCode::CONFLICT,
+                "Address not available",
+                "That address now belongs to another account.",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    // Links sent to the old address (resets, confirmations) are bound to it and now dead.
+    state.store.drop_email_tokens(&link.user_id).await?;
+    tracing::info!(user_id = %link.user_id, "email changed");
+    // The old address keeps a way back: whoever changed it knew the password, so the
+    // owner must be able to undo it from the mailbox alone (checklist C17).
+    super::mail::link_in_notice(
+        &state,
+        super::mail::Link {
+            user_id: &before.id,
+            name: &before.given_name,
+            to: &before.email,
+            purpose: "email_revert",
+            path: "/account/email/revert",
+            ttl: REVERT_TTL,
+            request_id: None,
+            browser_hash: None,
+            template: "email_changed_revert",
+            label: "Undo this change",
+        },
+        context! { new_email => link.email },
+    )
+    .await?;
+    Ok(forms::message(
+        &state,
+        &headers,
+        StatusCode::OK,
+        context! { title => "Email changed", message => format!("Your account now uses {}.", link.email), link => "/account", link_label => "Back to your account" },
+    ))
+}
+
+/// How long the old address can undo an email change.
+const REVERT_TTL: i64 = 7 * 24 * 3600;
+
+/// `GET /account/email/revert?token=…`: the old address's way back, behind a button.
+pub async fn revert_email_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, AppError> {
+    let token = q.token.unwrap_or_default();
+    let texts = [
+        "Undo the email change",
+        "Your account gets this address back, everyone is signed out, and you choose a new password.",
+        "/account/email/revert",
+        "Undo the change",
+    ];
+    link_page(&state, &headers, "email_revert", &token, texts, REVERT_EXPIRED).await
+}
+
+/// `POST /account/email/revert`: the address goes back, and everything the person who
+/// changed it could hold ends: sessions, grants, links and the password itself. A reset
+/// link to the restored address lets the owner in again.
+pub async fn revert_email(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+    let params = read_form(&headers, body).await.unwrap_or_default();
+    if !forms::anonymous_form_ok(&state, &headers, &params) {
+        return Ok(forms::refused(&state));
+    }
+    let now = state.clock.now();
+    let token = params.get("token").unwrap_or_default();
+    let Some(link) = state
+        .store
+        .take_email_token(&secrets::digest(token), "email_revert", now)
+        .await?
+    else {
+        return Ok(expired(&state, REVERT_EXPIRED));
+    };
+    match state.store.set_email(&link.user_id, &link.email, now).await {
+        Ok(()) => {}
+        Err(e) if store::is_unique_violation(&e) => {
+            return Ok(state.pages.error(
+                StatusCode::CONFLICT,
+                "Address not available",
+                "That address now belongs to another account. Contact the operator of this service.",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    state.store.clear_password(&link.user_id, now).await?;
+    after_password_change(&state, &link.user_id, Afterwards::EndEverything).await?;
+    let Some(account) = state.store.account_by_id(&link.user_id).await? else {
+        return Ok(forms::refused(&state));
+    };
+    super::mail::link_in_notice(
+        &state,
+        super::mail::Link {
+            user_id: &account.id,
+            name: &account.given_name,
+            to: &account.email,
+            purpose: "reset",
+            path: "/reset",
+            ttl: super::forms::RESET_TTL,
+            request_id: None,
+            browser_hash: None,
+            template: "reset",
+            label: "Choose a new password",
+        },
+        context! {},
+    )
+    .await?;
+    tracing::warn!(user_id = %account.id, "email change undone from the old address; sessions, grants and password cleared");
+    Ok(forms::message(
+        &state,
+        &headers,
+        StatusCode::OK,
+        context! {
+            title => "Email change undone",
+            message => format!("Your account uses {} again, and everyone was signed out. We sent a link there to choose a new password.", account.email),
+        },
+    ))
+}
