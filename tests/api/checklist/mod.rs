@@ -12,8 +12,9 @@ use gatehouse::store::Store;
 /// As `on_both_backends!`, with the configuration adjusted by `$adjust` (a function
 /// `fn(&mut RawConfig)` in scope at the call site).
 macro_rules! on_both_backends_with {
-    ($adjust:expr; $(async fn $name:ident($app:ident) $body:block)*) => {
+    ($adjust:expr; $($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block)*) => {
         $(
+            $(#[$meta])*
             mod $name {
                 #[allow(unused_imports)]
                 use super::*;
