@@ -41,6 +41,7 @@ macro_rules! on_both_backends_with {
 
 mod abuse;
 mod accounts;
+mod codes;
 mod durability;
 mod email_links;
 mod needs_src_fix;
