@@ -50,6 +50,7 @@ mod page_headers;
 mod pages;
 mod protocol;
 mod redirect_uris;
+mod refresh_tokens;
 mod session_store;
 mod sessions;
 mod token_checks;
