@@ -44,6 +44,7 @@ mod accounts;
 mod codes;
 mod durability;
 mod email_links;
+mod key_ids;
 mod needs_src_fix;
 mod operational;
 mod page_headers;
