@@ -50,6 +50,7 @@ mod needs_src_fix;
 mod operational;
 mod page_headers;
 mod pages;
+mod passwords;
 mod protocol;
 mod redirect_uris;
 mod refresh_tokens;
