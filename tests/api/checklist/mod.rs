@@ -42,6 +42,7 @@ macro_rules! on_both_backends_with {
 mod abuse;
 mod accounts;
 mod codes;
+mod crash_recovery;
 mod cross_site_forms;
 mod durability;
 mod email_links;
