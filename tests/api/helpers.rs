@@ -505,8 +505,9 @@ impl Drop for PgDatabase {
 /// Declares each test twice, as `name::sqlite` and `name::postgres`.
 #[macro_export]
 macro_rules! on_both_backends {
-    ($(async fn $name:ident($app:ident) $body:block)*) => {
+    ($($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block)*) => {
         $(
+            $(#[$meta])*
             mod $name {
                 #[allow(unused_imports)]
                 use super::*;

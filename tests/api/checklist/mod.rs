@@ -12,8 +12,9 @@ use gatehouse::store::Store;
 /// As `on_both_backends!`, with the configuration adjusted by `$adjust` (a function
 /// `fn(&mut RawConfig)` in scope at the call site).
 macro_rules! on_both_backends_with {
-    ($adjust:expr; $(async fn $name:ident($app:ident) $body:block)*) => {
+    ($adjust:expr; $($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block)*) => {
         $(
+            $(#[$meta])*
             mod $name {
                 #[allow(unused_imports)]
                 use super::*;
@@ -40,14 +41,20 @@ macro_rules! on_both_backends_with {
 
 mod abuse;
 mod accounts;
+mod codes;
+mod crash_recovery;
+mod cross_site_forms;
 mod durability;
 mod email_links;
+mod key_ids;
 mod needs_src_fix;
 mod operational;
 mod page_headers;
 mod pages;
+mod passwords;
 mod protocol;
 mod redirect_uris;
+mod refresh_tokens;
 mod session_store;
 mod sessions;
 mod token_checks;
