@@ -1,8 +1,9 @@
 //! Email delivery. Messages wait in the database outbox and a background worker delivers
 //! them over SMTP, or, with no SMTP configured, writes them as `.eml` files for
 //! development. Sending never happens inside a request, so a slow or failing mail server
-//! costs the user nothing, and retries survive restarts. A link mail's token is issued
-//! only as it is sent, so the outbox never holds a live link. Per-recipient caps (one
+//! costs the user nothing, and retries survive restarts. A link mail's token is made as
+//! it is sent and stored once the mail is accepted, so the outbox never holds a live
+//! link and a mail that fails leaves the user's earlier link working. Per-recipient caps (one
 //! for link mails, a separate and higher one for security notices) keep us from being
 //! used to bomb an inbox. The only module that touches lettre.
 
@@ -138,37 +139,56 @@ async fn deliver_due(store: &Store, mailer: &Mailer, clock: &Clock) -> Result<()
     let now = clock.now();
     let due = store.due_mail(now, 20).await?;
     outbox::deliver(store, &POLICY, due, now, |mail| async move {
-        let mail = with_link(store, mail, now).await?;
-        deliver(mailer, &mail).await
+        let (mail, link) = with_link(mail)?;
+        deliver(mailer, &mail).await?;
+        if let Some(link) = link {
+            // Only a mail that went out replaces the user's earlier link: one that failed
+            // leaves the link they already hold working. If this write fails the mail is
+            // retried, and the next one carries a link that works.
+            link.issue(store, now).await?;
+        }
+        Ok(())
     })
     .await
 }
 
-/// For a link mail, issues its token now (replacing the user's earlier link for the same
-/// purpose) and puts it in the body's slot.
-async fn with_link(store: &Store, mut mail: OutgoingMail, now: i64) -> anyhow::Result<OutgoingMail> {
+/// The token a link mail carries, to be stored once the mail is accepted.
+struct IssuedLink {
+    spec: LinkSpec,
+    token_hash: String,
+}
+
+impl IssuedLink {
+    async fn issue(&self, store: &Store, now: i64) -> anyhow::Result<()> {
+        let spec = &self.spec;
+        let new = NewEmailToken {
+            token_hash: &self.token_hash,
+            user_id: &spec.user_id,
+            purpose: &spec.purpose,
+            email: &spec.email,
+            request_id: spec.request_id.as_deref(),
+            browser_hash: spec.browser_hash.as_deref(),
+            ttl: spec.ttl,
+        };
+        store
+            .issue_email_token(&new, now)
+            .await
+            .context("cannot store the link's token")
+    }
+}
+
+/// For a link mail, makes its token and puts it in the body's slot; the token is stored
+/// (replacing the user's earlier link for the same purpose) only once the mail is sent.
+fn with_link(mut mail: OutgoingMail) -> anyhow::Result<(OutgoingMail, Option<IssuedLink>)> {
     let Some(spec) = mail.link.take() else {
-        return Ok(mail);
+        return Ok((mail, None));
     };
     let spec: LinkSpec = serde_json::from_str(&spec).context("unreadable link in the outbox")?;
     let token = secrets::random_token();
-    let token_hash = secrets::digest(&token);
-    let new = NewEmailToken {
-        token_hash: &token_hash,
-        user_id: &spec.user_id,
-        purpose: &spec.purpose,
-        email: &spec.email,
-        request_id: spec.request_id.as_deref(),
-        browser_hash: spec.browser_hash.as_deref(),
-        ttl: spec.ttl,
-    };
-    store
-        .issue_email_token(&new, now)
-        .await
-        .context("cannot issue the link's token")?;
     mail.body_text = mail.body_text.replace(LINK_TOKEN_SLOT, &token);
     mail.body_html = mail.body_html.replace(LINK_TOKEN_SLOT, &token);
-    Ok(mail)
+    let token_hash = secrets::digest(&token);
+    Ok((mail, Some(IssuedLink { spec, token_hash })))
 }
 
 async fn deliver(mailer: &Mailer, mail: &OutgoingMail) -> anyhow::Result<()> {

@@ -47,6 +47,7 @@ mod cross_site_forms;
 mod durability;
 mod email_links;
 mod key_ids;
+mod mail_outage;
 mod needs_src_fix;
 mod operational;
 mod page_headers;
