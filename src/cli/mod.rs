@@ -69,6 +69,8 @@ enum KeysCommand {
     Rotate,
     /// Retire a key: it stops signing and leaves the JWKS (tokens it signed stop verifying)
     Retire {
+        /// A key id is a base64url thumbprint and may well start with `-`.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
         /// Retire even though tokens it signed may still be valid
         #[arg(long)]

@@ -176,6 +176,19 @@ fn dangerous_redirect_uris_are_refused_at_registration() {
     }
 }
 
+/// A kid is a base64url SHA-256 thumbprint, so one in 64 starts with `-`: the command
+/// must take it as the kid, not as a flag (this failed now and then before).
+#[test]
+fn keys_retire_takes_a_kid_that_starts_with_a_dash() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(gatehouse(dir.path(), &["keys", "list"], &[], None).status.success());
+    let out = gatehouse(dir.path(), &["keys", "retire", "-iNoSuchKid"], &[], None);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(!err.contains("unexpected argument"), "{err}");
+    assert!(err.contains("no key with kid \"-iNoSuchKid\""), "{err}");
+}
+
 #[test]
 fn keys_rotate_publishes_a_key_that_signs_later_and_readable_keys_are_refused() {
     let dir = tempfile::tempdir().unwrap();
