@@ -81,13 +81,6 @@ async fn login_status(app: &TestApp, identifier: &str, password: &str) -> (u16, 
     (response.status().as_u16(), response.text().await.unwrap_or_default())
 }
 
-async fn signed_in_browser(app: &TestApp, identifier: &str, password: &str) -> Browser {
-    let browser = app.browser();
-    let html = browser.get("/login").await.text().await.unwrap();
-    assert_eq!(browser.submit_login(&html, identifier, password).await.status(), 303);
-    browser
-}
-
 async fn account_form(app: &TestApp, browser: &Browser, action: &str, fields: &[(&str, &str)]) -> reqwest::Response {
     let html = browser.get("/account").await.text().await.unwrap();
     let mut form: Vec<(&str, String)> = vec![("csrf_token", hidden_input(&html, "csrf_token").unwrap())];

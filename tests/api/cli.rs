@@ -7,7 +7,6 @@ use serde_json::Value;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
 
 pub fn gatehouse(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
@@ -322,32 +321,10 @@ async fn quickstart_from_the_readme_signs_in_against_the_real_binary() {
     assert!(user.status.success(), "{}", stderr(&user));
 
     // Structured logs at the most verbose level, to check below that no secret reaches them.
-    let log_path = dir.path().join("server.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .current_dir(dir.path())
-        .envs(env.iter().copied())
-        .env("GATEHOUSE_LOG_FORMAT", "json")
-        .env("RUST_LOG", "trace")
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let mut verbose = env.clone();
+    verbose.extend([("GATEHOUSE_LOG_FORMAT", "json"), ("RUST_LOG", "trace")]);
+    let mut server = crate::helpers::ServedBinary::start(dir.path(), port, &verbose).await;
     let http = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..100 {
-        if http
-            .get(format!("{issuer}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(up, "gatehouse serve did not come up");
     assert!(
         dir.path().join("data/gatehouse.db").exists(),
         "default database location"
@@ -393,11 +370,10 @@ async fn quickstart_from_the_readme_signs_in_against_the_real_binary() {
         .json()
         .await
         .unwrap();
-    let _ = server.kill();
-    let _ = server.wait();
+    server.kill();
     assert_eq!(userinfo["email"], "carol@example.com");
 
-    let logs = std::fs::read_to_string(&log_path).unwrap();
+    let logs = server.logs();
     assert!(logs.contains("\"listening\""), "the startup event is logged");
     for line in logs.lines().filter(|l| !l.trim().is_empty()) {
         assert!(

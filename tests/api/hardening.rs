@@ -13,6 +13,7 @@
 
 use crate::helpers::*;
 use crate::on_both_backends;
+use crate::on_both_backends_with;
 use gatehouse::config::RawConfig;
 use gatehouse::store::Store;
 use serde_json::Value;
@@ -21,43 +22,13 @@ use std::sync::Arc;
 
 const NEW_PASSWORD: &str = "quiet lantern orbit meadow";
 
-/// As `on_both_backends!`, with the configuration adjusted by `$adjust`.
-macro_rules! on_both_backends_with {
-    ($adjust:expr; $(async fn $name:ident($app:ident) $body:block)*) => {
-        $(
-            mod $name {
-                #[allow(unused_imports)]
-                use super::*;
-
-                async fn run($app: TestApp) $body
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    run(spawn_app_with(Backend::Sqlite, $adjust).await.expect("sqlite app")).await
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    if let Some(app) = spawn_app_with(Backend::Postgres, $adjust).await {
-                        run(app).await
-                    }
-                }
-            }
-        )*
-    };
-}
-
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
 
-/// Signs in on the bare login page, as a user would to reach /account.
-async fn signed_in_browser(app: &TestApp) -> Browser {
-    let browser = app.browser();
-    let html = browser.get("/login").await.text().await.unwrap();
-    let response = browser.submit_login(&html, &app.user.username, PASSWORD).await;
-    assert_eq!(response.status(), 303, "sign-in should succeed");
-    browser
+/// Alice, signed in on the bare login page.
+async fn signed_in(app: &TestApp) -> Browser {
+    signed_in_browser(app, &app.user.username, PASSWORD).await
 }
 
 /// The status and page of a fresh browser's login attempt.
@@ -271,7 +242,7 @@ on_both_backends! {
     async fn offline_refresh_tokens_die_when_the_password_changes_on_the_account_page(app) {
         let b = app.browser();
         let offline = offline_refresh_token(&app, &b).await;
-        let a = signed_in_browser(&app).await;
+        let a = signed_in(&app).await;
         let (status, html) = change_password(&app, &a, PASSWORD, &[]).await;
         assert_eq!(status, 200, "{html}");
         assert!(html.contains("Password changed."), "{html}");
@@ -287,7 +258,7 @@ on_both_backends! {
     async fn keep_me_signed_in_elsewhere_keeps_offline_refresh_tokens_and_sessions(app) {
         let b = app.browser();
         let offline = offline_refresh_token(&app, &b).await;
-        let a = signed_in_browser(&app).await;
+        let a = signed_in(&app).await;
         let (status, html) = change_password(&app, &a, PASSWORD, &[("keep_others", "1")]).await;
         assert_eq!(status, 200, "{html}");
         assert!(html.contains("Password changed."), "{html}");
@@ -318,7 +289,7 @@ on_both_backends! {
     async fn account_page_lists_offline_apps_and_removing_one_revokes_it(app) {
         let b = app.browser();
         let offline = offline_refresh_token(&app, &b).await;
-        let browser = signed_in_browser(&app).await;
+        let browser = signed_in(&app).await;
         let html = browser.get("/account").await.text().await.unwrap();
         let section = offline_section(&html);
         assert!(section.contains("Apps that stay signed in"), "{section}");
@@ -349,7 +320,7 @@ on_both_backends! {
 
 on_both_backends! {
     async fn account_page_password_checks_are_locked_out_like_login(app) {
-        let browser = signed_in_browser(&app).await;
+        let browser = signed_in(&app).await;
         // Five free failures, on either form: they count against one lockout.
         for i in 0..5 {
             let (status, html) = if i % 2 == 0 {
@@ -383,7 +354,7 @@ on_both_backends! {
 
 on_both_backends_with! { small_rate_limit;
     async fn account_page_password_checks_share_the_per_ip_limit(app) {
-        let browser = signed_in_browser(&app).await;
+        let browser = signed_in(&app).await;
         for i in 0..3 {
             let (status, html) = change_password(&app, &browser, "wrong password", &[]).await;
             assert_eq!(status, 400, "attempt {i}");
@@ -619,7 +590,7 @@ on_both_backends! {
         let users = "SELECT COUNT(*) FROM users WHERE email = $1";
         assert_eq!(count(&app.store, users, &["ada@example.com"]).await, 0, "no account");
 
-        let browser = signed_in_browser(&app).await;
+        let browser = signed_in(&app).await;
         for name in [injected, "Ada\u{2028}Bcc: x@evil.example", "Ada\rBcc: x@evil.example", "Ada\tLovelace"] {
             let (status, html) = account_form(&app, &browser, "/account/profile", &[
                 ("given_name", name), ("family_name", "Liddell"), ("username", "alice"),
@@ -674,7 +645,7 @@ on_both_backends! {
         }
         nth_mail(&app, &app.user.email, "Reset your", 5).await;
 
-        let browser = signed_in_browser(&app).await;
+        let browser = signed_in(&app).await;
         let (status, html) = change_email(&app, &browser, PASSWORD, "alice@new.example").await;
         assert_eq!(status, 200, "{html}");
         nth_mail(&app, "alice@new.example", "Confirm your new email", 1).await;

@@ -502,10 +502,110 @@ impl Drop for PgDatabase {
     }
 }
 
+/// A running `gatehouse serve` of the real binary, in `dir` on `port`, logging to
+/// `dir/server.log`; killed (SIGKILL) when dropped, so a failing test leaves no server.
+pub struct ServedBinary {
+    child: Option<std::process::Child>,
+    pub base: String,
+    pub log: std::path::PathBuf,
+}
+
+impl ServedBinary {
+    /// Starts it with `env` on top of a clean environment (no GATEHOUSE_CONFIG, no
+    /// RUST_LOG unless `env` sets one) and waits until `/healthz` answers.
+    pub async fn start(dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> ServedBinary {
+        let base = format!("http://127.0.0.1:{port}");
+        let log = dir.join("server.log");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .arg("serve")
+            .current_dir(dir)
+            .env_remove("GATEHOUSE_CONFIG")
+            .env_remove("RUST_LOG")
+            .env("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("GATEHOUSE_ISSUER", &base)
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .expect("start gatehouse");
+        let mut server = ServedBinary {
+            child: Some(child),
+            base,
+            log,
+        };
+        for _ in 0..100 {
+            if reqwest::get(format!("{}/healthz", server.base))
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
+                return server;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        server.kill();
+        panic!("gatehouse serve did not come up:\n{}", server.logs());
+    }
+
+    /// SIGKILL (std's `Child::kill`), then reap the process.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL gatehouse");
+            let status = child.wait().expect("reap gatehouse");
+            assert!(!status.success(), "killed, not exited: {status:?}");
+        }
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for ServedBinary {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A loopback port free at the time of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Signs in on the bare login page (no app), as a user would to reach /account.
+pub async fn signed_in_browser(app: &TestApp, identifier: &str, password: &str) -> Browser {
+    let browser = app.browser();
+    let html = browser.get("/login").await.text().await.unwrap();
+    let response = browser.submit_login(&html, identifier, password).await;
+    assert_eq!(response.status(), 303, "sign-in as {identifier} should succeed");
+    browser
+}
+
 /// Declares each test twice, as `name::sqlite` and `name::postgres`.
 #[macro_export]
 macro_rules! on_both_backends {
     ($($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block)*) => {
+        $crate::on_both_backends_with! { |_| {}; $($(#[$meta])* async fn $name($app) $body)* }
+    };
+}
+
+/// As `on_both_backends!`, with the configuration adjusted by `$adjust` (a function
+/// `fn(&mut RawConfig)`, or a closure, in scope at the call site).
+#[macro_export]
+macro_rules! on_both_backends_with {
+    ($adjust:expr; $($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block)*) => {
         $(
             $(#[$meta])*
             mod $name {
@@ -518,12 +618,12 @@ macro_rules! on_both_backends {
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    run(spawn_app(Backend::Sqlite).await.expect("sqlite app")).await
+                    run(spawn_app_with(Backend::Sqlite, $adjust).await.expect("sqlite app")).await
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    if let Some(app) = spawn_app(Backend::Postgres).await {
+                    if let Some(app) = spawn_app_with(Backend::Postgres, $adjust).await {
                         run(app).await
                     }
                 }

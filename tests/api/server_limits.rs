@@ -112,7 +112,7 @@ async fn f7_connections_beyond_the_cap_wait_until_one_closes() {
 #[tokio::test]
 async fn h2_a_5xx_carries_a_correlation_id_and_nothing_internal() {
     let app = spawn_app(Backend::Sqlite).await.expect("sqlite app");
-    let browser = crate::checklist::signed_in_browser(&app, "alice", PASSWORD).await;
+    let browser = signed_in_browser(&app, "alice", PASSWORD).await;
     let (code, verifier) = app.code_for(&app.client).await;
     for table in ["sessions", "authorization_codes"] {
         sqlx::query(&format!("ALTER TABLE {table} RENAME TO {table}_gone"))

@@ -5,7 +5,6 @@
 
 use super::*;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,77 +14,15 @@ const BUDGET: usize = 30;
 const KILL_AFTER: usize = 10;
 const WORKERS: usize = 3;
 
-/// A running `gatehouse serve`, killed (SIGKILL) when dropped, so a failing test leaves
-/// no server behind.
-struct Server {
-    child: Option<Child>,
-    base: String,
-}
-
-impl Server {
-    async fn start(dir: &Path, sink: &crate::smtp::SmtpSink) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let base = format!("http://127.0.0.1:{port}");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("server.log"))
-            .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-            .arg("serve")
-            .current_dir(dir)
-            .env_remove("GATEHOUSE_CONFIG")
-            .env_remove("RUST_LOG")
-            .env("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}"))
-            .env("GATEHOUSE_ISSUER", &base)
-            .env("GATEHOUSE_MAIL__SMTP_URL", sink.url())
-            .env("GATEHOUSE_PASSWORD_HASHING__MEMORY_KIB", "8192")
-            .env("GATEHOUSE_PASSWORD_HASHING__ITERATIONS", "1")
-            .env("GATEHOUSE_ACCOUNTS__RATE_LIMIT_PER_MINUTE", "10000")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start gatehouse");
-        let mut server = Server {
-            child: Some(child),
-            base,
-        };
-        for _ in 0..100 {
-            if reqwest::get(format!("{}/healthz", server.base))
-                .await
-                .is_ok_and(|r| r.status() == 200)
-            {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        server.kill();
-        let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
-        panic!("gatehouse serve did not come up:\n{log}");
-    }
-
-    /// SIGKILL (std's `Child::kill`), then reap the process.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().expect("SIGKILL gatehouse");
-            let status = child.wait().expect("reap gatehouse");
-            assert!(!status.success(), "killed, not exited: {status:?}");
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+async fn start(dir: &Path, sink: &crate::smtp::SmtpSink) -> ServedBinary {
+    let smtp = sink.url();
+    let env = [
+        ("GATEHOUSE_MAIL__SMTP_URL", smtp.as_str()),
+        ("GATEHOUSE_PASSWORD_HASHING__MEMORY_KIB", "8192"),
+        ("GATEHOUSE_PASSWORD_HASHING__ITERATIONS", "1"),
+        ("GATEHOUSE_ACCOUNTS__RATE_LIMIT_PER_MINUTE", "10000"),
+    ];
+    ServedBinary::start(dir, free_port(), &env).await
 }
 
 /// One sign-up from a fresh browser; Ok(true) when acknowledged ("Check your email").
@@ -114,7 +51,7 @@ async fn sign_up_at(base: &str, username: &str) -> Result<bool, reqwest::Error> 
 async fn g4_acknowledged_signups_survive_a_kill_9_under_load() {
     let dir = tempfile::tempdir().unwrap();
     let sink = crate::smtp::SmtpSink::start().await;
-    let mut server = Server::start(dir.path(), &sink).await;
+    let mut server = start(dir.path(), &sink).await;
 
     let next = Arc::new(AtomicUsize::new(0));
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -163,7 +100,7 @@ async fn g4_acknowledged_signups_survive_a_kill_9_under_load() {
     );
 
     // Started again on the same directory: every acknowledged account is there.
-    let restarted = Server::start(dir.path(), &sink).await;
+    let restarted = start(dir.path(), &sink).await;
     let store = gatehouse::store::Store::connect(&format!("sqlite://{}/data/gatehouse.db", dir.path().display()))
         .await
         .unwrap();

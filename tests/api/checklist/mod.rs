@@ -9,35 +9,7 @@ use crate::helpers::*;
 use crate::smtp::Mail;
 use gatehouse::store::Store;
 
-/// As `on_both_backends!`, with the configuration adjusted by `$adjust` (a function
-/// `fn(&mut RawConfig)` in scope at the call site).
-macro_rules! on_both_backends_with {
-    ($adjust:expr; $($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block)*) => {
-        $(
-            $(#[$meta])*
-            mod $name {
-                #[allow(unused_imports)]
-                use super::*;
-                #[allow(unused_imports)]
-                use $crate::helpers::*;
-
-                async fn run($app: TestApp) $body
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    run(spawn_app_with(Backend::Sqlite, $adjust).await.expect("sqlite app")).await
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    if let Some(app) = spawn_app_with(Backend::Postgres, $adjust).await {
-                        run(app).await
-                    }
-                }
-            }
-        )*
-    };
-}
+pub(crate) use crate::on_both_backends_with;
 
 mod abuse;
 mod accounts;
@@ -63,15 +35,6 @@ mod tokens;
 
 /// A password the checklist tests change to; passes the policy.
 pub const NEW_PASSWORD: &str = "quiet lantern orbit meadow";
-
-/// Signs in on the bare login page (no app), as a user would to reach /account.
-pub async fn signed_in_browser(app: &TestApp, identifier: &str, password: &str) -> Browser {
-    let browser = app.browser();
-    let html = browser.get("/login").await.text().await.unwrap();
-    let response = browser.submit_login(&html, identifier, password).await;
-    assert_eq!(response.status(), 303, "sign-in as {identifier} should succeed");
-    browser
-}
 
 /// The status of a fresh browser's login attempt: 303 signed in, 401 refused.
 pub async fn login_status(app: &TestApp, identifier: &str, password: &str) -> u16 {

@@ -103,37 +103,10 @@ async fn h1_no_secret_of_a_full_flow_reaches_the_logs_at_trace() {
         Some(PASSWORD),
     );
 
-    let log_path = dir.path().join("server.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .current_dir(dir.path())
-        .env_remove("GATEHOUSE_CONFIG")
-        .envs(env.iter().copied())
-        .env("GATEHOUSE_LOG_FORMAT", "json")
-        .env("RUST_LOG", "trace")
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let mut verbose = env.clone();
+    verbose.extend([("GATEHOUSE_LOG_FORMAT", "json"), ("RUST_LOG", "trace")]);
+    let mut server = ServedBinary::start(dir.path(), port, &verbose).await;
     let http = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..100 {
-        if http
-            .get(format!("{issuer}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    if !up {
-        let _ = server.kill();
-        let _ = server.wait();
-        panic!("gatehouse serve did not come up");
-    }
 
     let flow = async {
         let mut secrets: Vec<(&str, String)> = vec![
@@ -311,11 +284,10 @@ async fn h1_no_secret_of_a_full_flow_reaches_the_logs_at_trace() {
     };
     // Whatever happens in the flow, the server we started is stopped.
     let outcome = tokio::time::timeout(Duration::from_secs(120), flow).await;
-    let _ = server.kill();
-    let _ = server.wait();
+    server.kill();
     let secrets = outcome.expect("the flow finished in time");
 
-    let logs = std::fs::read_to_string(&log_path).unwrap();
+    let logs = server.logs();
     assert!(logs.contains("\"listening\""), "the server logged");
     assert!(logs.contains("TRACE"), "logs are at TRACE");
     assert!(
