@@ -1,22 +1,31 @@
 //! argon2id hashing and verification. argon2 is slow on purpose, so it runs on the
 //! blocking pool behind a semaphore sized to the CPU count: a burst of logins queues
-//! instead of starving the async executor that serves discovery, JWKS and tokens.
+//! instead of starving the async executor that serves discovery, JWKS and tokens, and a
+//! request that waits too long in that queue gets a 503 rather than holding its
+//! connection (checklist F5).
 
 use crate::config::HashingSettings;
+use crate::error::AppError;
 use anyhow::Context;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Semaphore;
 
 /// Longest password we hash, in bytes: long enough for any passphrase, short enough that
 /// hashing cannot be used to burn CPU.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
+/// How long a password check may wait for a free hasher before it is refused as
+/// overload (503); below the request timeout, so the refusal is ours and says so.
+const QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Clone)]
 pub struct PasswordHasherPool {
     params: Params,
     permits: Arc<Semaphore>,
+    queue_timeout: Duration,
     /// Verified against when the account does not exist, so an unknown user costs the same
     /// time as a wrong password.
     dummy_hash: Arc<String>,
@@ -35,26 +44,38 @@ impl PasswordHasherPool {
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(workers)),
+            queue_timeout: QUEUE_TIMEOUT,
             dummy_hash: Arc::new(dummy_hash),
         })
     }
 
-    pub async fn hash(&self, password: &str) -> anyhow::Result<String> {
-        let _permit = self.permits.acquire().await.context("hasher closed")?;
+    /// A free hasher, or Unavailable after waiting `queue_timeout` for one.
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, AppError> {
+        match tokio::time::timeout(self.queue_timeout, self.permits.acquire()).await {
+            Ok(permit) => Ok(permit.context("hasher closed")?),
+            Err(_) => Err(AppError::Unavailable(anyhow::anyhow!(
+                "every password hasher busy for {:?}",
+                self.queue_timeout
+            ))),
+        }
+    }
+
+    pub async fn hash(&self, password: &str) -> Result<String, AppError> {
+        let _permit = self.permit().await?;
         let params = self.params.clone();
         let password = normalize(password);
-        tokio::task::spawn_blocking(move || hash_blocking(&params, &password))
+        Ok(tokio::task::spawn_blocking(move || hash_blocking(&params, &password))
             .await
-            .context("hashing task failed")?
+            .context("hashing task failed")??)
     }
 
     /// Checks `password` against `hash`, or against a dummy hash when there is no account,
     /// so both cases take the same time. Returns false for the dummy.
-    pub async fn verify(&self, password: &str, hash: Option<&str>) -> anyhow::Result<bool> {
+    pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool, AppError> {
         let is_real = hash.is_some();
         let hash = hash.unwrap_or(self.dummy_hash.as_str()).to_string();
         let password = normalize(password);
-        let _permit = self.permits.acquire().await.context("hasher closed")?;
+        let _permit = self.permit().await?;
         let ok = tokio::task::spawn_blocking(move || {
             PasswordHash::new(&hash)
                 .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
@@ -121,6 +142,27 @@ fn hash_blocking(params: &Params, password: &str) -> anyhow::Result<String> {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_check_that_waits_too_long_for_a_hasher_is_refused_as_overload_checklist_f5() {
+        let settings = HashingSettings {
+            memory_kib: 8192,
+            iterations: 1,
+            max_concurrent: 1,
+        };
+        let mut pool = PasswordHasherPool::new(&settings).unwrap();
+        pool.queue_timeout = Duration::from_millis(50);
+        // Every hasher is busy (another request holds the only one).
+        let busy = pool.permits.clone().acquire_owned().await.unwrap();
+        let refused = pool.verify("whatever", None).await.unwrap_err();
+        assert_eq!(refused.status(), axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        assert!(matches!(pool.hash("whatever").await, Err(AppError::Unavailable(_))));
+        drop(busy);
+        assert!(
+            !pool.verify("whatever", None).await.unwrap(),
+            "served once a hasher is free"
+        );
+    }
+
     #[test]
     fn policy_refuses_short_common_and_personal_passwords() {
         assert!(check_policy("short", 8, &[]).is_err());
@@ -129,6 +171,13 @@ mod tests {
         assert!(check_policy(&"x".repeat(2000), 8, &[]).is_err());
         assert!(check_policy("correct horse battery staple", 8, &[]).is_ok());
         assert!(check_policy("ünïcödé pässwörd gläss", 8, &[]).is_ok());
+    }
+
+    #[test]
+    fn the_services_own_name_is_a_guessable_word_checklist_c2() {
+        let password = "Gatehouse2026!";
+        assert!(check_policy(password, 8, &[]).is_ok(), "fine without context");
+        assert!(check_policy(password, 8, &["Gatehouse", "id.example.com"]).is_err());
     }
 
     #[tokio::test]

@@ -122,10 +122,15 @@ pub async fn link_button_page(
 /// `password_confirm`, checked against the policy with the account's names as context.
 pub fn new_password<'p>(state: &AppState, account: &Account, params: &'p Params) -> Result<&'p str, String> {
     let password = params.get("password").unwrap_or_default();
+    let email_local = account.email.split('@').next().unwrap_or_default();
+    // The service's own name is as guessable as the user's (checklist C2).
     let context = [
         account.given_name.as_str(),
         account.family_name.as_str(),
         account.username.as_str(),
+        email_local,
+        state.config.product_name.as_str(),
+        state.config.issuer.host_str().unwrap_or_default(),
     ];
     crate::password::check_policy(password, state.config.accounts.password_min_length, &context)?;
     if params.get("password_confirm") != Some(password) {

@@ -273,6 +273,8 @@ fn validate<'a>(state: &AppState, params: &Params, values: &BTreeMap<&'a str, St
         values["family_name"].as_str(),
         values["username"].as_str(),
         email_local,
+        state.config.product_name.as_str(),
+        state.config.issuer.host_str().unwrap_or_default(),
     ];
     if let Err(e) = password::check_policy(password, state.config.accounts.password_min_length, &context) {
         errors.insert("password", e);
