@@ -238,3 +238,56 @@ on_both_backends! {
         assert_eq!(refresh_at(&app, &app.base, &next).await, Err("invalid_grant".to_string()));
     }
 }
+
+/// G6: PostgreSQL goes away under a running server (here: its database refuses every
+/// connection and the open ones are cut, as in a restart). While it is away the server
+/// answers 503, never a 500 with SQL in it, `/healthz` is red, and once the database is
+/// back the same process serves again without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn g6_a_database_outage_answers_503_and_the_server_recovers_without_a_restart() {
+    use sqlx::Connection;
+    let Some(app) = spawn_app(Backend::Postgres).await else {
+        return;
+    };
+    let url = app.state.config.database_url.expose_secret().to_string();
+    // Our own connection, opened before the outage, to cause it and end it.
+    let mut admin = sqlx::PgConnection::connect(&url).await.expect("admin connection");
+    let (code, verifier) = app.code_for(&app.client).await;
+    let db: (String,) = sqlx::query_as("SELECT current_database()")
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("ALTER DATABASE \"{}\" CONNECTION LIMIT 0", db.0))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+
+    let health = reqwest::get(app.url("/healthz")).await.unwrap();
+    assert_eq!(health.status(), 503, "readiness is red while the database is away");
+    let token = app.redeem(&app.client, &code, &verifier).await;
+    assert_eq!(token.status(), 503);
+    let body: Value = token.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+    let page = app.browser().get("/login?return_to=/account").await;
+    assert!(page.status() == 200 || page.status() == 503, "{}", page.status());
+
+    sqlx::query(&format!("ALTER DATABASE \"{}\" CONNECTION LIMIT -1", db.0))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let mut back = false;
+    for _ in 0..50 {
+        if reqwest::get(app.url("/healthz")).await.unwrap().status() == 200 {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(back, "the pool reconnects once the database is back");
+    // The code was not spent by the failed attempt: the exchange works now.
+    assert_eq!(app.redeem(&app.client, &code, &verifier).await.status(), 200);
+}
