@@ -6,13 +6,13 @@
 
 use super::forms::{self, CONFIRM_TTL};
 use super::profile::{password_ok, with_form};
-use super::recovery::{after_password_change, Afterwards};
+use super::recovery::{after_password_change, reset_link, Afterwards};
 use crate::client_ip::ClientIp;
 use crate::error::AppError;
 use crate::http::read_form;
 use crate::secrets;
 use crate::state::AppState;
-use crate::store;
+use crate::store::{self, email_tokens::EmailToken};
 use crate::users::validate_email;
 use axum::body::Body;
 use axum::extract::{Extension, Query, State};
@@ -28,6 +28,47 @@ fn expired(state: &AppState, message: &str) -> Response {
     state
         .pages
         .error(StatusCode::BAD_REQUEST, "This link has expired", message)
+}
+
+/// The link a form posted back (`token`), used up: or the page to answer instead (a
+/// refused form, or an expired link).
+async fn take_posted_link(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    purpose: &str,
+    expired_message: &str,
+    now: i64,
+) -> Result<Result<EmailToken, Response>, AppError> {
+    let params = read_form(headers, body).await.unwrap_or_default();
+    if !forms::anonymous_form_ok(state, headers, &params) {
+        return Ok(Err(forms::refused(state)));
+    }
+    let token = params.get("token").unwrap_or_default();
+    Ok(state
+        .store
+        .take_email_token(&secrets::digest(token), purpose, now)
+        .await?
+        .ok_or_else(|| expired(state, expired_message)))
+}
+
+/// Gives the account the link's address; a conflict page when two accounts raced for it
+/// and the database picked the other.
+async fn move_email(
+    state: &AppState,
+    link: &EmailToken,
+    now: i64,
+    taken: &str,
+) -> Result<Result<(), Response>, AppError> {
+    match state.store.set_email(&link.user_id, &link.email, now).await {
+        Ok(()) => Ok(Ok(())),
+        Err(e) if store::is_unique_violation(&e) => Ok(Err(state.pages.error(
+            StatusCode::CONFLICT,
+            "Address not available",
+            taken,
+        ))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The button page of an emailed link, or the expired page.
@@ -117,33 +158,16 @@ pub async fn confirm_email(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    let params = read_form(&headers, body).await.unwrap_or_default();
-    if !forms::anonymous_form_ok(&state, &headers, &params) {
-        return Ok(forms::refused(&state));
-    }
     let now = state.clock.now();
-    let token = params.get("token").unwrap_or_default();
-    let Some(link) = state
-        .store
-        .take_email_token(&secrets::digest(token), "email_change", now)
-        .await?
-    else {
-        return Ok(expired(&state, CHANGE_EXPIRED));
+    let link = match take_posted_link(&state, &headers, body, "email_change", CHANGE_EXPIRED, now).await? {
+        Ok(link) => link,
+        Err(page) => return Ok(page),
     };
     let Some(before) = state.store.account_by_id(&link.user_id).await? else {
         return Ok(forms::refused(&state));
     };
-    match state.store.set_email(&link.user_id, &link.email, now).await {
-        Ok(()) => {}
-        // Two accounts raced for one address: the database picked the other.
-        Err(e) if store::is_unique_violation(&e) => {
-            return Ok(state.pages.error(
-                StatusCode::CONFLICT,
-                "Address not available",
-                "That address now belongs to another account.",
-            ));
-        }
-        Err(e) => return Err(e.into()),
+    if let Err(taken) = move_email(&state, &link, now, "That address now belongs to another account.").await? {
+        return Ok(taken);
     }
     // Links sent to the old address (resets, confirmations) are bound to it and now dead.
     state.store.drop_email_tokens(&link.user_id).await?;
@@ -198,52 +222,21 @@ pub async fn revert_email_page(
 /// changed it could hold ends: sessions, grants, links and the password itself. A reset
 /// link to the restored address lets the owner in again.
 pub async fn revert_email(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
-    let params = read_form(&headers, body).await.unwrap_or_default();
-    if !forms::anonymous_form_ok(&state, &headers, &params) {
-        return Ok(forms::refused(&state));
-    }
     let now = state.clock.now();
-    let token = params.get("token").unwrap_or_default();
-    let Some(link) = state
-        .store
-        .take_email_token(&secrets::digest(token), "email_revert", now)
-        .await?
-    else {
-        return Ok(expired(&state, REVERT_EXPIRED));
+    let link = match take_posted_link(&state, &headers, body, "email_revert", REVERT_EXPIRED, now).await? {
+        Ok(link) => link,
+        Err(page) => return Ok(page),
     };
-    match state.store.set_email(&link.user_id, &link.email, now).await {
-        Ok(()) => {}
-        Err(e) if store::is_unique_violation(&e) => {
-            return Ok(state.pages.error(
-                StatusCode::CONFLICT,
-                "Address not available",
-                "That address now belongs to another account. Contact the operator of this service.",
-            ));
-        }
-        Err(e) => return Err(e.into()),
+    let taken = "That address now belongs to another account. Contact the operator of this service.";
+    if let Err(page) = move_email(&state, &link, now, taken).await? {
+        return Ok(page);
     }
     state.store.clear_password(&link.user_id, now).await?;
     after_password_change(&state, &link.user_id, Afterwards::EndEverything).await?;
     let Some(account) = state.store.account_by_id(&link.user_id).await? else {
         return Ok(forms::refused(&state));
     };
-    super::mail::link_in_notice(
-        &state,
-        super::mail::Link {
-            user_id: &account.id,
-            name: &account.given_name,
-            to: &account.email,
-            purpose: "reset",
-            path: "/reset",
-            ttl: super::forms::RESET_TTL,
-            request_id: None,
-            browser_hash: None,
-            template: "reset",
-            label: "Choose a new password",
-        },
-        context! {},
-    )
-    .await?;
+    super::mail::link_in_notice(&state, reset_link(&account, None), context! {}).await?;
     tracing::warn!(user_id = %account.id, "email change undone from the old address; sessions, grants and password cleared");
     Ok(forms::message(
         &state,

@@ -12,6 +12,7 @@ use crate::http::read_form;
 use crate::secrets;
 use crate::sessions;
 use crate::state::AppState;
+use crate::users::Account;
 use axum::body::Body;
 use axum::extract::{Extension, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -94,23 +95,7 @@ pub async fn submit(
             // time than an unknown one.
             let state = state.clone();
             tokio::spawn(async move {
-                let sent = super::mail::link(
-                    &state,
-                    super::mail::Link {
-                        user_id: &account.id,
-                        name: &account.given_name,
-                        to: &account.email,
-                        purpose: "reset",
-                        path: "/reset",
-                        ttl: RESET_TTL,
-                        request_id: request_id.as_deref(),
-                        browser_hash: None,
-                        template: "reset",
-                        label: "Choose a new password",
-                    },
-                    context! {},
-                )
-                .await;
+                let sent = super::mail::link(&state, reset_link(&account, request_id.as_deref()), context! {}).await;
                 if let Err(e) = sent {
                     e.log();
                 }
@@ -231,6 +216,22 @@ pub async fn reset(State(state): State<AppState>, headers: HeaderMap, body: Body
         .headers_mut()
         .append(header::SET_COOKIE, reset_cookie(&state, "", 0)?);
     Ok(response)
+}
+
+/// The password-reset link for `account`, continuing `request_id` afterwards.
+pub fn reset_link<'a>(account: &'a Account, request_id: Option<&'a str>) -> super::mail::Link<'a> {
+    super::mail::Link {
+        user_id: &account.id,
+        name: &account.given_name,
+        to: &account.email,
+        purpose: "reset",
+        path: "/reset",
+        ttl: RESET_TTL,
+        request_id,
+        browser_hash: None,
+        template: "reset",
+        label: "Choose a new password",
+    }
 }
 
 /// What a password change ends besides the old password.
