@@ -74,6 +74,23 @@ impl SmtpSink {
         panic!("no mail to {to} about {subject:?}; got {:?}", self.all());
     }
 
+    /// Waits (bounded) until `n` messages to `to` whose subject contains `subject`
+    /// arrived; returns the `n`th (1-based).
+    pub async fn wait_for_nth(&self, to: &str, subject: &str, n: usize) -> Mail {
+        for _ in 0..100 {
+            let matching: Vec<Mail> = self
+                .all()
+                .into_iter()
+                .filter(|m| m.to == to && m.subject.contains(subject))
+                .collect();
+            if matching.len() >= n {
+                return matching[n - 1].clone();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no mail #{n} to {to} about {subject:?}; got {:?}", self.all());
+    }
+
     pub fn count_to(&self, to: &str) -> usize {
         self.all().iter().filter(|m| m.to == to).count()
     }

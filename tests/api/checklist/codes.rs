@@ -164,11 +164,7 @@ fn a10_a_code_lifetime_over_600_seconds_is_refused_naming_the_key() {
 #[tokio::test]
 async fn a10_the_server_refuses_to_start_with_a_code_lifetime_over_600_seconds() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .arg("serve")
         .current_dir(dir.path())

@@ -97,22 +97,9 @@ pub async fn press_link(app: &TestApp, browser: &Browser, link: &str, action: &s
     browser.http.post(app.url(action)).form(&form).send().await.unwrap()
 }
 
-/// Waits (bounded, for delivery by the mail worker) until `n` messages to `to` whose
-/// subject contains `subject` arrived; returns the `n`th (1-based).
+/// The `n`th (1-based) message to `to` about `subject`, waiting for the mail worker.
 pub async fn nth_mail(app: &TestApp, to: &str, subject: &str, n: usize) -> Mail {
-    for _ in 0..100 {
-        let matching: Vec<Mail> = app
-            .mail
-            .all()
-            .into_iter()
-            .filter(|m| m.to == to && m.subject.contains(subject))
-            .collect();
-        if matching.len() >= n {
-            return matching[n - 1].clone();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("no mail #{n} to {to} about {subject:?}; got {:?}", app.mail.all());
+    app.mail.wait_for_nth(to, subject, n).await
 }
 
 /// The `token` query parameter of an emailed link.

@@ -6,29 +6,13 @@ use super::*;
 use crate::on_both_backends;
 use base64::Engine;
 use serde_json::Value;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
-/// Runs the `gatehouse` binary to completion in `dir`.
+/// Runs the `gatehouse` binary to completion in `dir`; it must succeed.
 fn gatehouse(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_remove("GATEHOUSE_CONFIG")
-        .env_remove("RUST_LOG")
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("run gatehouse");
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    let output = child.wait_with_output().expect("gatehouse output");
+    let output = crate::cli::gatehouse(dir, args, env, stdin);
     assert!(
         output.status.success(),
         "{args:?}: {}",

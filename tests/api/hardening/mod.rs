@@ -128,22 +128,9 @@ async fn sign_up(app: &TestApp, browser: &Browser, given_name: &str, username: &
     (response.status().as_u16(), response.text().await.unwrap_or_default())
 }
 
-/// Waits (bounded, for the mail worker) until `n` messages to `to` about `subject` arrived;
-/// returns the `n`th (1-based).
+/// The `n`th (1-based) message to `to` about `subject`, waiting for the mail worker.
 async fn nth_mail(app: &TestApp, to: &str, subject: &str, n: usize) -> crate::smtp::Mail {
-    for _ in 0..100 {
-        let matching: Vec<_> = app
-            .mail
-            .all()
-            .into_iter()
-            .filter(|m| m.to == to && m.subject.contains(subject))
-            .collect();
-        if matching.len() >= n {
-            return matching[n - 1].clone();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("no mail #{n} to {to} about {subject:?}; got {:?}", app.mail.all());
+    app.mail.wait_for_nth(to, subject, n).await
 }
 
 fn mails_about(app: &TestApp, to: &str, subject: &str) -> usize {
