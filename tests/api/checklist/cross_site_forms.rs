@@ -8,7 +8,6 @@ use crate::on_both_backends;
 use serde_json::Value;
 
 const EVIL_ORIGIN: &str = "https://evil.example";
-const PLRU: &str = "http://127.0.0.1:9/post_logout_redirect";
 
 /// The headers a browser sends when another site submits a form to us, and headers no
 /// same-origin form of ours comes with. Each must be refused.

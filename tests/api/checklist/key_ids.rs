@@ -9,8 +9,6 @@ use josekit::jws::{JwsHeader, RS256};
 use josekit::jwt::JwtPayload;
 use serde_json::Value;
 
-const PLRU: &str = "http://127.0.0.1:9/post_logout_redirect";
-
 /// The deployment's signing key: its kid and PEM.
 fn our_key(app: &TestApp) -> (String, Vec<u8>) {
     let pems: Vec<_> = std::fs::read_dir(app.dir.path().join("keys"))
@@ -75,25 +73,9 @@ fn hostile_kids(app: &TestApp, real: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn introspect(app: &TestApp, token: &str) -> Value {
-    let response = app
-        .token_request_to("/introspect", &app.client, &[("token", token)])
-        .await;
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
-}
-
 on_both_backends! {
     async fn b2_sql_like_or_path_kids_are_refused_and_nothing_breaks(app) {
-        let rp = add_client(&app.store, "rp", true, 0, |c| {
-            c.redirect_uris = vec![CONFIDENTIAL_REDIRECT.into()];
-            c.post_logout_redirect_uris = vec![PLRU.into()];
-        })
-        .await;
-        let browser = app.browser();
-        let (url, verifier) = app.authorize_url(&rp, &[]);
-        let code = query_param(&browser.sign_in(&url, "alice", PASSWORD).await, "code").unwrap();
-        let tokens: Value = app.redeem(&rp, &code, &verifier).await.json().await.unwrap();
+        let (_rp, browser, tokens) = rp_signed_in(&app).await;
         let (access_token, id_token) = (tokens["access_token"].as_str().unwrap(), tokens["id_token"].as_str().unwrap());
         let keys_before = keys_dir(&app);
         let users_before = rows_of(&app.store, "users").await;

@@ -8,6 +8,7 @@
 use crate::helpers::*;
 use crate::smtp::Mail;
 use gatehouse::store::Store;
+use serde_json::Value;
 
 pub(crate) use crate::on_both_backends_with;
 
@@ -32,6 +33,33 @@ mod session_store;
 mod sessions;
 mod token_checks;
 mod tokens;
+
+/// A registered post-logout redirect URI of the test relying parties.
+const PLRU: &str = "http://127.0.0.1:9/post_logout_redirect";
+
+/// Introspects `token` as the test's confidential client; the answer's JSON.
+async fn introspect(app: &TestApp, token: &str) -> Value {
+    let response = app
+        .token_request_to("/introspect", &app.client, &[("token", token)])
+        .await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// A relying party with a registered post-logout URI, its tokens from a browser signed in
+/// as alice, and that browser.
+async fn rp_signed_in(app: &TestApp) -> (TestClient, Browser, Value) {
+    let rp = add_client(&app.store, "rp", true, 0, |c| {
+        c.redirect_uris = vec![CONFIDENTIAL_REDIRECT.into()];
+        c.post_logout_redirect_uris = vec![PLRU.into()];
+    })
+    .await;
+    let browser = app.browser();
+    let (url, verifier) = app.authorize_url(&rp, &[]);
+    let code = query_param(&browser.sign_in(&url, "alice", PASSWORD).await, "code").unwrap();
+    let tokens: Value = app.redeem(&rp, &code, &verifier).await.json().await.unwrap();
+    (rp, browser, tokens)
+}
 
 /// A password the checklist tests change to; passes the policy.
 pub const NEW_PASSWORD: &str = "quiet lantern orbit meadow";

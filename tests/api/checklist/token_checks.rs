@@ -14,8 +14,6 @@ use josekit::jws::{JwsHeader, JwsSigner, HS256, HS384, HS512, PS256, PS384, PS51
 use josekit::jwt::JwtPayload;
 use serde_json::{json, Map, Value};
 
-const PLRU: &str = "http://127.0.0.1:9/post_logout_redirect";
-
 /// The deployment's signing key: its kid and PKCS#8 PEM.
 fn our_key(app: &TestApp) -> (String, Vec<u8>) {
     let dir = app.dir.path().join("keys");
@@ -162,21 +160,6 @@ async fn assert_refused_bearer(app: &TestApp, client: &TestClient, token: &str, 
         json!({ "active": false }),
         "introspection, {case}"
     );
-}
-
-/// A relying party with a registered post-logout URI, its tokens from a browser signed in
-/// as alice, and that browser.
-async fn rp_signed_in(app: &TestApp) -> (TestClient, Browser, Value) {
-    let rp = add_client(&app.store, "rp", true, 0, |c| {
-        c.redirect_uris = vec![CONFIDENTIAL_REDIRECT.into()];
-        c.post_logout_redirect_uris = vec![PLRU.into()];
-    })
-    .await;
-    let browser = app.browser();
-    let (url, verifier) = app.authorize_url(&rp, &[]);
-    let code = query_param(&browser.sign_in(&url, "alice", PASSWORD).await, "code").unwrap();
-    let tokens: Value = app.redeem(&rp, &code, &verifier).await.json().await.unwrap();
-    (rp, browser, tokens)
 }
 
 /// What /authorize answers `browser` for `rp` with `hint` as id_token_hint: Ok(code) or

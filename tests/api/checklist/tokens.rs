@@ -13,8 +13,6 @@ use serde_json::Value;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-const PLRU: &str = "http://127.0.0.1:9/post_logout_redirect";
-
 /// An attacker's RSA key, published (JWKS and certificate) on a loopback server that
 /// counts every fetch: Gatehouse must never fetch from it.
 struct Attacker {
@@ -104,14 +102,6 @@ impl Attacker {
         }
         forged
     }
-}
-
-async fn introspect(app: &TestApp, token: &str) -> Value {
-    let response = app
-        .token_request_to("/introspect", &app.client, &[("token", token)])
-        .await;
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
 }
 
 on_both_backends! {
