@@ -70,6 +70,7 @@ impl App {
             cors_origins: Arc::default(),
             mailer: Arc::new(Mailer::new(&config.mail, config.accounts.mail_per_recipient_per_hour)?),
             limiter: Arc::new(RateLimiter::new(config.accounts.rate_limit_per_minute)),
+            upstreams: Arc::new(crate::upstream::Upstreams::new(&config)?),
             store,
             clock,
             config: Arc::new(config),

@@ -33,6 +33,7 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
+pub mod upstream;
 pub mod users;
 
 pub use app::App;

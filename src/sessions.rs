@@ -63,6 +63,13 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Ses
     Ok(session)
 }
 
+/// How a sign-in was made: the RFC 8176 `amr` value and, through an upstream, its id.
+#[derive(Debug, Clone, Copy)]
+pub enum Method<'a> {
+    Password,
+    Upstream(&'a str),
+}
+
 /// Starts a new session for `user_id` after a successful login, ending the browser's
 /// previous one (a fixed or stolen pre-login id is worthless afterwards). Returns the
 /// session and its Set-Cookie header.
@@ -70,6 +77,7 @@ pub async fn start(
     state: &AppState,
     headers: &HeaderMap,
     user_id: &str,
+    method: Method<'_>,
 ) -> Result<(SessionRow, HeaderValue), AppError> {
     let name = session_cookie_name(&state.config);
     if let Some(old) = cookies::read(headers, &name) {
@@ -88,6 +96,14 @@ pub async fn start(
         created_at: now,
         last_seen_at: now,
         expires_at: now + state.config.sessions.absolute_ttl_secs,
+        amr: match method {
+            Method::Password => "pwd".into(),
+            Method::Upstream(_) => "fed".into(),
+        },
+        idp: match method {
+            Method::Password => None,
+            Method::Upstream(id) => Some(id.to_string()),
+        },
     };
     state.store.create_session(&row, &secrets::digest(&cookie)).await?;
     let set = set_cookie(&state.config, &name, &cookie, None)?;

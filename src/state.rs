@@ -11,6 +11,7 @@ use crate::mail::Mailer;
 use crate::pages::Pages;
 use crate::password::PasswordHasherPool;
 use crate::store::Store;
+use crate::upstream::Upstreams;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -29,4 +30,6 @@ pub struct AppState {
     pub cors_origins: Arc<OriginCache>,
     pub mailer: Arc<Mailer>,
     pub limiter: Arc<RateLimiter>,
+    /// The `[[upstream]]` providers users may sign in with.
+    pub upstreams: Arc<Upstreams>,
 }

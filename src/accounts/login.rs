@@ -144,7 +144,7 @@ pub async fn submit(
         let fresh = state.hasher.hash(password).await?;
         state.store.set_password_hash(&account.id, &fresh, now).await?;
     }
-    let (session, cookie) = sessions::start(&state, &headers, &account.id).await?;
+    let (session, cookie) = sessions::start(&state, &headers, &account.id, sessions::Method::Password).await?;
     if let Some(pending) = &pending {
         state.store.mark_request_signed_in(&pending.id, &session.id).await?;
     }

@@ -28,6 +28,10 @@ pub struct Subject<'a> {
     pub session_id: Option<&'a str>,
     pub auth_time: i64,
     pub acr: &'a str,
+    /// RFC 8176 method of the sign-in: `pwd`, or `fed` through an upstream.
+    pub amr: &'a str,
+    /// The upstream's id, for a `fed` sign-in.
+    pub idp: Option<&'a str>,
 }
 
 /// RFC 9068 access token. `aud` is the issuer itself: the resource these tokens open
@@ -61,7 +65,11 @@ pub fn id_token(s: &Subject, nonce: Option<&str>, access_token: &str, now: i64, 
         "auth_time": s.auth_time,
         "acr": s.acr,
         "at_hash": left_half_hash(access_token),
+        "amr": [s.amr],
     }));
+    if let Some(idp) = s.idp {
+        claims.insert("idp".into(), idp.into());
+    }
     if let Some(sid) = s.session_id {
         claims.insert("sid".into(), sid.into());
     }

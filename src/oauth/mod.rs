@@ -38,6 +38,8 @@ pub const SUPPORTED_CLAIMS: &[&str] = &[
     "iat",
     "auth_time",
     "acr",
+    "amr",
+    "idp",
     "nonce",
     "at_hash",
     "sid",

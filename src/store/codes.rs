@@ -18,10 +18,12 @@ pub struct CodeRow {
     /// The `claims` request, as stored by `claims::Requested::to_column`.
     pub claims: Option<String>,
     pub acr: String,
+    pub amr: String,
+    pub idp: Option<String>,
 }
 
 const COLUMNS: &str = "grant_id, client_id, user_id, session_id, redirect_uri, scope, nonce, \
-                       code_challenge, auth_time, expires_at, claims, acr";
+                       code_challenge, auth_time, expires_at, claims, acr, amr, idp";
 
 /// What consuming a code found.
 #[derive(Debug)]
@@ -40,7 +42,7 @@ impl Store {
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, grant_id, client_id, user_id, session_id, \
              redirect_uri, scope, nonce, code_challenge, auth_time, created_at, expires_at, claims, \
-             acr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             acr, amr, idp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(code_hash)
         .bind(&row.grant_id)
@@ -56,6 +58,8 @@ impl Store {
         .bind(row.expires_at)
         .bind(&row.claims)
         .bind(&row.acr)
+        .bind(&row.amr)
+        .bind(&row.idp)
         .execute(self.pool())
         .await
         .map(|_| ())

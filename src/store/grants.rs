@@ -18,6 +18,8 @@ pub struct GrantRow {
     /// The `claims` request of the authorization that created it.
     pub claims: Option<String>,
     pub acr: String,
+    pub amr: String,
+    pub idp: Option<String>,
 }
 
 pub struct NewGrant<'a> {
@@ -31,10 +33,12 @@ pub struct NewGrant<'a> {
     pub refresh_expires_at: Option<i64>,
     pub claims: Option<&'a str>,
     pub acr: &'a str,
+    pub amr: &'a str,
+    pub idp: Option<&'a str>,
 }
 
 const COLUMNS: &str =
-    "id, client_id, user_id, session_id, scope, auth_time, revoked_at, refresh_expires_at, claims, acr";
+    "id, client_id, user_id, session_id, scope, auth_time, revoked_at, refresh_expires_at, claims, acr, amr, idp";
 
 impl Store {
     pub async fn insert_grant(
@@ -44,7 +48,7 @@ impl Store {
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO grants (id, client_id, user_id, session_id, scope, auth_time, created_at, \
-             refresh_expires_at, claims, acr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             refresh_expires_at, claims, acr, amr, idp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(grant.id)
         .bind(grant.client_id)
@@ -56,6 +60,8 @@ impl Store {
         .bind(grant.refresh_expires_at)
         .bind(grant.claims)
         .bind(grant.acr)
+        .bind(grant.amr)
+        .bind(grant.idp)
         .execute(&mut **tx)
         .await
         .map(|_| ())

@@ -8,6 +8,7 @@ pub mod clients;
 pub mod codes;
 pub mod consents;
 pub mod email_tokens;
+pub mod federation;
 pub mod grants;
 pub mod logout;
 pub mod mail;

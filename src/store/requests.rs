@@ -60,6 +60,8 @@ impl Store {
             "DELETE FROM refresh_tokens WHERE expires_at <= $1",
             "DELETE FROM revoked_access_tokens WHERE expires_at <= $1",
             "DELETE FROM used_client_assertions WHERE expires_at <= $1",
+            "DELETE FROM upstream_trips WHERE expires_at <= $1",
+            "DELETE FROM upstream_pending WHERE expires_at <= $1",
         ] {
             removed += sqlx::query(sql).bind(now).execute(self.pool()).await?.rows_affected();
         }

@@ -11,15 +11,19 @@ pub struct SessionRow {
     pub created_at: i64,
     pub last_seen_at: i64,
     pub expires_at: i64,
+    /// How the user signed in (RFC 8176): `pwd`, or `fed` through an upstream.
+    pub amr: String,
+    /// The upstream's id, for a `fed` sign-in.
+    pub idp: Option<String>,
 }
 
-const COLUMNS: &str = "id, user_id, csrf_token, auth_time, created_at, last_seen_at, expires_at";
+const COLUMNS: &str = "id, user_id, csrf_token, auth_time, created_at, last_seen_at, expires_at, amr, idp";
 
 impl Store {
     pub async fn create_session(&self, row: &SessionRow, cookie_hash: &str) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO sessions (id, cookie_hash, user_id, csrf_token, auth_time, created_at, \
-             last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             last_seen_at, expires_at, amr, idp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&row.id)
         .bind(cookie_hash)
@@ -29,6 +33,8 @@ impl Store {
         .bind(row.created_at)
         .bind(row.last_seen_at)
         .bind(row.expires_at)
+        .bind(&row.amr)
+        .bind(&row.idp)
         .execute(self.pool())
         .await
         .map(|_| ())
@@ -102,6 +108,16 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         Ok(sessions)
+    }
+
+    /// Counts the session as a fresh sign-in (a re-authentication at its upstream).
+    pub async fn refresh_auth_time(&self, id: &str, now: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE sessions SET auth_time = $2, last_seen_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(self.pool())
+            .await
+            .map(|_| ())
     }
 
     pub async fn end_session_by_id(&self, user_id: &str, id: &str) -> Result<(), sqlx::Error> {

@@ -259,6 +259,8 @@ async fn proceed(
         expires_at: now + state.config.tokens.code_ttl_secs,
         claims: request.claims.to_column(),
         acr: acr(&session, parked.as_ref()).into(),
+        amr: session.amr.clone(),
+        idp: session.idp.clone(),
     };
     state
         .store

@@ -58,6 +58,8 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
             refresh_expires_at: family_end,
             claims: row.claims.as_deref(),
             acr: &row.acr,
+            amr: &row.amr,
+            idp: row.idp.as_deref(),
         },
         now,
     )
@@ -92,6 +94,8 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
             scope: &row.scope,
             auth_time: row.auth_time,
             acr: &row.acr,
+            amr: &row.amr,
+            idp: row.idp.as_deref(),
             nonce: row.nonce.as_deref(),
             refresh_token,
             id_token_claims,

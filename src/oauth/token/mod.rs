@@ -81,6 +81,8 @@ struct UserTokens<'a> {
     scope: &'a str,
     auth_time: i64,
     acr: &'a str,
+    amr: &'a str,
+    idp: Option<&'a str>,
     nonce: Option<&'a str>,
     refresh_token: Option<String>,
     /// Claims about the user asked for by name for the ID token.
@@ -105,6 +107,8 @@ fn issue(state: &AppState, t: UserTokens, now: i64) -> Result<TokenResponse, OAu
         session_id: t.session_id,
         auth_time: t.auth_time,
         acr: t.acr,
+        amr: t.amr,
+        idp: t.idp,
     };
     let ttl = access_ttl(state, t.client);
     let access_claims = claims::access_token(&subject, &secrets::random_id(), now, ttl);

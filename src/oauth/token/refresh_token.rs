@@ -94,6 +94,8 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
             scope: &scope,
             auth_time: grant.auth_time,
             acr: &grant.acr,
+            amr: &grant.amr,
+            idp: grant.idp.as_deref(),
             // OIDC Core §12.2: a refreshed ID token carries no nonce.
             nonce: None,
             refresh_token: Some(token),

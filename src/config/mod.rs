@@ -11,10 +11,15 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use url::Url;
 
+pub mod upstream;
+pub use upstream::{RawUpstream, Upstream, UpstreamKind};
+
 /// Environment variables with the GATEHOUSE_ prefix that belong to the CLI or the test
 /// harness (GATEHOUSE_TEST_*, GATEHOUSE_REQUIRE_*), not to the server's configuration.
 const NON_CONFIG_ENV: &[&str] = &["config"];
-const NON_CONFIG_ENV_PREFIXES: &[&str] = &["test_", "require_"];
+/// `GATEHOUSE_UPSTREAM__<ID>__CLIENT_SECRET` is read by [`upstream::validate`]: the
+/// `[[upstream]]` list is an array, which the environment cannot address by id.
+const NON_CONFIG_ENV_PREFIXES: &[&str] = &["test_", "require_", "upstream__"];
 
 fn is_config_env(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
@@ -43,6 +48,8 @@ pub struct RawConfig {
     pub branding: BrandingSettings,
     pub tls: TlsSettings,
     pub http: HttpSettings,
+    /// `[[upstream]]`: providers to sign in with.
+    pub upstream: Vec<RawUpstream>,
 }
 
 impl Default for RawConfig {
@@ -64,6 +71,7 @@ impl Default for RawConfig {
             branding: BrandingSettings::default(),
             tls: TlsSettings::default(),
             http: HttpSettings::default(),
+            upstream: Vec::new(),
         }
     }
 }
@@ -287,6 +295,7 @@ pub struct Config {
     pub branding: BrandingSettings,
     pub tls: TlsSettings,
     pub http: HttpSettings,
+    pub upstreams: Vec<Upstream>,
 }
 
 /// CLI flags that override the file and the environment.
@@ -397,7 +406,9 @@ impl Config {
         if raw.password_hashing.memory_kib < 8 * 1024 || raw.password_hashing.iterations == 0 {
             bail!("invalid `password_hashing`: memory_kib must be at least 8192 and iterations at least 1");
         }
+        let upstreams = upstream::validate(&raw.upstream, &|id| std::env::var(upstream::secret_env_name(id)).ok())?;
         Ok(Config {
+            upstreams,
             listen,
             issuer,
             database_url: raw.database_url.into(),
