@@ -23,7 +23,6 @@ impl Store {
         insert_account(&mut conn, new, Some(new.password_hash), now).await
     }
 
-
     pub async fn account_by_id(&self, id: &str) -> Result<Option<Account>, sqlx::Error> {
         sqlx::query_as::<_, Account>(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
             .bind(id)

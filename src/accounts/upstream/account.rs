@@ -120,7 +120,10 @@ pub(super) async fn linked(
             headers,
             StatusCode::CONFLICT,
             "Already linked to another account",
-            &format!("This {} account signs in to a different account here. Unlink it there first.", provider.config.name),
+            &format!(
+                "This {} account signs in to a different account here. Unlink it there first.",
+                provider.config.name
+            ),
         ));
     }
     if !super::steps::link(state, &account, &provider.config.id, identity).await? {
@@ -179,7 +182,8 @@ pub async fn unlink(State(state): State<AppState>, headers: HeaderMap, body: Bod
             return Ok(Ok("Unlinked. It no longer signs in to this account.".into()));
         }
         Ok(Err(
-            "That is your only way to sign in. Set a password (use Forgot password) or link another account first.".into(),
+            "That is your only way to sign in. Set a password (use Forgot password) or link another account first."
+                .into(),
         ))
     })
     .await

@@ -38,9 +38,13 @@ const PENDING_TTL: i64 = 30 * 60;
 pub(super) enum Purpose {
     SignIn,
     /// Linking another identity from the account page of this session.
-    Link { session_id: String },
+    Link {
+        session_id: String,
+    },
     /// Proving it is still the user (an account without a password, before a change).
-    Reauth { session_id: String },
+    Reauth {
+        session_id: String,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -92,7 +96,13 @@ fn set_cookie(state: &AppState, value: &str, max_age: Option<i64>) -> Result<Hea
 }
 
 /// A page about the upstream sign-in with a way back to the login page.
-pub(super) fn problem(state: &AppState, headers: &HeaderMap, status: StatusCode, title: &str, message: &str) -> Response {
+pub(super) fn problem(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+) -> Response {
     forms::message(
         state,
         headers,
@@ -256,7 +266,14 @@ pub async fn callback(
     };
     let identity = match outcome {
         Ok(identity) if !identity.subject.is_empty() => identity,
-        Ok(_) => return Ok(failed(&state, &headers, &provider, UpstreamError::BadToken("no sub".into()))),
+        Ok(_) => {
+            return Ok(failed(
+                &state,
+                &headers,
+                &provider,
+                UpstreamError::BadToken("no sub".into()),
+            ))
+        }
         Err(e) => return Ok(failed(&state, &headers, &provider, e)),
     };
     match trip.purpose {

@@ -10,6 +10,7 @@ use super::{browser_hash, complete, expired, problem, Pending, Step};
 use crate::accounts::forms::{self, CONFIRM_TTL};
 use crate::accounts::lockout::{self, Verdict};
 use crate::accounts::mail::{self as account_mail, Link};
+use crate::client_ip::ClientIp;
 use crate::error::AppError;
 use crate::http::read_form;
 use crate::secrets;
@@ -20,7 +21,7 @@ use crate::store::{self};
 use crate::upstream::Identity;
 use crate::users::{identifier_key, validate_name, validate_username, Account};
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use minijinja::context;
@@ -31,16 +32,24 @@ const LINK_TTL: i64 = 30 * 60;
 
 /// The emailed proof's purpose: linking this one identity.
 fn link_purpose(identity: &Identity) -> String {
-    format!("link:{}", secrets::digest(&format!("{}\n{}", identity.issuer, identity.subject)))
+    format!(
+        "link:{}",
+        secrets::digest(&format!("{}\n{}", identity.issuer, identity.subject))
+    )
 }
 
 pub(super) async fn save(state: &AppState, headers: &HeaderMap, pending: &Pending) -> Result<(), AppError> {
     let Some(browser) = browser_hash(state, headers) else {
-        return Err(AppError::Internal(anyhow::anyhow!("a pending identity needs the upstream cookie")));
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "a pending identity needs the upstream cookie"
+        )));
     };
     let json = serde_json::to_string(pending).map_err(|e| AppError::Internal(e.into()))?;
     let now = state.clock.now();
-    state.store.save_pending(&browser, &json, now + super::PENDING_TTL).await?;
+    state
+        .store
+        .save_pending(&browser, &json, now + super::PENDING_TTL)
+        .await?;
     Ok(())
 }
 
@@ -80,9 +89,17 @@ async fn suggest_username(state: &AppState, email: &str) -> Result<String, AppEr
         .filter(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
         .take(24)
         .collect();
-    let base = if base.chars().count() < 3 { format!("user{base}") } else { base };
+    let base = if base.chars().count() < 3 {
+        format!("user{base}")
+    } else {
+        base
+    };
     for n in 0..20u32 {
-        let candidate = if n == 0 { base.clone() } else { format!("{base}{}", n + 1) };
+        let candidate = if n == 0 {
+            base.clone()
+        } else {
+            format!("{base}{}", n + 1)
+        };
         if state.store.account_by_identifier(&candidate).await?.is_none() {
             return Ok(candidate);
         }
@@ -140,16 +157,37 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<R
 /// `POST /login/upstream/username`: creates the account from the upstream's claims.
 pub async fn username(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
     let params = read_form(&headers, body).await.unwrap_or_default();
-    let Some(pending) = load(&state, &headers).await?.filter(|p| matches!(p.step, Step::Username)) else {
+    let Some(pending) = load(&state, &headers)
+        .await?
+        .filter(|p| matches!(p.step, Step::Username))
+    else {
         return Ok(expired(&state, &headers));
     };
     let typed = params.get("username").unwrap_or_default().trim().to_string();
     if !forms::anonymous_form_ok(&state, &headers, &params) {
-        return render(&state, &headers, &pending, StatusCode::FORBIDDEN, Some(typed), Some(forms::FORM_EXPIRED)).await;
+        return render(
+            &state,
+            &headers,
+            &pending,
+            StatusCode::FORBIDDEN,
+            Some(typed),
+            Some(forms::FORM_EXPIRED),
+        )
+        .await;
     }
     let username = match validate_username(&typed) {
         Ok(u) => u,
-        Err(e) => return render(&state, &headers, &pending, StatusCode::BAD_REQUEST, Some(typed), Some(e)).await,
+        Err(e) => {
+            return render(
+                &state,
+                &headers,
+                &pending,
+                StatusCode::BAD_REQUEST,
+                Some(typed),
+                Some(e),
+            )
+            .await
+        }
     };
     let identity = &pending.identity;
     let email = identity.email.clone().unwrap_or_default();
@@ -184,7 +222,15 @@ pub async fn username(State(state): State<AppState>, headers: HeaderMap, body: B
         Err(e) if store::is_unique_violation(&e) => {
             if state.store.account_by_identifier(&username).await?.is_some() {
                 let error = "That username is taken. Try another.";
-                return render(&state, &headers, &pending, StatusCode::BAD_REQUEST, Some(typed), Some(error)).await;
+                return render(
+                    &state,
+                    &headers,
+                    &pending,
+                    StatusCode::BAD_REQUEST,
+                    Some(typed),
+                    Some(error),
+                )
+                .await;
             }
             // The address (an unconfirmed sign-up still in its grace period) or the
             // identity itself (another tab) was taken meanwhile.
@@ -204,9 +250,24 @@ pub async fn username(State(state): State<AppState>, headers: HeaderMap, body: B
         let Some(account) = state.store.account_by_id(&id).await? else {
             return Ok(expired(&state, &headers));
         };
-        return confirm_email(&state, &headers, &account, &pending.upstream_id, pending.request_id.as_deref()).await;
+        return confirm_email(
+            &state,
+            &headers,
+            &account,
+            &pending.upstream_id,
+            pending.request_id.as_deref(),
+        )
+        .await;
     }
-    complete(&state, &headers, &id, &pending.upstream_id, pending.request_id, pending.return_to).await
+    complete(
+        &state,
+        &headers,
+        &id,
+        &pending.upstream_id,
+        pending.request_id,
+        pending.return_to,
+    )
+    .await
 }
 
 /// The upstream did not vouch for the address: it is confirmed by a link, opened in this
@@ -325,11 +386,24 @@ pub(super) async fn link(
 }
 
 /// Finishes a proven link: single-use, then signed in.
-async fn link_and_sign_in(state: &AppState, headers: &HeaderMap, pending: Pending, account: &Account) -> Result<Response, AppError> {
+async fn link_and_sign_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    pending: Pending,
+    account: &Account,
+) -> Result<Response, AppError> {
     if !take(state, headers).await? || !link(state, account, &pending.upstream_id, &pending.identity).await? {
         return Ok(expired(state, headers));
     }
-    complete(state, headers, &account.id, &pending.upstream_id, pending.request_id, pending.return_to).await
+    complete(
+        state,
+        headers,
+        &account.id,
+        &pending.upstream_id,
+        pending.request_id,
+        pending.return_to,
+    )
+    .await
 }
 
 /// The local account a pending link is for, if it is still confirmed.
@@ -345,7 +419,16 @@ async fn link_target(state: &AppState, pending: &Pending) -> Result<Option<Accou
 }
 
 /// `POST /login/upstream/link`: proof by the local account's password.
-pub async fn link_with_password(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+pub async fn link_with_password(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    // The login page's per-IP limit too: each attempt costs an argon2 hash.
+    if let Err(limited) = forms::limit(&state, ip, "login") {
+        return Ok(*limited);
+    }
     let params = read_form(&headers, body).await.unwrap_or_default();
     let Some(pending) = load(&state, &headers).await? else {
         return Ok(expired(&state, &headers));
@@ -354,7 +437,15 @@ pub async fn link_with_password(State(state): State<AppState>, headers: HeaderMa
         return Ok(expired(&state, &headers));
     };
     if !forms::anonymous_form_ok(&state, &headers, &params) {
-        return render(&state, &headers, &pending, StatusCode::FORBIDDEN, None, Some(forms::FORM_EXPIRED)).await;
+        return render(
+            &state,
+            &headers,
+            &pending,
+            StatusCode::FORBIDDEN,
+            None,
+            Some(forms::FORM_EXPIRED),
+        )
+        .await;
     }
     let password = params.get("password").unwrap_or_default();
     // The login page's lockout, on the same account: linking is no side door for guessing.
@@ -366,13 +457,25 @@ pub async fn link_with_password(State(state): State<AppState>, headers: HeaderMa
         }
         Verdict::Locked(minutes) => {
             let error = format!("Too many failed attempts. Try again in {minutes} minute(s), or use the emailed link.");
-            render(&state, &headers, &pending, StatusCode::TOO_MANY_REQUESTS, None, Some(&error)).await
+            render(
+                &state,
+                &headers,
+                &pending,
+                StatusCode::TOO_MANY_REQUESTS,
+                None,
+                Some(&error),
+            )
+            .await
         }
     }
 }
 
 /// `POST /login/upstream/link/email`: proof by a link sent to the local account's address.
-pub async fn link_by_email(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+pub async fn link_by_email(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
     let params = read_form(&headers, body).await.unwrap_or_default();
     let Some(pending) = load(&state, &headers).await? else {
         return Ok(expired(&state, &headers));
@@ -381,7 +484,15 @@ pub async fn link_by_email(State(state): State<AppState>, headers: HeaderMap, bo
         return Ok(expired(&state, &headers));
     };
     if !forms::anonymous_form_ok(&state, &headers, &params) {
-        return render(&state, &headers, &pending, StatusCode::FORBIDDEN, None, Some(forms::FORM_EXPIRED)).await;
+        return render(
+            &state,
+            &headers,
+            &pending,
+            StatusCode::FORBIDDEN,
+            None,
+            Some(forms::FORM_EXPIRED),
+        )
+        .await;
     }
     let provider = provider_name(&state, &pending.upstream_id);
     account_mail::link(
