@@ -66,7 +66,7 @@ async fn page(
         username => account.username, email => account.email,
         given_name => account.given_name, family_name => account.family_name,
     };
-    let sign_in = super::upstream::account::page_context(state, account).await?;
+    let sign_in = super::upstream::methods::page_context(state, account).await?;
     let fresh = now - session.auth_time <= FRESH_SIGN_IN_SECS;
     Ok(state.pages.render(
         status,

@@ -8,6 +8,7 @@
 //! finds nothing.
 
 pub mod account;
+pub mod methods;
 pub mod steps;
 
 use super::forms;
