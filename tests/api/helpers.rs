@@ -103,6 +103,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut RawConfig
         .await
         .expect("app starts");
     let store = app.state().store.clone();
+    mail.watch_outbox(store.clone());
     let state = app.state().clone();
     let base = format!("{scheme}://{}", app.local_addr().expect("addr"));
     tokio::spawn(app.serve());
