@@ -1,7 +1,7 @@
 //! The application: the one route table, the middleware around it, and the background
 //! workers. Nothing imports this module but `main` and the tests.
 
-use crate::accounts::{consents, email_change, login, profile, recovery, signup};
+use crate::accounts::{consents, email_change, login, profile, recovery, signup, upstream};
 use crate::client_ip;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -138,6 +138,35 @@ pub fn router(state: AppState) -> Router {
         .route("/signup/resend", axum::routing::post(signup::resend))
         .route("/forgot", get(recovery::show).post(recovery::submit))
         .route("/reset", get(recovery::reset_page).post(recovery::reset))
+        .route("/login/upstream/continue", get(upstream::steps::show))
+        .route(
+            "/login/upstream/username",
+            axum::routing::post(upstream::steps::username),
+        )
+        .route(
+            "/login/upstream/link",
+            axum::routing::post(upstream::steps::link_with_password),
+        )
+        .route(
+            "/login/upstream/link/email",
+            axum::routing::post(upstream::steps::link_by_email),
+        )
+        .route("/login/upstream/link/confirm", get(upstream::steps::link_confirmed))
+        .route("/login/upstream/confirm", get(upstream::steps::confirmed))
+        .route("/login/upstream/{id}", axum::routing::post(upstream::start))
+        .route("/login/upstream/{id}/callback", get(upstream::callback))
+        .route(
+            "/account/upstream/{id}/link",
+            axum::routing::post(upstream::account::start_link),
+        )
+        .route(
+            "/account/upstream/{id}/reauth",
+            axum::routing::post(upstream::account::start_reauth),
+        )
+        .route(
+            "/account/identities/unlink",
+            axum::routing::post(upstream::account::unlink),
+        )
         .route("/account", get(profile::show))
         .route("/account/profile", axum::routing::post(profile::update_profile))
         .route("/account/email", axum::routing::post(email_change::change_email))

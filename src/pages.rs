@@ -25,6 +25,27 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("reset.html", include_str!("../templates/reset.html")),
     ("confirm.html", include_str!("../templates/confirm.html")),
     ("account.html", include_str!("../templates/account.html")),
+    (
+        "upstream_buttons.html",
+        include_str!("../templates/upstream_buttons.html"),
+    ),
+    (
+        "upstream_username.html",
+        include_str!("../templates/upstream_username.html"),
+    ),
+    ("upstream_link.html", include_str!("../templates/upstream_link.html")),
+    (
+        "email/link_identity.txt",
+        include_str!("../templates/email/link_identity.txt"),
+    ),
+    (
+        "email/identity_linked.txt",
+        include_str!("../templates/email/identity_linked.txt"),
+    ),
+    (
+        "email/identity_unlinked.txt",
+        include_str!("../templates/email/identity_unlinked.txt"),
+    ),
     ("email/layout.html", include_str!("../templates/email/layout.html")),
     ("email/confirm.txt", include_str!("../templates/email/confirm.txt")),
     (

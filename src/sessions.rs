@@ -22,7 +22,7 @@ const CSRF_COOKIE: &str = "gatehouse_csrf";
 /// Don't write `last_seen_at` more often than this: the idle timeout is days, not seconds.
 const TOUCH_INTERVAL_SECS: i64 = 60;
 
-fn cookie_name(config: &Config, base: &str) -> String {
+pub(crate) fn cookie_name(config: &Config, base: &str) -> String {
     if config.is_https() {
         format!("__Host-{base}")
     } else {

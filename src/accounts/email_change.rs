@@ -94,8 +94,8 @@ pub async fn change_email(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    with_form(state, headers, body, |state, _, account, params| async move {
-        if let Err(e) = password_ok(&state, ip, &account, &params).await? {
+    with_form(state, headers, body, |state, session, account, params| async move {
+        if let Err(e) = password_ok(&state, ip, &session, &account, &params).await? {
             return Ok(Err(e));
         }
         let email = match validate_email(params.get("email").unwrap_or_default()) {

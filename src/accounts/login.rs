@@ -175,6 +175,7 @@ impl LoginPage<'_> {
                 error,
                 return_to => self.return_to,
                 signup_enabled => state.config.accounts.signup_enabled,
+                upstreams => super::upstream::buttons(state),
             },
         )
     }

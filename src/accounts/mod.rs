@@ -10,3 +10,4 @@ pub mod mail;
 pub mod profile;
 pub mod recovery;
 pub mod signup;
+pub mod upstream;

@@ -66,10 +66,12 @@ async fn page(
         username => account.username, email => account.email,
         given_name => account.given_name, family_name => account.family_name,
     };
+    let sign_in = super::upstream::methods::page_context(state, account).await?;
+    let fresh = now - session.auth_time <= FRESH_SIGN_IN_SECS;
     Ok(state.pages.render(
         status,
         "account.html",
-        context! { user, sessions, offline_apps, notice, error, csrf_token => session.csrf_token },
+        context! { user, sessions, offline_apps, notice, error, sign_in, fresh, csrf_token => session.csrf_token },
     ))
 }
 
@@ -113,13 +115,22 @@ where
 }
 
 /// The current password, checked under the same per-IP limit and per-account lockout as
-/// the login page: a session cannot saturate the hasher or guess past the lockout.
+/// the login page: a session cannot saturate the hasher or guess past the lockout. An
+/// account without a password (it signs in through an upstream) proves itself with a
+/// fresh sign-in there instead.
 pub(super) async fn password_ok(
     state: &AppState,
     ip: ClientIp,
+    session: &SessionRow,
     account: &Account,
     params: &Params,
 ) -> Result<Result<(), String>, AppError> {
+    if account.password_hash.is_none() {
+        return Ok(match state.clock.now() - session.auth_time <= FRESH_SIGN_IN_SECS {
+            true => Ok(()),
+            false => Err("For your security, confirm it's you first: use \"Confirm it's you\" under Sign-in methods, then try again within 15 minutes.".into()),
+        });
+    }
     if state.limiter.check("password", ip.0, state.clock.now()).is_err() {
         return Ok(Err("Too many attempts. Please wait a minute and try again.".into()));
     }
@@ -177,7 +188,7 @@ pub async fn change_password(
     body: Body,
 ) -> Result<Response, AppError> {
     with_form(state, headers, body, |state, session, account, params| async move {
-        if let Err(e) = password_ok(&state, ip, &account, &params).await? {
+        if let Err(e) = password_ok(&state, ip, &session, &account, &params).await? {
             return Ok(Err(e));
         }
         let new_password = match forms::new_password(&state, &account, &params) {
@@ -269,7 +280,7 @@ pub async fn delete(
     if !forms::session_form_ok(&state, &headers, &session, &params) {
         return Ok(forms::refused(&state));
     }
-    if let Err(e) = password_ok(&state, ip, &account, &params).await? {
+    if let Err(e) = password_ok(&state, ip, &session, &account, &params).await? {
         return page(&state, &session, &account, StatusCode::BAD_REQUEST, None, Some(&e)).await;
     }
     let now = state.clock.now();

@@ -64,6 +64,7 @@ async fn form(
         context! {
             request_id, values, errors, client_name,
             min_length => state.config.accounts.password_min_length,
+            upstreams => super::upstream::buttons(state),
         },
     ))
 }

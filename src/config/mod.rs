@@ -19,7 +19,7 @@ pub use upstream::{RawUpstream, Upstream, UpstreamKind};
 const NON_CONFIG_ENV: &[&str] = &["config"];
 /// `GATEHOUSE_UPSTREAM__<ID>__CLIENT_SECRET` is read by [`upstream::validate`]: the
 /// `[[upstream]]` list is an array, which the environment cannot address by id.
-const NON_CONFIG_ENV_PREFIXES: &[&str] = &["test_", "require_", "upstream__"];
+const NON_CONFIG_ENV_PREFIXES: &[&str] = &["test_", "require_", "upstream__", "upstream."];
 
 fn is_config_env(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
@@ -541,5 +541,39 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("`database_url`"));
+    }
+
+    #[test]
+    fn upstreams_load_from_toml_with_the_secret_from_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gatehouse.toml");
+        std::fs::write(
+            &path,
+            "[[upstream]]\nid = \"corp-sso\"\nkind = \"oidc\"\nname = \"Corp SSO\"\n\
+             issuer = \"https://sso.corp.example\"\nclient_id = \"gatehouse\"\n\n\
+             [[upstream]]\nid = \"google\"\nkind = \"google\"\nclient_id = \"x.apps.googleusercontent.com\"\n\
+             hosted_domain = \"example.com\"\n",
+        )
+        .unwrap();
+        // The array cannot be reached through GATEHOUSE_UPSTREAM__…, so figment must not try.
+        std::env::set_var("GATEHOUSE_UPSTREAM__CORP_SSO__CLIENT_SECRET", "from-env");
+        let config = Config::load(Some(&path), Overrides::default()).unwrap();
+        std::env::remove_var("GATEHOUSE_UPSTREAM__CORP_SSO__CLIENT_SECRET");
+        let [corp, google] = &config.upstreams[..] else {
+            panic!("two upstreams expected: {:?}", config.upstreams)
+        };
+        assert_eq!(
+            corp.client_secret
+                .as_ref()
+                .map(|s| s.expose_secret().to_string())
+                .as_deref(),
+            Some("from-env")
+        );
+        assert_eq!(google.issuer, upstream::GOOGLE_ISSUER);
+        assert_eq!(google.hosted_domain.as_deref(), Some("example.com"));
+
+        std::fs::write(&path, "[[upstream]]\nid = \"corp\"\nkind = \"oidc\"\nissuer = \"https://sso.example\"\nclient_id = \"x\"\ntypo = 1\n").unwrap();
+        let err = Config::load(Some(&path), Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("typo"), "{err}");
     }
 }

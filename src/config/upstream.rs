@@ -56,13 +56,18 @@ pub struct Upstream {
 
 /// Validates every `[[upstream]]`; `secret_from_env` looks up
 /// `GATEHOUSE_UPSTREAM__<ID>__CLIENT_SECRET` (the id upper-cased, `-` as `_`).
-pub fn validate(raw: &[RawUpstream], secret_from_env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Vec<Upstream>> {
+pub fn validate(
+    raw: &[RawUpstream],
+    secret_from_env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<Vec<Upstream>> {
     let mut out: Vec<Upstream> = Vec::new();
     for (i, u) in raw.iter().enumerate() {
         let at = format!("upstream[{i}]");
         let id_ok = !u.id.is_empty()
             && u.id.len() <= 32
-            && u.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            && u.id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !id_ok {
             bail!("invalid `{at}.id` {:?}: use 1-32 of a-z, 0-9 and -", u.id);
         }
@@ -78,7 +83,9 @@ pub fn validate(raw: &[RawUpstream], secret_from_env: &dyn Fn(&str) -> Option<St
         let issuer = match (kind, &u.issuer) {
             (_, Some(issuer)) => issuer.clone(),
             (UpstreamKind::Google, None) => GOOGLE_ISSUER.to_string(),
-            (UpstreamKind::Oidc, None) => bail!("missing `{at}.issuer`: kind = \"oidc\" needs the provider's issuer URL"),
+            (UpstreamKind::Oidc, None) => {
+                bail!("missing `{at}.issuer`: kind = \"oidc\" needs the provider's issuer URL")
+            }
         };
         check_issuer(&at, &issuer)?;
         if u.client_id.trim().is_empty() {
@@ -134,7 +141,10 @@ fn check_issuer(at: &str, issuer: &str) -> anyhow::Result<()> {
 
 /// The environment variable that may carry an upstream's client secret.
 pub fn secret_env_name(id: &str) -> String {
-    format!("GATEHOUSE_UPSTREAM__{}__CLIENT_SECRET", id.to_ascii_uppercase().replace('-', "_"))
+    format!(
+        "GATEHOUSE_UPSTREAM__{}__CLIENT_SECRET",
+        id.to_ascii_uppercase().replace('-', "_")
+    )
 }
 
 #[cfg(test)]
@@ -166,16 +176,46 @@ mod tests {
     #[test]
     fn bad_configs_name_the_key() {
         let cases: Vec<(RawUpstream, &str)> = vec![
-            (RawUpstream { kind: "saml".into(), ..google() }, "upstream.google.kind"),
-            (RawUpstream { client_id: " ".into(), ..google() }, "upstream.google.client_id"),
-            (RawUpstream { id: "Google!".into(), ..google() }, "upstream[0].id"),
             (
-                RawUpstream { issuer: Some("http://sso.example.com".into()), ..google() },
+                RawUpstream {
+                    kind: "saml".into(),
+                    ..google()
+                },
+                "upstream.google.kind",
+            ),
+            (
+                RawUpstream {
+                    client_id: " ".into(),
+                    ..google()
+                },
+                "upstream.google.client_id",
+            ),
+            (
+                RawUpstream {
+                    id: "Google!".into(),
+                    ..google()
+                },
+                "upstream[0].id",
+            ),
+            (
+                RawUpstream {
+                    issuer: Some("http://sso.example.com".into()),
+                    ..google()
+                },
                 "upstream.google.issuer",
             ),
-            (RawUpstream { kind: "oidc".into(), ..google() }, "upstream.google.issuer"),
             (
-                RawUpstream { scopes: Some(vec!["email".into()]), ..google() },
+                RawUpstream {
+                    kind: "oidc".into(),
+                    ..google()
+                },
+                "upstream.google.issuer",
+            ),
+            (
+                RawUpstream {
+                    scopes: Some(vec!["email".into()]),
+                    ..google()
+                },
                 "upstream.google.scopes",
             ),
         ];
@@ -202,6 +242,9 @@ mod tests {
         let up = validate(&[google()], &env).unwrap().remove(0);
         use secrecy::ExposeSecret;
         assert_eq!(up.client_secret.unwrap().expose_secret(), "s3cret");
-        assert_eq!(secret_env_name("corp-sso"), "GATEHOUSE_UPSTREAM__CORP_SSO__CLIENT_SECRET");
+        assert_eq!(
+            secret_env_name("corp-sso"),
+            "GATEHOUSE_UPSTREAM__CORP_SSO__CLIENT_SECRET"
+        );
     }
 }

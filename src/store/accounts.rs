@@ -19,24 +19,8 @@ impl Store {
     /// Inserts a user. A duplicate username or email is a unique violation
     /// (see [`super::is_unique_violation`]): the database, not a prior lookup, decides.
     pub async fn create_account(&self, new: &NewAccount<'_>, now: i64) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO users (id, username, username_key, email, email_key, email_verified, \
-             given_name, family_name, password_hash, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
-        )
-        .bind(new.id)
-        .bind(new.username)
-        .bind(identifier_key(new.username))
-        .bind(new.email)
-        .bind(identifier_key(new.email))
-        .bind(new.email_verified as i64)
-        .bind(new.given_name)
-        .bind(new.family_name)
-        .bind(new.password_hash)
-        .bind(now)
-        .execute(self.pool())
-        .await
-        .map(|_| ())
+        let mut conn = self.pool().acquire().await?;
+        insert_account(&mut conn, new, Some(new.password_hash), now).await
     }
 
     pub async fn account_by_id(&self, id: &str) -> Result<Option<Account>, sqlx::Error> {
@@ -223,4 +207,32 @@ impl Store {
             .await
             .map(|_| ())
     }
+}
+
+/// Inserts a user; `password_hash` None makes an account that signs in only through an
+/// upstream until a password is set.
+pub(super) async fn insert_account(
+    conn: &mut sqlx::AnyConnection,
+    new: &NewAccount<'_>,
+    password_hash: Option<&str>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO users (id, username, username_key, email, email_key, email_verified, \
+         given_name, family_name, password_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+    )
+    .bind(new.id)
+    .bind(new.username)
+    .bind(identifier_key(new.username))
+    .bind(new.email)
+    .bind(identifier_key(new.email))
+    .bind(new.email_verified as i64)
+    .bind(new.given_name)
+    .bind(new.family_name)
+    .bind(password_hash)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map(|_| ())
 }

@@ -1,6 +1,7 @@
 //! Upstream sign-in: linked identities, trips to an upstream and back, and identities
 //! waiting for one more step.
 
+use super::accounts::{insert_account, NewAccount};
 use super::Store;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -27,6 +28,20 @@ pub struct NewIdentity<'a> {
 }
 
 impl Store {
+    /// Creates an account already linked to an upstream identity, both or neither: a
+    /// username, email or identity taken meanwhile is a unique violation and leaves nothing.
+    pub async fn create_linked_account(
+        &self,
+        account: &NewAccount<'_>,
+        identity: &NewIdentity<'_>,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool().begin().await?;
+        insert_account(&mut tx, account, None, now).await?;
+        insert_identity(&mut tx, identity, now).await?;
+        tx.commit().await
+    }
+
     pub async fn identity(&self, issuer: &str, subject: &str) -> Result<Option<Identity>, sqlx::Error> {
         sqlx::query_as::<_, Identity>(&format!(
             "SELECT {COLUMNS} FROM federated_identities WHERE issuer = $1 AND subject = $2"
@@ -49,20 +64,8 @@ impl Store {
     /// Links an identity. The unique (issuer, subject) index makes a second link of the same
     /// identity, to any account, fail as a unique violation, also under races.
     pub async fn link_identity(&self, new: &NewIdentity<'_>, now: i64) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO federated_identities (id, issuer, subject, user_id, upstream_id, email, linked_at, last_used_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-        )
-        .bind(new.id)
-        .bind(new.issuer)
-        .bind(new.subject)
-        .bind(new.user_id)
-        .bind(new.upstream_id)
-        .bind(new.email)
-        .bind(now)
-        .execute(self.pool())
-        .await
-        .map(|_| ())
+        let mut conn = self.pool().acquire().await?;
+        insert_identity(&mut conn, new, now).await
     }
 
     /// Records a sign-in with the identity and the address the upstream has for it now
@@ -174,4 +177,21 @@ impl Store {
             .fetch_optional(self.pool())
             .await
     }
+}
+
+async fn insert_identity(conn: &mut sqlx::AnyConnection, new: &NewIdentity<'_>, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO federated_identities (id, issuer, subject, user_id, upstream_id, email, linked_at, last_used_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+    )
+    .bind(new.id)
+    .bind(new.issuer)
+    .bind(new.subject)
+    .bind(new.user_id)
+    .bind(new.upstream_id)
+    .bind(new.email)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map(|_| ())
 }

@@ -4,7 +4,7 @@
 
 use super::identity::{self, Identity};
 use super::UpstreamError;
-use crate::config::upstream::{GOOGLE_ISSUER, Upstream, UpstreamKind};
+use crate::config::upstream::{Upstream, UpstreamKind, GOOGLE_ISSUER};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use openidconnect::core::{
@@ -85,7 +85,8 @@ impl Provider {
             return Err(UpstreamError::Unreachable("discovery failed moments ago".into()));
         }
         cache.last_attempt = now;
-        let issuer = IssuerUrl::new(self.config.issuer.clone()).map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
+        let issuer =
+            IssuerUrl::new(self.config.issuer.clone()).map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
         match CoreProviderMetadata::discover_async(issuer, &self.http).await {
             Ok(metadata) => {
                 cache.metadata = Some(metadata.clone());
@@ -114,9 +115,11 @@ impl Provider {
             .client_secret
             .as_ref()
             .map(|s| ClientSecret::new(s.expose_secret().to_string()));
-        let redirect = RedirectUrl::new(self.redirect_uri.clone()).map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
-        let mut client = CoreClient::from_provider_metadata(metadata, ClientId::new(self.config.client_id.clone()), secret)
-            .set_redirect_uri(redirect);
+        let redirect =
+            RedirectUrl::new(self.redirect_uri.clone()).map_err(|e| UpstreamError::Unreachable(e.to_string()))?;
+        let mut client =
+            CoreClient::from_provider_metadata(metadata, ClientId::new(self.config.client_id.clone()), secret)
+                .set_redirect_uri(redirect);
         if post_only {
             client = client.set_auth_type(AuthType::RequestBody);
         }
@@ -203,7 +206,9 @@ impl Provider {
         let claims = payload(&id_token.to_string())?;
         let iss = claims.get("iss").and_then(Value::as_str).unwrap_or_default();
         if !self.accepts_issuer(iss) {
-            return Err(UpstreamError::BadToken(format!("iss {iss:?} is not the configured issuer")));
+            return Err(UpstreamError::BadToken(format!(
+                "iss {iss:?} is not the configured issuer"
+            )));
         }
         if let Some(domain) = &self.config.hosted_domain {
             let hd = claims.get("hd").and_then(Value::as_str).unwrap_or_default();
@@ -214,7 +219,9 @@ impl Provider {
         if let Some(since) = reauth_since {
             let auth_time = claims.get("auth_time").and_then(Value::as_i64).unwrap_or(0);
             if auth_time < since - IAT_SKEW_SECS {
-                return Err(UpstreamError::BadToken("the provider did not authenticate the user again".into()));
+                return Err(UpstreamError::BadToken(
+                    "the provider did not authenticate the user again".into(),
+                ));
             }
         }
         let userinfo = if claims.get("email").is_none() {
