@@ -24,9 +24,13 @@ async fn start_app_site() -> String {
     use axum::routing::get;
     let site = axum::Router::new().route(
         "/cb",
-        get(|| async { Html("<!doctype html><title>Team Wiki</title><h1>Team Wiki</h1><p>Signed in, back at Team Wiki.</p>") }),
+        get(|| async {
+            Html("<!doctype html><title>Team Wiki</title><h1>Team Wiki</h1><p>Signed in, back at Team Wiki.</p>")
+        }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind app site");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind app site");
     let base = format!("http://{}", listener.local_addr().expect("app address"));
     tokio::spawn(async move { axum::serve(listener, site).await });
     base
@@ -44,7 +48,9 @@ async fn browser_upstream_sign_up_and_link_journey() {
     let port = free_port();
     let up_base = format!("http://localhost:{port}");
     let db_url = format!("sqlite://{}/upstream.db", up_dir.path().display());
-    let store = gatehouse::store::Store::connect(&db_url).await.expect("upstream database");
+    let store = gatehouse::store::Store::connect(&db_url)
+        .await
+        .expect("upstream database");
     store.migrate().await.expect("migrate");
     let now = gatehouse::Clock::system().now();
     create_user(&store, "uma", "uma@corp.example", now).await;

@@ -17,7 +17,10 @@ async fn link_step(fed: &Federation, browser: &Browser) -> (Page, String) {
         !step.text.contains("Choose a username"),
         "no second account for a taken email: {step:?}"
     );
-    assert!(!signed_in_at(browser, &fed.down).await, "not signed in before the proof");
+    assert!(
+        !signed_in_at(browser, &fed.down).await,
+        "not signed in before the proof"
+    );
     (step, verifier)
 }
 
