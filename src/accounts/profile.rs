@@ -223,8 +223,8 @@ pub async fn change_password(
     .await
 }
 
-/// How recent a sign-in must be to end other sessions.
-const FRESH_SIGN_IN_SECS: i64 = 15 * 60;
+/// How recent a sign-in must be to end other sessions or link another sign-in method.
+pub(crate) const FRESH_SIGN_IN_SECS: i64 = 15 * 60;
 
 /// Ends one session of the user (`session_id`), or every other one when none is named.
 pub async fn end_other_sessions(

@@ -108,6 +108,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut RawConfig
         .await
         .expect("app starts");
     let store = app.state().store.clone();
+    mail.watch_outbox(store.clone());
     let state = app.state().clone();
     let base = match on_localhost {
         true => format!("http://localhost:{port}"),

@@ -19,6 +19,9 @@ pub struct Mail {
 pub struct SmtpSink {
     pub port: u16,
     received: Arc<Mutex<Vec<Mail>>>,
+    /// The outbox of the Gatehouse sending here: a link mail's token is stored just after
+    /// the SMTP server accepts it, so a test that clicks at once waits for that first.
+    outbox: std::sync::OnceLock<gatehouse::store::Store>,
 }
 
 impl SmtpSink {
@@ -37,6 +40,7 @@ impl SmtpSink {
         let sink = SmtpSink {
             port: listener.local_addr().expect("addr").port(),
             received: Arc::default(),
+            outbox: std::sync::OnceLock::new(),
         };
         let received = sink.received.clone();
         tokio::spawn(async move {
@@ -48,6 +52,28 @@ impl SmtpSink {
             }
         });
         sink
+    }
+
+    pub fn watch_outbox(&self, store: gatehouse::store::Store) {
+        let _ = self.outbox.set(store);
+    }
+
+    /// Waits (bounded) until Gatehouse has finished sending to `to`: nothing for it is
+    /// left in the outbox, so the tokens of the links it got are live.
+    async fn settled(&self, to: &str) {
+        let Some(store) = self.outbox.get() else {
+            return;
+        };
+        for _ in 0..100 {
+            let left: Result<i64, _> = sqlx::query_scalar("SELECT COUNT(*) FROM mail_outbox WHERE recipient = $1")
+                .bind(to)
+                .fetch_one(store.pool())
+                .await;
+            if matches!(left, Ok(0) | Err(_)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     pub fn url(&self) -> String {
@@ -67,6 +93,7 @@ impl SmtpSink {
                 .rev()
                 .find(|m| m.to == to && m.subject.contains(subject))
             {
+                self.settled(to).await;
                 return mail;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -84,6 +111,7 @@ impl SmtpSink {
                 .filter(|m| m.to == to && m.subject.contains(subject))
                 .collect();
             if matching.len() >= n {
+                self.settled(to).await;
                 return matching[n - 1].clone();
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

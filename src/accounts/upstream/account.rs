@@ -4,7 +4,7 @@
 
 use super::{go, problem, Purpose};
 use crate::accounts::forms;
-use crate::accounts::profile::with_form;
+use crate::accounts::profile::{with_form, FRESH_SIGN_IN_SECS};
 use crate::error::AppError;
 use crate::http::{found, read_form};
 use crate::sessions;
@@ -35,6 +35,20 @@ async fn start_from_account(
     let Some(provider) = state.upstreams.get(id) else {
         return Ok(found("/account"));
     };
+    // A stolen session cookie must not be able to add the thief's own way in.
+    let linking = matches!(purpose(String::new()), Purpose::Link { .. });
+    if linking && state.clock.now() - session.auth_time > FRESH_SIGN_IN_SECS {
+        return Ok(forms::message(
+            &state,
+            &headers,
+            StatusCode::FORBIDDEN,
+            context! {
+                title => "Sign in again first",
+                message => "For your security, linking another sign-in method needs a recent sign-in.",
+                link => "/login?return_to=/account", link_label => "Sign in",
+            },
+        ));
+    }
     go(&state, &headers, &provider, purpose(session.id), None, None).await
 }
 
