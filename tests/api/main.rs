@@ -30,4 +30,5 @@ mod sign_in;
 mod store;
 mod tls;
 mod token;
+mod upstream;
 mod userinfo;
