@@ -204,3 +204,30 @@ federated! { no_email;
         assert!(!signed_in_at(&browser, &fx.down).await);
     }
 }
+
+federated! { honest;
+    /// B11: the provider rotates its key. A token with a `kid` the cached JWKS lacks makes
+    /// Gatehouse refetch the JWKS, but at most once a minute: within the minute the token
+    /// is refused without a fetch (so forged `kid`s cannot make us hammer the provider);
+    /// after it, one refetch finds the new key and the sign-in works.
+    async fn an_unknown_kid_refetches_the_jwks_at_most_once_a_minute(fx: Hostile) {
+        let first = fx.browser();
+        let (page, verifier) = fx.sign_in(&first).await;
+        assert_federated(&app_sees(&fx.down, &page, &verifier).await.0);
+        let fetched = fx.op.jwks_fetches();
+        assert!(fetched >= 1, "discovery fetched the JWKS");
+
+        fx.op.rotate();
+        let soon = fx.browser();
+        let (page, _) = fx.sign_in(&soon).await;
+        page.assert_error_page(400);
+        assert_eq!(fx.op.jwks_fetches(), fetched, "no refetch within a minute of the last");
+        assert!(!signed_in_at(&soon, &fx.down).await);
+
+        fx.down.clock.advance(61);
+        let later = fx.browser();
+        let (page, verifier) = fx.sign_in(&later).await;
+        assert_federated(&app_sees(&fx.down, &page, &verifier).await.0);
+        assert_eq!(fx.op.jwks_fetches(), fetched + 1, "exactly one refetch found the new key");
+    }
+}

@@ -506,6 +506,11 @@ struct OpState {
     signer: josekit::jws::alg::rsassa::RsassaJwsSigner,
     forger: josekit::jws::alg::rsassa::RsassaJwsSigner,
     jwks: Value,
+    /// The second key's public JWK, published by `rotate`.
+    next_public: Value,
+    /// Signing with the second key (`kid` k2) since `rotate`.
+    rotated: bool,
+    jwks_fetches: usize,
 }
 
 /// An OpenID provider on loopback: discovery, JWKS, an authorization endpoint that sends
@@ -514,6 +519,7 @@ struct OpState {
 /// answering only `sub`.
 pub struct MockOp {
     pub base: String,
+    state: Arc<Mutex<OpState>>,
 }
 
 impl MockOp {
@@ -531,6 +537,11 @@ impl MockOp {
         public.set_algorithm("RS256");
         public.set_key_use("sig");
         let jwks = json!({ "keys": [serde_json::to_value(public.as_ref()).expect("JWK")] });
+        let mut next_public = forged.to_jwk_public_key();
+        next_public.set_key_id("k2");
+        next_public.set_algorithm("RS256");
+        next_public.set_key_use("sig");
+        let next_public = serde_json::to_value(next_public.as_ref()).expect("JWK");
         let mut claims = claims.as_object().cloned().unwrap_or_default();
         claims.entry("sub").or_insert(json!("mock-user-1"));
         let state = Arc::new(Mutex::new(OpState {
@@ -541,6 +552,9 @@ impl MockOp {
             signer: RS256.signer_from_jwk(&pair.to_jwk_private_key()).expect("signer"),
             forger: RS256.signer_from_jwk(&forged.to_jwk_private_key()).expect("signer"),
             jwks,
+            next_public,
+            rotated: false,
+            jwks_fetches: 0,
         }));
         let router = axum::Router::new()
             .route("/.well-known/openid-configuration", get(op_discovery))
@@ -548,9 +562,24 @@ impl MockOp {
             .route("/authorize", get(op_authorize))
             .route("/token", post(op_token))
             .route("/userinfo", get(op_userinfo))
-            .with_state(state);
+            .with_state(state.clone());
         tokio::spawn(async move { axum::serve(listener, router).await });
-        MockOp { base }
+        MockOp { base, state }
+    }
+
+    /// Rotates: the second key joins the JWKS and signs every ID token from now on.
+    pub fn rotate(&self) {
+        let mut op = self.state.lock().unwrap();
+        let next = op.next_public.clone();
+        if let Some(keys) = op.jwks["keys"].as_array_mut() {
+            keys.push(next);
+        }
+        op.rotated = true;
+    }
+
+    /// How often the JWKS was fetched.
+    pub fn jwks_fetches(&self) -> usize {
+        self.state.lock().unwrap().jwks_fetches
     }
 }
 
@@ -574,7 +603,9 @@ async fn op_discovery(axum::extract::State(op): Op) -> axum::Json<Value> {
 }
 
 async fn op_jwks(axum::extract::State(op): Op) -> axum::Json<Value> {
-    axum::Json(op.lock().unwrap().jwks.clone())
+    let mut op = op.lock().unwrap();
+    op.jwks_fetches += 1;
+    axum::Json(op.jwks.clone())
 }
 
 async fn op_authorize(
@@ -638,10 +669,10 @@ async fn op_token(axum::extract::State(op): Op) -> axum::Json<Value> {
         }),
     );
     let mut header = josekit::jws::JwsHeader::new();
-    header.set_key_id("k1");
+    header.set_key_id(if op.rotated { "k2" } else { "k1" });
     header.set_token_type("JWT");
     let payload = josekit::jwt::JwtPayload::from_map(claims).expect("claims");
-    let signer = if defect == Defect::ForgedSignature {
+    let signer = if defect == Defect::ForgedSignature || op.rotated {
         &op.forger
     } else {
         &op.signer
