@@ -53,7 +53,7 @@ impl App {
     /// As [`App::build`], on a listener bound by the caller (tests bind port 0 first, so
     /// the issuer can name the port).
     pub async fn build_on(listener: TcpListener, config: Config, clock: Clock) -> anyhow::Result<App> {
-        let store = Store::connect(config.database_url.expose_secret()).await?;
+        let store = Store::connect_with(config.database_url.expose_secret(), &config.database).await?;
         store.migrate().await?;
         let keys = Keys::load_or_init(&config.keys_dir, config.keys.rsa_bits, clock.now())?;
         let state = AppState {
@@ -192,7 +192,8 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/gatehouse.css", get(stylesheet))
         .route("/assets/form_post.js", get(form_post_script))
         .route("/assets/theme.css", get(theme))
-        .route("/healthz", get(health))
+        .route("/healthz", get(alive))
+        .route("/readyz", get(ready))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), oauth::cors::layer))
         .layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::layer))
@@ -279,13 +280,35 @@ async fn form_post_script() -> Response {
         .into_response()
 }
 
-/// Readiness: 200 when the database answers, 503 otherwise.
-async fn health(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ok").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "health check: database unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+/// Liveness: the process is up and serving. A load balancer restarts nothing on a
+/// database outage because of it.
+async fn alive() -> Response {
+    (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], "ok").into_response()
+}
+
+/// Readiness: 200 when the database answers and a signing key signs; 503 otherwise, so a
+/// load balancer sends traffic elsewhere meanwhile.
+async fn ready(State(state): State<AppState>) -> Response {
+    let now = state.clock.now();
+    let problem = match state.store.ping().await {
+        Err(e) => Some(format!("database unavailable: {e}")),
+        Ok(()) => state
+            .keys
+            .sign("JWT", serde_json::Map::new(), now)
+            .err()
+            .map(|e| format!("no usable signing key: {e:#}")),
+    };
+    match problem {
+        None => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], "ready").into_response(),
+        Some(problem) => {
+            tracing::warn!(%problem, "readiness check failed");
+            let body = problem.split(':').next().unwrap_or("not ready").to_string();
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CACHE_CONTROL, "no-store")],
+                body,
+            )
+                .into_response()
         }
     }
 }

@@ -52,10 +52,15 @@ impl From<anyhow::Error> for AppError {
     }
 }
 
-/// SQLite's "database is locked" (SQLITE_BUSY = 5) after the busy timeout: a load
-/// condition, so the client should retry.
+/// A load condition the client should retry: SQLite's "database is locked" (SQLITE_BUSY
+/// = 5, 517) after the busy timeout, and PostgreSQL's serialization failure (40001),
+/// deadlock (40P01), and the codes of a server shutting down or refusing connections
+/// (57P01-57P03, 53300 too many connections).
 fn is_busy(db: &dyn sqlx::error::DatabaseError) -> bool {
-    matches!(db.code().as_deref(), Some("5") | Some("517"))
+    matches!(
+        db.code().as_deref(),
+        Some("5" | "517" | "40001" | "40P01" | "57P01" | "57P02" | "57P03" | "53300")
+    )
 }
 
 /// `message`, plus the request's correlation id when there is one.
@@ -75,6 +80,12 @@ impl IntoResponse for AppError {
         } else {
             "Something went wrong on our side. Please try again."
         };
-        (status, [("cache-control", "no-store")], with_reference(message)).into_response()
+        let mut response = (status, [("cache-control", "no-store")], with_reference(message)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+        }
+        response
     }
 }

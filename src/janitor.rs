@@ -3,7 +3,9 @@
 //! confirmed, stale failed-login counts. Nothing is kept without a bound.
 
 use crate::accounts::forms::CONFIRM_TTL;
+use crate::error::AppError;
 use crate::state::AppState;
+use crate::store::Store;
 use std::time::Duration;
 
 const SWEEP_EVERY_SECS: u64 = 600;
@@ -24,17 +26,8 @@ pub async fn run(state: AppState) {
 pub async fn sweep(state: &AppState) {
     // Sessions that time out end like a logout: grants revoked, apps notified.
     let now = state.clock.now();
-    match state
-        .store
-        .take_expired_sessions(now, state.config.sessions.idle_ttl_secs)
-        .await
-    {
-        Ok(ended) => {
-            if let Err(e) = crate::sessions::ended(state, &ended).await {
-                tracing::warn!(error = %e, "ending expired sessions failed");
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "finding expired sessions failed"),
+    if let Err(e) = end_expired_sessions(state, now).await {
+        tracing::warn!(error = %e, "ending expired sessions failed");
     }
     // Sign-ups never confirmed in time, and failed-login counts quiet for a day.
     let unconfirmed = state.store.purge_unconfirmed(now - CONFIRM_TTL).await;
@@ -51,4 +44,17 @@ pub async fn sweep(state: &AppState) {
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
     }
+}
+
+/// Deletes expired sessions and, in the same transaction, revokes their grants and queues
+/// their logout notices: a crash or a second node in between cannot lose either.
+async fn end_expired_sessions(state: &AppState, now: i64) -> Result<(), AppError> {
+    let mut tx = state.store.begin().await?;
+    let ended = Store::take_expired_sessions_in(&mut tx, now, state.config.sessions.idle_ttl_secs).await?;
+    crate::sessions::ended_in(state, &mut tx, &ended).await?;
+    tx.commit().await?;
+    if !ended.is_empty() {
+        state.backchannel_wake.notify_one();
+    }
+    Ok(())
 }

@@ -138,7 +138,7 @@ const POLICY: Policy = Policy {
 async fn deliver_due(store: &Store, mailer: &Mailer, clock: &Clock) -> Result<(), sqlx::Error> {
     let now = clock.now();
     let due = store.due_mail(now, 20).await?;
-    outbox::deliver(store, &POLICY, due, now, |mail| async move {
+    outbox::deliver(store, &POLICY, due, clock, |mail| async move {
         let (mail, link) = with_link(mail)?;
         deliver(mailer, &mail).await?;
         if let Some(link) = link {

@@ -1,10 +1,16 @@
 //! Delivery with retries, shared by email and back-channel logout: claim each due row,
 //! try it, then delete it or reschedule it with exponential backoff, giving up (loudly)
 //! after a number of attempts. What "try" means is the caller's.
+//!
+//! Every instance sharing the database runs this. Each row's lease starts when that row
+//! is claimed (not when the pass began), and a try is cut off well before its lease ends,
+//! so no other worker can take a row while one is still sending it.
 
+use crate::clock::Clock;
 use crate::store::outbox::{Outbox, Queued};
 use crate::store::Store;
 use std::future::Future;
+use std::time::Duration;
 
 pub struct Policy {
     pub outbox: Outbox,
@@ -29,7 +35,7 @@ pub async fn deliver<R, F, Fut>(
     store: &Store,
     policy: &Policy,
     rows: Vec<R>,
-    now: i64,
+    clock: &Clock,
     send: F,
 ) -> Result<(), sqlx::Error>
 where
@@ -38,15 +44,22 @@ where
     Fut: Future<Output = anyhow::Result<()>>,
 {
     for row in rows {
-        let (id, attempts) = (row.id().to_string(), row.attempts() + 1);
-        if !store
-            .claim(policy.outbox, &id, row.next_at(), now + policy.lease_secs)
-            .await?
-        {
+        let id = row.id().to_string();
+        let claimed_at = clock.now();
+        let lease = claimed_at + policy.lease_secs;
+        let Some(before) = store.claim(policy.outbox, &id, claimed_at, lease).await? else {
             continue;
-        }
-        match send(row).await {
-            Ok(()) => store.finish(policy.outbox, &id).await?,
+        };
+        let attempts = before + 1;
+        // Half the lease: a try that hangs ends while the row is still ours.
+        let limit = Duration::from_secs((policy.lease_secs / 2).max(1) as u64);
+        let outcome = match tokio::time::timeout(limit, send(row)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(anyhow::anyhow!("no answer within {} s", limit.as_secs())),
+        };
+        let now = clock.now();
+        match outcome {
+            Ok(()) => store.finish(policy.outbox, &id, lease).await?,
             Err(e) if attempts >= policy.max_attempts => {
                 tracing::error!(
                     error = format!("{e:#}"),
@@ -54,7 +67,7 @@ where
                     "{} undeliverable; giving up",
                     policy.what
                 );
-                store.finish(policy.outbox, &id).await?;
+                store.finish(policy.outbox, &id, lease).await?;
             }
             Err(e) => {
                 let wait = policy.backoff(attempts);
@@ -65,7 +78,9 @@ where
                     "{} failed; will retry",
                     policy.what
                 );
-                store.reschedule(policy.outbox, &id, attempts, now + wait).await?;
+                store
+                    .reschedule(policy.outbox, &id, lease, attempts, now + wait)
+                    .await?;
             }
         }
     }

@@ -14,6 +14,7 @@ use crate::error::AppError;
 use crate::secrets;
 use crate::state::AppState;
 use crate::store::sessions::SessionRow;
+use crate::store::Store;
 use axum::http::{header, HeaderMap, HeaderValue};
 
 const SESSION_COOKIE: &str = "gatehouse_session";
@@ -123,10 +124,24 @@ pub async fn end(state: &AppState, headers: &HeaderMap) -> Result<HeaderValue, A
 /// password change, "sign out everywhere", account deletion): their grants are revoked,
 /// except offline access, and their clients get back-channel logout tokens.
 pub async fn ended(state: &AppState, sessions: &[SessionRow]) -> Result<(), AppError> {
+    let mut tx = state.store.begin().await?;
+    ended_in(state, &mut tx, sessions).await?;
+    tx.commit().await?;
+    state.backchannel_wake.notify_one();
+    Ok(())
+}
+
+/// As [`ended`], inside the caller's transaction (the one that deleted the sessions, so
+/// that their revocations and logout notices commit with the deletion or not at all).
+pub async fn ended_in(
+    state: &AppState,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    sessions: &[SessionRow],
+) -> Result<(), AppError> {
     let now = state.clock.now();
     for session in sessions {
-        state.store.revoke_session_grants(&session.id, now).await?;
-        crate::oauth::backchannel::queue(state, session, now).await?;
+        Store::revoke_session_grants_in(tx, &session.id, now).await?;
+        crate::oauth::backchannel::queue_in(state, tx, session, now).await?;
     }
     Ok(())
 }

@@ -49,7 +49,11 @@ enum Command {
     /// Run the server (the default)
     Serve,
     /// Apply database migrations and exit
-    Migrate,
+    Migrate {
+        /// Apply nothing; exit non-zero when migrations are pending (for deploy pipelines)
+        #[arg(long)]
+        check: bool,
+    },
     /// Manage signing keys
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -113,8 +117,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let clock = Clock::system();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config, clock).await,
-        Command::Migrate => {
-            let store = Store::connect(config.database_url.expose_secret()).await?;
+        Command::Migrate { check } => {
+            let store = Store::connect_with(config.database_url.expose_secret(), &config.database).await?;
+            if check {
+                let pending = store.pending_migrations().await?;
+                if !pending.is_empty() {
+                    anyhow::bail!(
+                        "{} migration(s) pending: {}; run `gatehouse migrate`",
+                        pending.len(),
+                        pending.join(", ")
+                    );
+                }
+                println!(
+                    "database {} is up to date",
+                    store::redact_url(config.database_url.expose_secret())
+                );
+                return Ok(());
+            }
             store.migrate().await?;
             println!(
                 "database {} is up to date",
@@ -204,7 +223,7 @@ fn keys_command(config: &Config, cmd: KeysCommand, now: i64) -> anyhow::Result<(
 }
 
 pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let store = Store::connect(config.database_url.expose_secret()).await?;
+    let store = Store::connect_with(config.database_url.expose_secret(), &config.database).await?;
     store.migrate().await?;
     Ok(store)
 }

@@ -48,6 +48,7 @@ pub struct RawConfig {
     pub branding: BrandingSettings,
     pub tls: TlsSettings,
     pub http: HttpSettings,
+    pub database: DatabaseSettings,
     /// `[[upstream]]`: providers to sign in with.
     pub upstream: Vec<RawUpstream>,
 }
@@ -71,6 +72,7 @@ impl Default for RawConfig {
             branding: BrandingSettings::default(),
             tls: TlsSettings::default(),
             http: HttpSettings::default(),
+            database: DatabaseSettings::default(),
             upstream: Vec::new(),
         }
     }
@@ -95,6 +97,26 @@ impl Default for HttpSettings {
             max_connections: 1024,
             header_read_timeout_secs: 10,
             max_head_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// The connection pool to the database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// Connections this instance may hold. With several instances on one PostgreSQL, their
+    /// sum must stay below the server's `max_connections`.
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before it is answered 503.
+    pub acquire_timeout_secs: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout_secs: 5,
         }
     }
 }
@@ -295,6 +317,7 @@ pub struct Config {
     pub branding: BrandingSettings,
     pub tls: TlsSettings,
     pub http: HttpSettings,
+    pub database: DatabaseSettings,
     pub upstreams: Vec<Upstream>,
 }
 
@@ -400,6 +423,9 @@ impl Config {
         if raw.http.max_connections == 0 || raw.http.header_read_timeout_secs == 0 {
             bail!("invalid `http`: max_connections and header_read_timeout_secs must be at least 1");
         }
+        if raw.database.max_connections == 0 || raw.database.acquire_timeout_secs == 0 {
+            bail!("invalid `database`: max_connections and acquire_timeout_secs must be at least 1");
+        }
         if raw.http.max_head_bytes < 8 * 1024 {
             bail!("invalid `http.max_head_bytes`: at least 8192");
         }
@@ -425,6 +451,7 @@ impl Config {
             branding: raw.branding,
             tls: raw.tls,
             http: raw.http,
+            database: raw.database,
         })
     }
 

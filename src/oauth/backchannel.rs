@@ -10,6 +10,7 @@ use crate::state::AppState;
 use crate::store::logout::Delivery;
 use crate::store::outbox::Outbox;
 use crate::store::sessions::SessionRow;
+use crate::store::Store;
 use serde_json::json;
 use std::time::Duration;
 
@@ -18,9 +19,15 @@ const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 /// Back-Channel Logout §2.4 recommends a short lifetime; ours covers the retry window.
 const LOGOUT_TOKEN_TTL: i64 = 10 * 60;
 
-/// Queues a logout token for each client of the ended `session`, and wakes the worker.
-pub async fn queue(state: &AppState, session: &SessionRow, now: i64) -> Result<(), AppError> {
-    for client_id in state.store.session_clients(&session.id).await? {
+/// Queues, in `tx`, a logout token for each client of the ended `session`. The caller
+/// wakes the worker once `tx` has committed.
+pub async fn queue_in(
+    state: &AppState,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    session: &SessionRow,
+    now: i64,
+) -> Result<(), AppError> {
+    for client_id in Store::session_clients_in(tx, &session.id).await? {
         let Some(client) = state.store.client(&client_id).await? else {
             continue;
         };
@@ -41,12 +48,8 @@ pub async fn queue(state: &AppState, session: &SessionRow, now: i64) -> Result<(
             continue;
         };
         let token = state.keys.sign(LOGOUT_TOKEN_TYP, claims, now)?;
-        state
-            .store
-            .queue_logout(&secrets::random_id(), &client.id, &uri, &token, now)
-            .await?;
+        Store::queue_logout_in(tx, &secrets::random_id(), &client.id, &uri, &token, now).await?;
     }
-    state.backchannel_wake.notify_one();
     Ok(())
 }
 
@@ -75,7 +78,7 @@ const POLICY: Policy = Policy {
 async fn deliver_due(state: &AppState) -> Result<(), sqlx::Error> {
     let now = state.clock.now();
     let due = state.store.due_logouts(now, 20).await?;
-    outbox::deliver(&state.store, &POLICY, due, now, |delivery| async move {
+    outbox::deliver(&state.store, &POLICY, due, &state.clock, |delivery| async move {
         send(state, &delivery).await
     })
     .await

@@ -139,6 +139,9 @@ impl IntoResponse for OAuthError {
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if self.code == ErrorCode::TemporarilyUnavailable {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         let challenge = match self.code {
             ErrorCode::InvalidClient => Some(r#"Basic realm="gatehouse""#.to_string()),
             // RFC 6750 §3: the error travels in the challenge too. Descriptions are ours and

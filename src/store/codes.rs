@@ -99,17 +99,27 @@ impl Store {
 
     /// Whether the session exists and is within its absolute and idle lifetimes.
     pub async fn session_live_in(
+        &self,
         tx: &mut Transaction<'static, Any>,
         session_id: &str,
         now: i64,
         idle_ttl: i64,
     ) -> Result<bool, sqlx::Error> {
-        sqlx::query("SELECT 1 FROM sessions WHERE id = $1 AND expires_at > $2 AND last_seen_at > $3")
-            .bind(session_id)
-            .bind(now)
-            .bind(now - idle_ttl)
-            .fetch_optional(&mut **tx)
-            .await
-            .map(|row| row.is_some())
+        // On PostgreSQL the row is share-locked until the exchange commits, so a logout on
+        // another node deletes the session (and revokes its grants) only after the grant
+        // made here exists. SQLite serializes writers, and a write after a stale read fails.
+        let lock = match self.backend() {
+            super::Backend::Postgres => " FOR SHARE",
+            super::Backend::Sqlite => "",
+        };
+        sqlx::query(&format!(
+            "SELECT 1 FROM sessions WHERE id = $1 AND expires_at > $2 AND last_seen_at > $3{lock}"
+        ))
+        .bind(session_id)
+        .bind(now)
+        .bind(now - idle_ttl)
+        .fetch_optional(&mut **tx)
+        .await
+        .map(|row| row.is_some())
     }
 }

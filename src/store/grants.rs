@@ -95,23 +95,16 @@ impl Store {
     /// tokens were asked for offline use: offline access outlives the session by design
     /// (OIDC Core §11). Returns the client ids whose grants were revoked.
     pub async fn revoke_session_grants(&self, session_id: &str, now: i64) -> Result<Vec<String>, sqlx::Error> {
-        let rows: Vec<(String, String)> = sqlx::query_as::<_, (String, String, String)>(
-            "SELECT id, client_id, scope FROM grants WHERE session_id = $1 AND revoked_at IS NULL",
-        )
-        .bind(session_id)
-        .fetch_all(self.pool())
-        .await?
-        .into_iter()
-        .filter(|(_, _, scope)| !scope.split(' ').any(|s| s == "offline_access"))
-        .map(|(id, client, _)| (id, client))
-        .collect();
-        for (id, _) in &rows {
-            self.revoke_grant(id, now).await?;
-        }
-        let mut clients: Vec<String> = rows.into_iter().map(|(_, c)| c).collect();
-        clients.sort();
-        clients.dedup();
-        Ok(clients)
+        let mut conn = self.pool().acquire().await?;
+        revoke_session_grants_on(&mut conn, session_id, now).await
+    }
+
+    pub async fn revoke_session_grants_in(
+        tx: &mut Transaction<'static, Any>,
+        session_id: &str,
+        now: i64,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        revoke_session_grants_on(tx, session_id, now).await
     }
 
     /// Revokes every live grant of a user to a client (consent withdrawn).
@@ -126,10 +119,13 @@ impl Store {
     }
 
     /// Clients that hold grants made in this session, for back-channel logout.
-    pub async fn session_clients(&self, session_id: &str) -> Result<Vec<String>, sqlx::Error> {
+    pub async fn session_clients_in(
+        tx: &mut Transaction<'static, Any>,
+        session_id: &str,
+    ) -> Result<Vec<String>, sqlx::Error> {
         sqlx::query_as::<_, (String,)>("SELECT DISTINCT client_id FROM grants WHERE session_id = $1")
             .bind(session_id)
-            .fetch_all(self.pool())
+            .fetch_all(&mut **tx)
             .await
             .map(|rows| rows.into_iter().map(|(c,)| c).collect())
     }
@@ -178,4 +174,24 @@ impl Store {
         .fetch_all(self.pool())
         .await
     }
+}
+
+/// One UPDATE, so no grant can slip between finding and revoking; offline access (a
+/// grant whose scope has `offline_access`) outlives the session.
+async fn revoke_session_grants_on(
+    conn: &mut sqlx::AnyConnection,
+    session_id: &str,
+    now: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    let mut clients: Vec<String> = sqlx::query_scalar(
+        "UPDATE grants SET revoked_at = $2 WHERE session_id = $1 AND revoked_at IS NULL \
+         AND (' ' || scope || ' ') NOT LIKE '% offline_access %' RETURNING client_id",
+    )
+    .bind(session_id)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    clients.sort();
+    clients.dedup();
+    Ok(clients)
 }

@@ -14,8 +14,8 @@ pub struct Delivery {
 }
 
 impl Store {
-    pub async fn queue_logout(
-        &self,
+    pub async fn queue_logout_in(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         id: &str,
         client_id: &str,
         uri: &str,
@@ -31,7 +31,7 @@ impl Store {
         .bind(uri)
         .bind(token)
         .bind(now)
-        .execute(self.pool())
+        .execute(&mut **tx)
         .await
         .map(|_| ())
     }

@@ -43,6 +43,11 @@ impl Store {
     /// Opens the database named by `url`, creating a SQLite file (and its directory) when
     /// missing. Does not migrate; see [`Store::migrate`].
     pub async fn connect(url: &str) -> anyhow::Result<Store> {
+        Self::connect_with(url, &crate::config::DatabaseSettings::default()).await
+    }
+
+    /// As [`Store::connect`], with the pool sized and bounded by `settings`.
+    pub async fn connect_with(url: &str, settings: &crate::config::DatabaseSettings) -> anyhow::Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -55,11 +60,8 @@ impl Store {
         };
         let options = AnyConnectOptions::from_str(&url).context("invalid `database_url`")?;
         let pool = AnyPoolOptions::new()
-            .max_connections(match backend {
-                Backend::Sqlite => 8,
-                Backend::Postgres => 16,
-            })
-            .acquire_timeout(Duration::from_secs(5))
+            .max_connections(settings.max_connections)
+            .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -90,6 +92,24 @@ impl Store {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&self.pool).await.context("database migration failed")
+    }
+
+    /// Migrations not yet applied, as `version description`, without applying any.
+    pub async fn pending_migrations(&self) -> anyhow::Result<Vec<String>> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        // No bookkeeping table yet means nothing was ever applied.
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap_or_default();
+        Ok(migrator
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .map(|m| format!("{} {}", m.version, m.description))
+            .collect())
     }
 
     pub fn backend(&self) -> Backend {

@@ -77,14 +77,19 @@ impl Store {
         .await
     }
 
-    /// Deletes sessions past their absolute or idle end; returns them.
-    pub async fn take_expired_sessions(&self, now: i64, idle_ttl: i64) -> Result<Vec<SessionRow>, sqlx::Error> {
+    /// Deletes sessions past their absolute or idle end; returns them, for what follows
+    /// in the same transaction.
+    pub async fn take_expired_sessions_in(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        now: i64,
+        idle_ttl: i64,
+    ) -> Result<Vec<SessionRow>, sqlx::Error> {
         sqlx::query_as::<_, SessionRow>(&format!(
             "DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2 RETURNING {COLUMNS}"
         ))
         .bind(now)
         .bind(now - idle_ttl)
-        .fetch_all(self.pool())
+        .fetch_all(&mut **tx)
         .await
     }
 

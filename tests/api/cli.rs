@@ -415,6 +415,25 @@ fn migrate_creates_the_schema_and_is_idempotent() {
 }
 
 #[test]
+fn migrate_check_fails_while_migrations_are_pending_and_applies_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let pending = gatehouse(dir.path(), &["migrate", "--check"], &[], None);
+    assert!(!pending.status.success(), "a fresh database has pending migrations");
+    assert!(stderr(&pending).contains("pending"), "{}", stderr(&pending));
+    assert!(
+        stderr(&pending).contains("upstream sign in"),
+        "the message names them: {}",
+        stderr(&pending)
+    );
+    let still = gatehouse(dir.path(), &["migrate", "--check"], &[], None);
+    assert!(!still.status.success(), "--check applied nothing");
+    assert!(gatehouse(dir.path(), &["migrate"], &[], None).status.success());
+    let done = gatehouse(dir.path(), &["migrate", "--check"], &[], None);
+    assert!(done.status.success(), "{}", stderr(&done));
+    assert!(stdout(&done).contains("up to date"));
+}
+
+#[test]
 fn client_options_for_services_and_updates() {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| gatehouse(dir.path(), args, &[], None);

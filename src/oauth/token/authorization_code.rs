@@ -33,7 +33,10 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
     // The code is spent whatever happens next: a failed check must not leave it usable.
     let checked = match check_code(&row, client, redirect_uri, verifier, now) {
         Ok(())
-            if !Store::session_live_in(&mut tx, &row.session_id, now, state.config.sessions.idle_ttl_secs).await? =>
+            if !state
+                .store
+                .session_live_in(&mut tx, &row.session_id, now, state.config.sessions.idle_ttl_secs)
+                .await? =>
         {
             Err(OAuthError::invalid_grant(
                 "the sign-in session behind this code has ended",

@@ -7,7 +7,7 @@ mod refresh_token;
 
 use super::claims::{self, Subject};
 use super::client_auth;
-use super::error::OAuthError;
+use super::error::{ErrorCode, OAuthError};
 use crate::clients::Client;
 use crate::http::{read_form, split_list};
 use crate::secrets;
@@ -65,10 +65,18 @@ async fn token(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Toke
             "this client may not use the {grant_type} grant"
         )));
     }
-    match grant_type.as_str() {
-        "authorization_code" => authorization_code::exchange(state, &client, &params).await,
-        "refresh_token" => refresh_token::exchange(state, &client, &params).await,
-        _ => client_credentials::exchange(state, &client, &params).await,
+    let exchange = || async {
+        match grant_type.as_str() {
+            "authorization_code" => authorization_code::exchange(state, &client, &params).await,
+            "refresh_token" => refresh_token::exchange(state, &client, &params).await,
+            _ => client_credentials::exchange(state, &client, &params).await,
+        }
+    };
+    // A transaction that lost a race (a PostgreSQL serialization failure or deadlock, a
+    // busy SQLite) rolled back whole, so the code or refresh token is unspent: try once more.
+    match exchange().await {
+        Err(e) if e.code == ErrorCode::TemporarilyUnavailable => exchange().await,
+        other => other,
     }
 }
 

@@ -49,7 +49,12 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
     let offline = split_list(Some(&grant.scope)).iter().any(|s| s == "offline_access");
     if !offline {
         let live = match &grant.session_id {
-            Some(sid) => Store::session_live_in(&mut tx, sid, now, state.config.sessions.idle_ttl_secs).await?,
+            Some(sid) => {
+                state
+                    .store
+                    .session_live_in(&mut tx, sid, now, state.config.sessions.idle_ttl_secs)
+                    .await?
+            }
             None => false,
         };
         if !live {

@@ -241,7 +241,7 @@ on_both_backends! {
 
 /// G6: PostgreSQL goes away under a running server (here: its database refuses every
 /// connection and the open ones are cut, as in a restart). While it is away the server
-/// answers 503, never a 500 with SQL in it, `/healthz` is red, and once the database is
+/// answers 503, never a 500 with SQL in it, `/readyz` is red (`/healthz` stays green), and once the database is
 /// back the same process serves again without a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn g6_a_database_outage_answers_503_and_the_server_recovers_without_a_restart() {
@@ -266,8 +266,14 @@ async fn g6_a_database_outage_answers_503_and_the_server_recovers_without_a_rest
         .await
         .unwrap();
 
-    let health = reqwest::get(app.url("/healthz")).await.unwrap();
-    assert_eq!(health.status(), 503, "readiness is red while the database is away");
+    let ready = reqwest::get(app.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 503, "readiness is red while the database is away");
+    let alive = reqwest::get(app.url("/healthz")).await.unwrap();
+    assert_eq!(
+        alive.status(),
+        200,
+        "liveness stays green: the process needs no restart"
+    );
     let token = app.redeem(&app.client, &code, &verifier).await;
     assert_eq!(token.status(), 503);
     let body: Value = token.json().await.unwrap();
@@ -281,7 +287,7 @@ async fn g6_a_database_outage_answers_503_and_the_server_recovers_without_a_rest
         .unwrap();
     let mut back = false;
     for _ in 0..50 {
-        if reqwest::get(app.url("/healthz")).await.unwrap().status() == 200 {
+        if reqwest::get(app.url("/readyz")).await.unwrap().status() == 200 {
             back = true;
             break;
         }
