@@ -22,7 +22,11 @@ async fn forgot(cluster: &Cluster, at: usize, identifier: &str) -> Result<(), St
     let html = page.text().await.unwrap_or_default();
     let csrf = hidden_input(&html, "csrf_token").ok_or("no csrf_token on /forgot")?;
     let response = visitor
-        .post(node, "/forgot", &[("identifier", identifier.to_string()), ("csrf_token", csrf)])
+        .post(
+            node,
+            "/forgot",
+            &[("identifier", identifier.to_string()), ("csrf_token", csrf)],
+        )
         .await
         .map_err(|e| e.to_string())?;
     match response.status().as_u16() {
@@ -105,7 +109,12 @@ async fn every_back_channel_logout_is_delivered_exactly_once_while_every_node_ru
     for i in 0..LOGOUTS {
         let visitor = cluster.visitor();
         let tokens = cluster.tokens(&visitor, i, i + 1).await;
-        sids.push(jwt_claims(tokens["id_token"].as_str().unwrap())["sid"].as_str().unwrap().to_string());
+        sids.push(
+            jwt_claims(tokens["id_token"].as_str().unwrap())["sid"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
         visitors.push(visitor);
     }
     // All signed out at once, each on another node.

@@ -153,7 +153,9 @@ impl Cluster {
             })
             .collect();
 
-        let store = Store::connect(&db.url).await.expect("connect to the cluster's database");
+        let store = Store::connect(&db.url)
+            .await
+            .expect("connect to the cluster's database");
         mail.watch_outbox(store.clone());
         let now = unix_now();
         let backchannel = options.backchannel_uri.clone();
@@ -235,7 +237,12 @@ impl Cluster {
     }
 
     /// POSTs `form` to `path` on node `at` as the relying party (client_secret_basic).
-    pub async fn client_post(&self, at: usize, path: &str, form: &[(&str, &str)]) -> Result<reqwest::Response, reqwest::Error> {
+    pub async fn client_post(
+        &self,
+        at: usize,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Result<reqwest::Response, reqwest::Error> {
         self.http
             .post(self.node(at).url(path))
             .basic_auth(&self.client.id, self.client.secret.as_deref())
@@ -272,7 +279,10 @@ impl Cluster {
         let status = response.status().as_u16();
         let body = response.text().await.unwrap_or_default();
         if status != 200 {
-            return Err(format!("introspection at node {} answered {status}: {body}", self.node(at).name));
+            return Err(format!(
+                "introspection at node {} answered {status}: {body}",
+                self.node(at).name
+            ));
         }
         let json: Value = serde_json::from_str(&body).map_err(|e| format!("introspection JSON {body}: {e}"))?;
         Ok(json["active"] == true)
@@ -297,7 +307,12 @@ impl Cluster {
 
     /// The JWKS node `at` publishes.
     pub async fn jwks(&self, at: usize) -> Value {
-        let response = self.http.get(self.node(at).url("/jwks")).send().await.expect("GET /jwks");
+        let response = self
+            .http
+            .get(self.node(at).url("/jwks"))
+            .send()
+            .await
+            .expect("GET /jwks");
         assert_eq!(response.status(), 200, "GET /jwks at node {}", self.node(at).name);
         response.json().await.expect("JWKS JSON")
     }
@@ -341,10 +356,7 @@ pub fn tail(text: &str, n: usize) -> String {
 }
 
 pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    gatehouse::Clock::system().now()
 }
 
 /// Runs futures concurrently, keeping their order (no `futures` crate in the tests).
@@ -356,7 +368,11 @@ where
     let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
     let mut out = Vec::with_capacity(handles.len());
     for handle in handles {
-        out.push(handle.await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())));
+        out.push(
+            handle
+                .await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())),
+        );
     }
     out
 }
@@ -393,7 +409,10 @@ impl Visitor {
 
     fn cookie_header(&self) -> String {
         let jar = self.cookies.lock().unwrap();
-        jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+        jar.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     fn keep(&self, response: &reqwest::Response) {
@@ -401,11 +420,10 @@ impl Visitor {
         for value in response.headers().get_all(SET_COOKIE) {
             let Ok(value) = value.to_str() else { continue };
             let first = value.split(';').next().unwrap_or_default();
-            let Some((name, val)) = first.split_once('=') else { continue };
-            let deleted = val.is_empty()
-                || value
-                    .split(';')
-                    .any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
+            let Some((name, val)) = first.split_once('=') else {
+                continue;
+            };
+            let deleted = val.is_empty() || value.split(';').any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
             if deleted {
                 jar.remove(name.trim());
             } else {
@@ -423,7 +441,12 @@ impl Visitor {
     }
 
     /// POSTs a form to `path` on `node`.
-    pub async fn post(&self, node: &Node, path: &str, form: &[(&str, String)]) -> Result<reqwest::Response, reqwest::Error> {
+    pub async fn post(
+        &self,
+        node: &Node,
+        path: &str,
+        form: &[(&str, String)],
+    ) -> Result<reqwest::Response, reqwest::Error> {
         let response = self
             .http
             .post(node.url(path))
@@ -441,7 +464,9 @@ impl Visitor {
         let mut at = first;
         let mut response = self.get(cluster.node(at), path).await.map_err(|e| e.to_string())?;
         for _ in 0..10 {
-            let Some(next) = location(response.headers()) else { break };
+            let Some(next) = location(response.headers()) else {
+                break;
+            };
             if self.on(cluster.node(at), &next).is_none() {
                 break;
             }
@@ -453,14 +478,22 @@ impl Visitor {
 
     /// Opens `authorize_path` and signs in as `username`, every hop on the next node:
     /// where Gatehouse finally sends the browser (the app's redirect URI).
-    pub async fn sign_in(&self, cluster: &Cluster, authorize_path: &str, username: &str, first: usize) -> Result<String, String> {
+    pub async fn sign_in(
+        &self,
+        cluster: &Cluster,
+        authorize_path: &str,
+        username: &str,
+        first: usize,
+    ) -> Result<String, String> {
         let (page, at) = self.follow(cluster, authorize_path, first).await?;
         let status = page.status();
         let html = page.text().await.unwrap_or_default();
         if status != 200 || !html.contains("name=\"password\"") {
             return Err(format!("expected the login page, got {status}: {}", tail(&html, 20)));
         }
-        let response = self.submit_login(cluster.node(at + 1), &html, username, PASSWORD).await?;
+        let response = self
+            .submit_login(cluster.node(at + 1), &html, username, PASSWORD)
+            .await?;
         if response.status() != 303 {
             return Err(format!(
                 "login at node {} answered {} (expected 303)",
@@ -473,16 +506,28 @@ impl Visitor {
         let status = done.status();
         match location(done.headers()) {
             Some(to) => Ok(to),
-            None => Err(format!("no redirect to the app after login: {status} {}", done.text().await.unwrap_or_default())),
+            None => Err(format!(
+                "no redirect to the app after login: {status} {}",
+                done.text().await.unwrap_or_default()
+            )),
         }
     }
 
     /// Submits the login form in `html` to `node`.
-    pub async fn submit_login(&self, node: &Node, html: &str, identifier: &str, password: &str) -> Result<reqwest::Response, String> {
+    pub async fn submit_login(
+        &self,
+        node: &Node,
+        html: &str,
+        identifier: &str,
+        password: &str,
+    ) -> Result<reqwest::Response, String> {
         let mut form = vec![
             ("identifier", identifier.to_string()),
             ("password", password.to_string()),
-            ("csrf_token", hidden_input(html, "csrf_token").ok_or("no csrf_token on the login page")?),
+            (
+                "csrf_token",
+                hidden_input(html, "csrf_token").ok_or("no csrf_token on the login page")?,
+            ),
         ];
         if let Some(id) = hidden_input(html, "request_id") {
             form.push(("request_id", id));
@@ -492,10 +537,20 @@ impl Visitor {
 
     /// Opens the bare login page on `page_at` and logs in on `post_at`: the answer's status
     /// (303 signed in, 401 refused, 429 locked out).
-    pub async fn log_in(&self, page_at: &Node, post_at: &Node, identifier: &str, password: &str) -> Result<u16, String> {
+    pub async fn log_in(
+        &self,
+        page_at: &Node,
+        post_at: &Node,
+        identifier: &str,
+        password: &str,
+    ) -> Result<u16, String> {
         let page = self.get(page_at, "/login").await.map_err(|e| e.to_string())?;
         let html = page.text().await.map_err(|e| e.to_string())?;
-        Ok(self.submit_login(post_at, &html, identifier, password).await?.status().as_u16())
+        Ok(self
+            .submit_login(post_at, &html, identifier, password)
+            .await?
+            .status()
+            .as_u16())
     }
 
     /// The status of GET /account on `node` (200 signed in, a redirect to /login if not).
@@ -521,7 +576,11 @@ impl Visitor {
         let status = done.status();
         let text = done.text().await.unwrap_or_default();
         if status != 200 || !text.contains("signed out") {
-            return Err(format!("POST /logout/confirm at node {}: {status} {}", node.name, tail(&text, 10)));
+            return Err(format!(
+                "POST /logout/confirm at node {}: {status} {}",
+                node.name,
+                tail(&text, 10)
+            ));
         }
         Ok(())
     }
@@ -542,9 +601,12 @@ impl Database {
             "gatehouse_multinode_{}",
             gatehouse::secrets::random_id().to_lowercase().replace(['-', '_'], "x")
         );
-        let mut conn = sqlx::AnyConnection::connect(admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("connect to PostgreSQL at {}: {e}", gatehouse::store::redact_url(admin_url)));
+        let mut conn = sqlx::AnyConnection::connect(admin_url).await.unwrap_or_else(|e| {
+            panic!(
+                "connect to PostgreSQL at {}: {e}",
+                gatehouse::store::redact_url(admin_url)
+            )
+        });
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut conn)
             .await
@@ -613,7 +675,9 @@ impl PrivatePostgres {
             if required() {
                 panic!("GATEHOUSE_REQUIRE_POSTGRES=1 but no /usr/lib/postgresql/*/bin/initdb for a private PostgreSQL");
             }
-            eprintln!("\n*** SKIPPED fault test: no /usr/lib/postgresql/*/bin/initdb to run a private PostgreSQL ***\n");
+            eprintln!(
+                "\n*** SKIPPED fault test: no /usr/lib/postgresql/*/bin/initdb to run a private PostgreSQL ***\n"
+            );
             return None;
         };
         let as_postgres = is_root();
@@ -663,7 +727,10 @@ impl PrivatePostgres {
             "{tool} {args:?} failed: {}{}\n{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr),
-            tail(&std::fs::read_to_string(self.dir.path().join("pg.log")).unwrap_or_default(), 20)
+            tail(
+                &std::fs::read_to_string(self.dir.path().join("pg.log")).unwrap_or_default(),
+                20
+            )
         );
     }
 
@@ -676,7 +743,17 @@ impl PrivatePostgres {
         );
         let data = self.data();
         let log = self.dir.path().join("pg.log").display().to_string();
-        let mut args = vec!["-D", data.as_str(), "-l", log.as_str(), "-w", "-t", "60", "-o", options.as_str()];
+        let mut args = vec![
+            "-D",
+            data.as_str(),
+            "-l",
+            log.as_str(),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options.as_str(),
+        ];
         args.extend_from_slice(action);
         self.run("pg_ctl", &args);
     }

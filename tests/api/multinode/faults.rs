@@ -63,14 +63,22 @@ impl Record {
         };
         *self.counts.lock().unwrap().entry((phase, key)).or_default() += 1;
         let Some((status, body)) = answer else {
-            self.problem(format!("[{}] {endpoint} at node {node}: no answer (connection failed or timed out)", PHASES[phase]));
+            self.problem(format!(
+                "[{}] {endpoint} at node {node}: no answer (connection failed or timed out)",
+                PHASES[phase]
+            ));
             return;
         };
         let snippet: String = body.chars().take(300).collect();
         if status >= 500 && status != 503 {
-            self.problem(format!("[{}] {endpoint} at node {node}: {status} {snippet}", PHASES[phase]));
+            self.problem(format!(
+                "[{}] {endpoint} at node {node}: {status} {snippet}",
+                PHASES[phase]
+            ));
         } else if status == 503 && oauth {
-            let error = serde_json::from_str::<Value>(body).ok().and_then(|v| v["error"].as_str().map(str::to_string));
+            let error = serde_json::from_str::<Value>(body)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_string));
             if error.as_deref() != Some("temporarily_unavailable") {
                 self.problem(format!(
                     "[{}] {endpoint} at node {node}: 503 without the OAuth error temporarily_unavailable: {snippet}",
@@ -103,7 +111,9 @@ impl Record {
         counts
             .iter()
             .filter(|((p, k), _)| {
-                *p == phase && k.contains(&format!("@{node} ")) && statuses.iter().any(|s| k.ends_with(&format!("→ {s}")))
+                *p == phase
+                    && k.contains(&format!("@{node} "))
+                    && statuses.iter().any(|s| k.ends_with(&format!("→ {s}")))
             })
             .map(|(_, n)| n)
             .sum()
@@ -226,13 +236,24 @@ async fn a_postgres_restart_and_outage_under_load_answer_503_never_500_and_lose_
         });
     }
     let browser = Arc::new(cluster.visitor());
-    assert_eq!(browser.log_in(cluster.node(0), cluster.node(1), "alice", crate::helpers::PASSWORD).await.unwrap(), 303);
+    assert_eq!(
+        browser
+            .log_in(cluster.node(0), cluster.node(1), "alice", crate::helpers::PASSWORD)
+            .await
+            .unwrap(),
+        303
+    );
 
     let refreshes: Vec<_> = chains
         .into_iter()
         .map(|chain| tokio::spawn(refresh_load(cluster.clone(), chain, record.clone(), stop.clone())))
         .collect();
-    let probes = tokio::spawn(probe_load(cluster.clone(), browser.clone(), record.clone(), stop.clone()));
+    let probes = tokio::spawn(probe_load(
+        cluster.clone(),
+        browser.clone(),
+        record.clone(),
+        stop.clone(),
+    ));
     let served = |phase: usize| (0..n).all(|i| record.seen(phase, cluster.node(i).name, &[200]) >= 2);
     if !until(Duration::from_secs(20), || served(BEFORE)).await {
         wrong.push("the load never got going before the outage".into());
@@ -264,12 +285,24 @@ async fn a_postgres_restart_and_outage_under_load_answer_503_never_500_and_lose_
                 Ok(r) => {
                     let status = r.status().as_u16();
                     let body = r.text().await.unwrap_or_default();
-                    record.note(DOWN, "POST /token (unknown token)", node.name, true, Some((status, &body)));
+                    record.note(
+                        DOWN,
+                        "POST /token (unknown token)",
+                        node.name,
+                        true,
+                        Some((status, &body)),
+                    );
                     if status != 503 {
-                        wrong.push(format!("node {}: POST /token answered {status} with PostgreSQL down: {body}", node.name));
+                        wrong.push(format!(
+                            "node {}: POST /token answered {status} with PostgreSQL down: {body}",
+                            node.name
+                        ));
                     }
                 }
-                Err(e) => wrong.push(format!("node {}: POST /token got no answer with PostgreSQL down: {e}", node.name)),
+                Err(e) => wrong.push(format!(
+                    "node {}: POST /token got no answer with PostgreSQL down: {e}",
+                    node.name
+                )),
             }
             match browser.get(node, "/account").await {
                 Ok(r) => {
@@ -283,16 +316,26 @@ async fn a_postgres_restart_and_outage_under_load_answer_503_never_500_and_lose_
                         ));
                     }
                 }
-                Err(e) => wrong.push(format!("node {}: GET /account got no answer with PostgreSQL down: {e}", node.name)),
+                Err(e) => wrong.push(format!(
+                    "node {}: GET /account got no answer with PostgreSQL down: {e}",
+                    node.name
+                )),
             }
             wrong
         }
     });
-    let explicit: Vec<String> = futures_join_all(probes_down.collect::<Vec<_>>()).await.into_iter().flatten().collect();
+    let explicit: Vec<String> = futures_join_all(probes_down.collect::<Vec<_>>())
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     wrong.extend(explicit);
     // The load sees the outage on every node (bounded), for at least two seconds.
     let saw_outage = |record: &Record| (0..n).all(|i| record.seen(DOWN, cluster.node(i).name, &[503]) >= 1);
-    until(Duration::from_secs(25), || saw_outage(&record) && outage.elapsed() > Duration::from_secs(2)).await;
+    until(Duration::from_secs(25), || {
+        saw_outage(&record) && outage.elapsed() > Duration::from_secs(2)
+    })
+    .await;
 
     // 3. PostgreSQL back: every node serves again by itself.
     tokio::task::block_in_place(|| pg.start_again());
@@ -388,9 +431,17 @@ async fn readyz_turns_red_and_healthz_stays_green_while_postgres_is_down() {
 
 /// Each node's answers to `checks` (path, expected status), asked of all nodes at once:
 /// what differs from the expected.
-async fn health<const N: usize>(cluster: &Cluster, when: &'static str, checks: [(&'static str, &'static str); N]) -> Vec<String> {
+async fn health<const N: usize>(
+    cluster: &Cluster,
+    when: &'static str,
+    checks: [(&'static str, &'static str); N],
+) -> Vec<String> {
     let asks = (0..cluster.nodes.len()).map(|at| {
-        let (http, base, name) = (cluster.http.clone(), cluster.node(at).base.clone(), cluster.node(at).name);
+        let (http, base, name) = (
+            cluster.http.clone(),
+            cluster.node(at).base.clone(),
+            cluster.node(at).name,
+        );
         async move {
             let mut wrong = Vec::new();
             for (path, expected) in checks {
@@ -399,13 +450,19 @@ async fn health<const N: usize>(cluster: &Cluster, when: &'static str, checks: [
                     Err(e) => format!("no answer ({e})"),
                 };
                 if got != expected {
-                    wrong.push(format!("node {name}, {when}: {path} answered {got}, expected {expected}"));
+                    wrong.push(format!(
+                        "node {name}, {when}: {path} answered {got}, expected {expected}"
+                    ));
                 }
             }
             wrong
         }
     });
-    futures_join_all(asks.collect::<Vec<_>>()).await.into_iter().flatten().collect()
+    futures_join_all(asks.collect::<Vec<_>>())
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// What one sign-in through the cluster left, once every hop was answered.
@@ -456,7 +513,10 @@ async fn a_node_killed_with_sigkill_under_load_loses_nothing_another_node_acknow
                 let to = match visitor.sign_in(&cluster, &path, "alice", first).await {
                     Ok(to) => to,
                     Err(e) => {
-                        problems.lock().unwrap().push(format!("worker {w}: sign-in on A/B failed: {e}"));
+                        problems
+                            .lock()
+                            .unwrap()
+                            .push(format!("worker {w}: sign-in on A/B failed: {e}"));
                         continue;
                     }
                 };
@@ -497,7 +557,10 @@ async fn a_node_killed_with_sigkill_under_load_loses_nothing_another_node_acknow
                     Ok(r) if r.status().is_server_error() => {
                         let status = r.status();
                         let body = r.text().await.unwrap_or_default();
-                        problems.lock().unwrap().push(format!("worker {w}: code exchange at node {by}: {status} {body}"));
+                        problems
+                            .lock()
+                            .unwrap()
+                            .push(format!("worker {w}: code exchange at node {by}: {status} {body}"));
                     }
                     // C died with this one in flight: not acknowledged, so in doubt.
                     Ok(_) | Err(_) => {}

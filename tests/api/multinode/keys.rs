@@ -14,7 +14,11 @@ use std::time::Duration;
 fn kids(jwks: &Value) -> Vec<String> {
     let mut kids: Vec<String> = jwks["keys"]
         .as_array()
-        .map(|keys| keys.iter().filter_map(|k| k["kid"].as_str().map(str::to_string)).collect())
+        .map(|keys| {
+            keys.iter()
+                .filter_map(|k| k["kid"].as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     kids.sort();
     kids
@@ -74,7 +78,10 @@ async fn every_node_publishes_and_accepts_the_same_signing_keys() {
     //    one first key).
     let before = published(&cluster).await;
     if before.iter().any(|k| *k != before[0]) {
-        wrong.push(format!("the nodes publish different JWKS: {}", describe(&cluster, &before)));
+        wrong.push(format!(
+            "the nodes publish different JWKS: {}",
+            describe(&cluster, &before)
+        ));
     }
 
     // 2. Tokens signed by node A work at B and C.
@@ -89,11 +96,15 @@ async fn every_node_publishes_and_accepts_the_same_signing_keys() {
         }
         let status = userinfo_status(&cluster, at, access).await;
         if status != 200 {
-            wrong.push(format!("node {name}'s /userinfo refuses node A's access token: {status} (expected 200)"));
+            wrong.push(format!(
+                "node {name}'s /userinfo refuses node A's access token: {status} (expected 200)"
+            ));
         }
         match cluster.active(at, access).await {
             Ok(true) => {}
-            Ok(false) => wrong.push(format!("node {name}'s /introspect calls node A's access token inactive")),
+            Ok(false) => wrong.push(format!(
+                "node {name}'s /introspect calls node A's access token inactive"
+            )),
             Err(e) => wrong.push(e),
         }
     }

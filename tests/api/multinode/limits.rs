@@ -20,7 +20,13 @@ async fn failed_logins_spread_over_the_nodes_lock_the_account_on_every_node() {
             .log_in(cluster.node(i), cluster.node(i), "alice", "not the password at all")
             .await
             .unwrap();
-        assert_eq!(status, 401, "wrong password #{} at node {}", i + 1, cluster.node(i).name);
+        assert_eq!(
+            status,
+            401,
+            "wrong password #{} at node {}",
+            i + 1,
+            cluster.node(i).name
+        );
     }
     // Now even the right password waits, wherever it is tried.
     let mut let_in = Vec::new();

@@ -34,7 +34,11 @@ async fn race(cluster: &Arc<Cluster>, n: usize, form: Vec<(&'static str, String)
 
 /// Asserts exactly one 200 and otherwise only 400 invalid_grant, listing what else came.
 fn assert_one_winner(what: &str, answers: &[(String, u16, String)], cluster: &Cluster) {
-    let winners: Vec<&String> = answers.iter().filter(|(_, s, _)| *s == 200).map(|(n, _, _)| n).collect();
+    let winners: Vec<&String> = answers
+        .iter()
+        .filter(|(_, s, _)| *s == 200)
+        .map(|(n, _, _)| n)
+        .collect();
     let mut others: BTreeMap<String, usize> = BTreeMap::new();
     for (node, status, error) in answers {
         if *status != 200 && !(*status == 400 && error == "invalid_grant") {

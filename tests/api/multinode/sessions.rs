@@ -42,7 +42,12 @@ async fn a_code_issued_by_one_node_is_redeemed_at_another() {
     let response = cluster.redeem(1, &code, &verifier).await.unwrap();
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
-    assert_eq!(status, 200, "node B redeeming node A's code: {body}\n{}", cluster.logs());
+    assert_eq!(
+        status,
+        200,
+        "node B redeeming node A's code: {body}\n{}",
+        cluster.logs()
+    );
     let tokens: serde_json::Value = serde_json::from_str(&body).unwrap();
     for name in ["access_token", "id_token", "refresh_token"] {
         assert!(tokens[name].is_string(), "no {name} in node B's answer: {body}");
@@ -73,8 +78,16 @@ async fn logout_on_one_node_ends_the_session_on_every_node() {
     let access = tokens["access_token"].as_str().unwrap();
     let refresh = tokens["refresh_token"].as_str().unwrap();
     let (b, c) = (cluster.node(1), cluster.node(2));
-    assert_eq!(visitor.account_status(b).await.unwrap(), 200, "signed in on B before the logout");
-    assert_eq!(userinfo_status(&cluster, 1, access).await, 200, "B's userinfo before the logout");
+    assert_eq!(
+        visitor.account_status(b).await.unwrap(),
+        200,
+        "signed in on B before the logout"
+    );
+    assert_eq!(
+        userinfo_status(&cluster, 1, access).await,
+        200,
+        "B's userinfo before the logout"
+    );
 
     visitor.log_out(cluster.node(0)).await.unwrap();
 
@@ -82,7 +95,10 @@ async fn logout_on_one_node_ends_the_session_on_every_node() {
     for node in &cluster.nodes {
         let status = visitor.account_status(node).await.unwrap();
         if status == 200 {
-            wrong.push(format!("node {}: GET /account still shows the account (200)", node.name));
+            wrong.push(format!(
+                "node {}: GET /account still shows the account (200)",
+                node.name
+            ));
         }
     }
     // prompt=none at B: no session, so login_required back to the app.
@@ -90,11 +106,15 @@ async fn logout_on_one_node_ends_the_session_on_every_node() {
     let response = visitor.get(b, &path).await.unwrap();
     let to = location(response.headers()).unwrap_or_default();
     if query_param(&to, "error").as_deref() != Some("login_required") {
-        wrong.push(format!("node B: prompt=none after the logout answered {to:?}, not error=login_required"));
+        wrong.push(format!(
+            "node B: prompt=none after the logout answered {to:?}, not error=login_required"
+        ));
     }
     let status = userinfo_status(&cluster, 1, access).await;
     if status != 401 {
-        wrong.push(format!("node B: userinfo with the session's access token answered {status}, not 401"));
+        wrong.push(format!(
+            "node B: userinfo with the session's access token answered {status}, not 401"
+        ));
     }
     let response = cluster.refresh(2, refresh).await.unwrap();
     let status = response.status();
