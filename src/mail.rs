@@ -19,9 +19,8 @@ use anyhow::Context;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -50,8 +49,6 @@ pub struct Mailer {
     transport: Transport,
     from: Mailbox,
     links_per_hour: u32,
-    /// Send times per (cap, recipient) in the last hour (per instance), against mail bombing.
-    recent: Mutex<HashMap<(Cap, String), Vec<i64>>>,
     /// Wakes the worker when a message is queued.
     wake: Notify,
 }
@@ -81,28 +78,20 @@ impl Mailer {
             transport,
             from,
             links_per_hour,
-            recent: Mutex::new(HashMap::new()),
             wake: Notify::new(),
         })
     }
 
     /// Counts a message to `to` against `cap`; false when the recipient has had their
-    /// hourly share of that kind, and then nothing is counted.
-    pub fn admit(&self, cap: Cap, to: &str, now: i64) -> bool {
-        let limit = match cap {
-            Cap::Links => self.links_per_hour,
-            Cap::Notices => NOTICES_PER_RECIPIENT_PER_HOUR,
+    /// hourly share of that kind. Counted in the database, so the cap holds across
+    /// instances and restarts.
+    pub async fn admit(&self, store: &Store, cap: Cap, to: &str, now: i64) -> Result<bool, sqlx::Error> {
+        let (name, limit) = match cap {
+            Cap::Links => ("links", self.links_per_hour),
+            Cap::Notices => ("notices", NOTICES_PER_RECIPIENT_PER_HOUR),
         };
-        let Ok(mut recent) = self.recent.lock() else {
-            return true;
-        };
-        let times = recent.entry((cap, to.to_lowercase())).or_default();
-        times.retain(|t| now - t < 3600);
-        if times.len() >= limit as usize {
-            return false;
-        }
-        times.push(now);
-        true
+        let sent = store.count_mail(&crate::users::identifier_key(to), name, now).await?;
+        Ok(sent <= i64::from(limit))
     }
 }
 

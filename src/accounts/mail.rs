@@ -78,7 +78,7 @@ async fn queue(
     link: Option<LinkSpec>,
 ) -> Result<(), AppError> {
     let now = state.clock.now();
-    if !state.mailer.admit(cap, to, now) {
+    if !state.mailer.admit(&state.store, cap, to, now).await? {
         tracing::warn!(template, ?cap, "mail to this recipient capped for the hour; dropped");
         return Ok(());
     }

@@ -15,6 +15,9 @@ pub struct NewAccount<'a> {
     pub password_hash: &'a str,
 }
 
+/// A failed login is forgiven after this long without another.
+pub const FORGIVE_SECS: i64 = 5 * 60;
+
 impl Store {
     /// Inserts a user. A duplicate username or email is a unique violation
     /// (see [`super::is_unique_violation`]): the database, not a prior lookup, decides.
@@ -137,11 +140,19 @@ impl Store {
         now: i64,
         lock_for: impl Fn(i64) -> i64,
     ) -> Result<i64, sqlx::Error> {
+        // One failure is forgiven per FORGIVE_SECS without one, in the same statement that
+        // counts the new one (so concurrent failures on several instances all count).
         let failures = sqlx::query_as::<_, (i64,)>(
-            "INSERT INTO login_failures (identifier_key, failures, locked_until) VALUES ($1, 1, 0) \
-             ON CONFLICT (identifier_key) DO UPDATE SET failures = login_failures.failures + 1 RETURNING failures",
+            "INSERT INTO login_failures (identifier_key, failures, locked_until, last_failure_at) VALUES ($1, 1, 0, $2) \
+             ON CONFLICT (identifier_key) DO UPDATE SET \
+               failures = CASE WHEN login_failures.failures - ($2 - login_failures.last_failure_at) / $3 > 0 \
+                          THEN login_failures.failures - ($2 - login_failures.last_failure_at) / $3 ELSE 0 END + 1, \
+               last_failure_at = $2 \
+             RETURNING failures",
         )
         .bind(key)
+        .bind(now)
+        .bind(FORGIVE_SECS)
         .fetch_one(self.pool())
         .await?
         .0;

@@ -30,6 +30,24 @@ pub struct OutgoingMail {
 }
 
 impl Store {
+    /// Counts one more mail of kind `cap` to `recipient_key` in the current hour and
+    /// returns the count, the hour starting at the first mail. One upsert: instances
+    /// sharing the database count together.
+    pub async fn count_mail(&self, recipient_key: &str, cap: &str, now: i64) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar(
+            "INSERT INTO mail_caps (recipient_key, cap, window_start, sent) VALUES ($1, $2, $3, 1) \
+             ON CONFLICT (recipient_key, cap) DO UPDATE SET \
+               sent = CASE WHEN mail_caps.window_start <= $3 - 3600 THEN 1 ELSE mail_caps.sent + 1 END, \
+               window_start = CASE WHEN mail_caps.window_start <= $3 - 3600 THEN $3 ELSE mail_caps.window_start END \
+             RETURNING sent",
+        )
+        .bind(recipient_key)
+        .bind(cap)
+        .bind(now)
+        .fetch_one(self.pool())
+        .await
+    }
+
     pub async fn queue_mail(&self, mail: &OutgoingMail, now: i64) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO mail_outbox (id, recipient, subject, body_text, body_html, link, attempts, next_at, created_at) \

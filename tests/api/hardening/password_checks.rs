@@ -94,3 +94,20 @@ on_both_backends_with! { global_limit_of_three;
         assert_eq!(app.browser().get("/forgot").await.status(), 200);
     }
 }
+
+on_both_backends! {
+    async fn a_trickle_of_bad_guesses_does_not_keep_the_owner_locked_out(app) {
+        for i in 0..5 {
+            assert_eq!(login(&app, "alice", "wrong password").await.0, 401, "failure {i}");
+        }
+        assert_eq!(login(&app, "alice", PASSWORD).await.0, 429, "five failures lock the account");
+        // Then one bad guess every quarter of an hour, as an attacker keeping a victim out
+        // would send: each is forgiven before the next, so the lock never comes back.
+        for round in 0..4 {
+            app.clock.advance(15 * 60);
+            let (status, html) = login(&app, "alice", "wrong password").await;
+            assert_eq!(status, 401, "round {round}: {html}");
+        }
+        assert_eq!(login(&app, "alice", PASSWORD).await.0, 303, "the owner signs in");
+    }
+}
