@@ -307,7 +307,19 @@ async fn a_postgres_restart_and_outage_under_load_answer_503_never_500_and_lose_
             match browser.get(node, "/account").await {
                 Ok(r) => {
                     let status = r.status().as_u16();
-                    if status != 503 {
+                    let kind = r.headers().get(reqwest::header::CONTENT_TYPE).cloned();
+                    let html = kind
+                        .as_ref()
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|v| v.starts_with("text/html"));
+                    if status == 503 && !html {
+                        let body = r.text().await.unwrap_or_default();
+                        wrong.push(format!(
+                            "node {}: GET /account with PostgreSQL down answered 503 as {kind:?}, not a page (text/html): {}",
+                            node.name,
+                            tail(&body, 3)
+                        ));
+                    } else if status != 503 {
                         let body = r.text().await.unwrap_or_default();
                         wrong.push(format!(
                             "node {}: GET /account answered {status} with PostgreSQL down: {}",
@@ -332,10 +344,19 @@ async fn a_postgres_restart_and_outage_under_load_answer_503_never_500_and_lose_
     wrong.extend(explicit);
     // The load sees the outage on every node (bounded), for at least two seconds.
     let saw_outage = |record: &Record| (0..n).all(|i| record.seen(DOWN, cluster.node(i).name, &[503]) >= 1);
-    until(Duration::from_secs(25), || {
+    if !until(Duration::from_secs(25), || {
         saw_outage(&record) && outage.elapsed() > Duration::from_secs(2)
     })
-    .await;
+    .await
+    {
+        let quiet: Vec<&str> = (0..n)
+            .filter(|i| record.seen(DOWN, cluster.node(*i).name, &[503]) == 0)
+            .map(|i| cluster.node(i).name)
+            .collect();
+        wrong.push(format!(
+            "with PostgreSQL stopped for 25 s the load got no 503 from nodes {quiet:?}"
+        ));
+    }
 
     // 3. PostgreSQL back: every node serves again by itself.
     tokio::task::block_in_place(|| pg.start_again());

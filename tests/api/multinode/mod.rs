@@ -14,3 +14,4 @@ mod keys;
 mod limits;
 mod races;
 mod sessions;
+mod startup;
