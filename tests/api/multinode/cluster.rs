@@ -3,6 +3,8 @@
 //! processes on it, each with its own working directory (so its own `keys/` and `data/`),
 //! all with the one public issuer a load balancer would give them: node A's address.
 //! Requests go straight to each node's own port, as a load balancer would send them.
+//! Once the binary has `keys.encryption_key`, every node also gets the same one, as an
+//! operator would configure them.
 //! A [`Visitor`] is one browser whose cookies travel to whichever node it talks to.
 
 use crate::helpers::{add_client, create_user, free_port, hidden_input, location, query_param, ServedBinary};
@@ -126,6 +128,13 @@ impl Cluster {
             ("GATEHOUSE_ACCOUNTS__GLOBAL_RATE_LIMIT_PER_MINUTE", "100000".into()),
             ("GATEHOUSE_ACCOUNTS__PARKED_REQUESTS_PER_MINUTE", "100000".into()),
         ];
+        // Every node of a real deployment is given the same key-encryption key for the
+        // signing keys in the database (issue 11), once the binary has that setting.
+        if knows_key_encryption_key() {
+            use base64::Engine;
+            let kek = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
+            env.push(("GATEHOUSE_KEYS__ENCRYPTION_KEY", kek));
+        }
         env.extend(options.env);
         // All nodes start together on the empty database: they migrate it once, under
         // PostgreSQL's advisory lock, and none may fail for the others.
@@ -347,6 +356,22 @@ impl Cluster {
         }
         Err(format!("{left} row(s) still in {table} after 20 s"))
     }
+}
+
+/// Whether the `gatehouse` binary has the `keys.encryption_key` setting (asked once, of
+/// its configuration check: an unknown setting is refused by name).
+fn knows_key_encryption_key() -> bool {
+    static KNOWS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *KNOWS.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let kek = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+        let env = [
+            ("GATEHOUSE_KEYS__ENCRYPTION_KEY", kek),
+            ("GATEHOUSE_DATABASE_URL", "sqlite://probe.db"),
+        ];
+        let output = crate::cli::gatehouse(dir.path(), &["migrate", "--check"], &env, None);
+        !String::from_utf8_lossy(&output.stderr).contains("encryption_key")
+    })
 }
 
 /// The last `n` lines of `text`.
