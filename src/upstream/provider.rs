@@ -181,6 +181,11 @@ impl Provider {
                 openidconnect::RequestTokenError::ServerResponse(r) => {
                     UpstreamError::BadToken(format!("token endpoint said {}", r.error()))
                 }
+                // It answered, with something that is not a valid token response (an
+                // `email_verified` of "true", say): the provider is up, its answer is bad.
+                openidconnect::RequestTokenError::Parse(e, _) => {
+                    UpstreamError::BadToken(format!("unreadable token response: {e}"))
+                }
                 other => UpstreamError::Unreachable(format!("token endpoint: {other}")),
             })?;
         let id_token = tokens

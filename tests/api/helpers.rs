@@ -84,7 +84,10 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut RawConfig
         ..RawConfig::default()
     };
     adjust(&mut raw);
-    let custom_issuer = raw.issuer != RawConfig::default().issuer;
+    // An issuer of exactly "http://localhost" means: this server on localhost, with the
+    // bound port filled in (another cookie host than 127.0.0.1, for a second Gatehouse).
+    let on_localhost = raw.issuer == "http://localhost";
+    let custom_issuer = raw.issuer != RawConfig::default().issuer && !on_localhost;
     // With TLS the issuer must be https; the port is filled in below.
     let scheme = if raw.tls.cert_file.is_some() { "https" } else { "http" };
     if !custom_issuer {
@@ -95,7 +98,9 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut RawConfig
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     config.listen = listener.local_addr().expect("addr");
-    if !custom_issuer {
+    if on_localhost {
+        config.issuer = format!("http://localhost:{port}").parse().expect("issuer");
+    } else if !custom_issuer {
         config.issuer = format!("{scheme}://127.0.0.1:{port}").parse().expect("issuer");
     }
     let clock = Clock::system();
@@ -105,7 +110,10 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut RawConfig
     let store = app.state().store.clone();
     mail.watch_outbox(store.clone());
     let state = app.state().clone();
-    let base = format!("{scheme}://{}", app.local_addr().expect("addr"));
+    let base = match on_localhost {
+        true => format!("http://localhost:{port}"),
+        false => format!("{scheme}://{}", app.local_addr().expect("addr")),
+    };
     tokio::spawn(app.serve());
 
     let now = clock.now();

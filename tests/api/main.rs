@@ -31,4 +31,5 @@ mod sign_in;
 mod store;
 mod tls;
 mod token;
+mod upstream;
 mod userinfo;
