@@ -494,10 +494,12 @@ struct Acknowledged {
     visitor: Visitor,
 }
 
-/// Sign-ins (each hop on the next live node) and code exchanges under load; node C is
-/// killed with SIGKILL once some are done. Everything a node acknowledged, C included,
-/// is still there on A and B: the sessions sign the browser in and the refresh tokens
-/// are active.
+/// Sign-ins (their hops alternating between A and B) and code exchanges under load,
+/// every other code redeemed at C while it lives; C is killed with SIGKILL once some are
+/// done, with others in flight. Everything a node acknowledged, C included, is still there
+/// on A and B: each session signs its browser in and each refresh token is active.
+/// (Checked through the database alone, so the per-node signing keys of today's code do
+/// not decide it.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_killed_with_sigkill_under_load_loses_nothing_another_node_acknowledged() {
     const WORKERS: usize = 4;
