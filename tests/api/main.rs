@@ -21,6 +21,7 @@ mod introspection;
 mod keys;
 mod logout;
 mod module_graph;
+mod multinode;
 mod pages;
 mod refresh;
 mod security_md;
