@@ -55,7 +55,7 @@ impl App {
     pub async fn build_on(listener: TcpListener, config: Config, clock: Clock) -> anyhow::Result<App> {
         let store = Store::connect_with(config.database_url.expose_secret(), &config.database).await?;
         store.migrate().await?;
-        let keys = Keys::load_or_init(&config.keys_dir, config.keys.rsa_bits, clock.now())?;
+        let keys = Keys::open(&store, &config, clock.now()).await?;
         let state = AppState {
             pages: Pages::new(&config)?,
             hasher: PasswordHasherPool::new(&config.password_hashing)?,
@@ -326,7 +326,7 @@ async fn reload_keys(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
         tick.tick().await;
-        match state.keys.reload_if_changed(state.clock.now()) {
+        match state.keys.reload_if_changed(state.clock.now()).await {
             Ok(true) => tracing::info!("signing keys reloaded"),
             Ok(false) => {}
             Err(e) => tracing::error!(

@@ -80,7 +80,23 @@ impl IntoResponse for AppError {
         } else {
             "Something went wrong on our side. Please try again."
         };
-        let mut response = (status, [("cache-control", "no-store")], with_reference(message)).into_response();
+        // A page a person can read; self-contained (no template, no asset), since what
+        // failed may be what renders pages.
+        let html = format!(
+            "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>{title}</title><h1>{title}</h1><p>{}</p></html>",
+            with_reference(message),
+            title = if status == StatusCode::SERVICE_UNAVAILABLE { "Temporarily unavailable" } else { "Something went wrong" },
+        );
+        let mut response = (
+            status,
+            [
+                ("cache-control", "no-store"),
+                ("content-type", "text/html; charset=utf-8"),
+            ],
+            html,
+        )
+            .into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()

@@ -6,7 +6,7 @@ mod client;
 
 use crate::clock::Clock;
 use crate::config::{Config, Overrides};
-use crate::keys::{self, KeySet};
+use crate::keys::{self, Keys};
 use crate::password::{self, PasswordHasherPool};
 use crate::secrets;
 use crate::store::{self, accounts::NewAccount, Store};
@@ -141,7 +141,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Keys(cmd) => keys_command(&config, cmd, clock.now()),
+        Command::Keys(cmd) => keys_command(&config, cmd, clock.now()).await,
         Command::Client(cmd) => client::run(&config, cmd, clock.now()).await,
         Command::User(cmd) => user_command(&config, cmd, clock.now()).await,
     }
@@ -180,13 +180,13 @@ async fn serve(config: Config, clock: Clock) -> anyhow::Result<()> {
     app.serve().await
 }
 
-fn keys_command(config: &Config, cmd: KeysCommand, now: i64) -> anyhow::Result<()> {
-    let dir = &config.keys_dir;
+async fn keys_command(config: &Config, cmd: KeysCommand, now: i64) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let keys = Keys::open(&store, config, now).await?;
     match cmd {
         KeysCommand::List => {
-            let set = KeySet::load_or_init(dir, config.keys.rsa_bits, now)?;
             println!("{:<44} {:<10} {:>12} {:>12}", "KID", "STATE", "CREATED", "SIGNS FROM");
-            for meta in set.metas() {
+            for meta in keys.stored().await? {
                 let state = match meta.retired_at {
                     Some(_) => "retired",
                     None if meta.signing_from > now => "published",
@@ -201,22 +201,22 @@ fn keys_command(config: &Config, cmd: KeysCommand, now: i64) -> anyhow::Result<(
         }
         KeysCommand::Rotate => {
             let from = now + config.keys.rotation_delay_secs;
-            let meta = keys::generate(dir, config.keys.rsa_bits, now, from)?;
+            let meta = keys.rotate(config.keys.rsa_bits, now, from).await?;
             println!("added key {} (published now, signing from unix time {from})", meta.kid);
-            println!("running servers publish it within seconds");
+            println!("every running instance publishes it within seconds");
             Ok(())
         }
         KeysCommand::Retire { kid, force } => {
-            let set = KeySet::load(dir, now)?;
+            let stored = keys.stored().await?;
             let longest = config.tokens.id_token_ttl_secs.max(config.tokens.access_token_ttl_secs);
-            if let Err(why) = keys::retire_check(&set, &kid, now, longest) {
+            if let Err(why) = keys::retire_check(&stored, &kid, now, longest) {
                 if !force {
                     bail!("refusing to retire {kid}: {why}");
                 }
                 eprintln!("warning: {why}");
             }
-            let meta = keys::retire(dir, &kid, now)?;
-            println!("retired key {}", meta.kid);
+            keys.retire(&kid, now).await?;
+            println!("retired key {kid}; every running instance stops publishing it within seconds");
             Ok(())
         }
     }

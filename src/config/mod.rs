@@ -261,6 +261,12 @@ pub struct KeySettings {
     pub rotation_delay_secs: i64,
     /// RSA modulus size for new keys.
     pub rsa_bits: u32,
+    /// The key-encryption key sealing the signing keys in the database: 32 random bytes,
+    /// base64. Never printed, never serialized back out.
+    #[serde(skip_serializing)]
+    pub encryption_key: Option<SecretString>,
+    /// A file (mode 0600) holding the same, base64.
+    pub encryption_key_file: Option<PathBuf>,
 }
 
 impl Default for KeySettings {
@@ -268,6 +274,8 @@ impl Default for KeySettings {
         Self {
             rotation_delay_secs: 3600,
             rsa_bits: 2048,
+            encryption_key: None,
+            encryption_key_file: None,
         }
     }
 }

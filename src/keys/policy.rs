@@ -1,11 +1,10 @@
 //! When an old key may be retired without breaking tokens it signed.
 
-use super::KeySet;
+use super::KeyMeta;
 
 /// Whether `kid` may be retired at `now`: a newer key must have been signing for longer
 /// than any token lives (`max_token_ttl`), so nothing the old key signed still verifies.
-pub fn retire_check(set: &KeySet, kid: &str, now: i64, max_token_ttl: i64) -> Result<(), String> {
-    let metas = set.metas();
+pub fn retire_check(metas: &[KeyMeta], kid: &str, now: i64, max_token_ttl: i64) -> Result<(), String> {
     let target = metas
         .iter()
         .find(|m| m.kid == kid)

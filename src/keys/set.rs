@@ -2,11 +2,15 @@
 //! verification of the tokens it signed.
 
 use anyhow::{bail, Context};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use josekit::jws::alg::rsassa::{RsassaJwsSigner, RsassaJwsVerifier};
+use josekit::jws::RS256;
 use josekit::jws::{JwsHeader, JwsVerifier};
 use josekit::jwt::JwtPayload;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 /// When a key signs, and whether it is still published.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,7 +32,57 @@ pub(super) struct LoadedKey {
     pub(super) e: String,
 }
 
-/// Every key in `keys/`, parsed.
+impl LoadedKey {
+    /// Parses a PKCS#8 PEM RSA key; its `kid` is the public key's thumbprint, whatever
+    /// `meta` said.
+    pub(super) fn from_pem(pem: &[u8], mut meta: KeyMeta) -> anyhow::Result<LoadedKey> {
+        let pair = RS256.key_pair_from_pem(pem).context("not an RSA private key in PEM")?;
+        let public = pair.to_jwk_public_key();
+        let (n, e) = modulus_exponent(&public)?;
+        let bits = URL_SAFE_NO_PAD.decode(&n).map(|b| b.len() * 8).unwrap_or(0);
+        if bits < 2048 {
+            bail!("RSA keys must be at least 2048 bits");
+        }
+        meta.kid = thumbprint(&n, &e);
+        let signer = RS256
+            .signer_from_jwk(&pair.to_jwk_private_key())
+            .context("cannot build signer")?;
+        let verifier = RS256.verifier_from_jwk(&public).context("cannot build verifier")?;
+        Ok(LoadedKey {
+            meta,
+            signer,
+            verifier,
+            n,
+            e,
+        })
+    }
+}
+
+/// A new RSA key pair: its kid and its PKCS#8 PEM.
+pub(super) fn generate_pem(rsa_bits: u32) -> anyhow::Result<(String, Vec<u8>)> {
+    let pair = RS256.generate_key_pair(rsa_bits).context("RSA key generation failed")?;
+    let (n, e) = modulus_exponent(&pair.to_jwk_public_key())?;
+    Ok((thumbprint(&n, &e), pair.to_pem_private_key()))
+}
+
+/// RFC 7638 thumbprint of an RSA public key: SHA-256 over the members e, kty, n in
+/// lexicographic order with no whitespace.
+pub fn thumbprint(n: &str, e: &str) -> String {
+    let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+fn modulus_exponent(jwk: &josekit::jwk::Jwk) -> anyhow::Result<(String, String)> {
+    let get = |name: &str| {
+        jwk.parameter(name)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .with_context(|| format!("RSA key without {name}"))
+    };
+    Ok((get("n")?, get("e")?))
+}
+
+/// Every published or retired key, parsed.
 pub struct KeySet {
     keys: Vec<LoadedKey>,
     jwks: String,
@@ -150,19 +204,33 @@ impl KeySet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::{generate, retire};
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use base64::Engine;
     use serde_json::json;
 
     fn claims(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
     }
 
+    fn key(created_at: i64, signing_from: i64, retired_at: Option<i64>) -> LoadedKey {
+        let (_, pem) = generate_pem(2048).unwrap();
+        let meta = KeyMeta {
+            kid: String::new(),
+            created_at,
+            signing_from,
+            retired_at,
+        };
+        LoadedKey::from_pem(&pem, meta).unwrap()
+    }
+
+    #[test]
+    fn thumbprint_matches_rfc7638_example() {
+        // RFC 7638 §3.1.
+        let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+        assert_eq!(thumbprint(n, "AQAB"), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+    }
+
     #[test]
     fn sign_verify_and_rejections() {
-        let dir = tempfile::tempdir().unwrap();
-        let set = KeySet::load_or_init(dir.path(), 2048, 1000).unwrap();
+        let set = KeySet::from_keys(vec![key(0, 0, None)], 1000, "test").unwrap();
         let token = set
             .sign("at+jwt", claims(json!({"iss": "https://i", "exp": 2000})), 1000)
             .unwrap();
@@ -198,11 +266,10 @@ mod tests {
 
     #[test]
     fn rotated_key_is_published_before_it_signs() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = generate(dir.path(), 2048, 0, 0).unwrap();
-        let second = generate(dir.path(), 2048, 100, 200).unwrap();
-        let set = KeySet::load(dir.path(), 100).unwrap();
-        assert!(set.jwks_json().contains(&second.kid));
+        let (first, second) = (key(0, 0, None), key(100, 200, None));
+        let (first_kid, second_kid) = (first.meta.kid.clone(), second.meta.kid.clone());
+        let set = KeySet::from_keys(vec![first, second], 100, "test").unwrap();
+        assert!(set.jwks_json().contains(&second_kid));
         let kid_at = |now| {
             let token = set
                 .sign("JWT", claims(json!({"iss": "i", "exp": 10_000})), now)
@@ -210,11 +277,14 @@ mod tests {
             let header = token.split('.').next().unwrap().to_string();
             String::from_utf8(URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap()
         };
-        assert!(kid_at(150).contains(&first.kid));
-        assert!(kid_at(250).contains(&second.kid));
-        retire(dir.path(), &first.kid, 300).unwrap();
-        let set = KeySet::load(dir.path(), 300).unwrap();
-        assert!(!set.jwks_json().contains(&first.kid));
-        assert!(!set.jwks_json().contains("\"d\""));
+        assert!(kid_at(150).contains(&first_kid));
+        assert!(kid_at(250).contains(&second_kid));
+        let retired = KeySet::from_keys(vec![key(0, 0, Some(300)), key(100, 200, None)], 300, "test").unwrap();
+        assert_eq!(
+            retired.jwks_json().matches("\"kid\"").count(),
+            1,
+            "the retired key is not published"
+        );
+        assert!(!retired.jwks_json().contains("\"d\""));
     }
 }

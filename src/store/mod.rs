@@ -15,6 +15,7 @@ pub mod mail;
 pub mod outbox;
 pub mod requests;
 pub mod sessions;
+pub mod signing_keys;
 pub mod tokens;
 
 use anyhow::Context;

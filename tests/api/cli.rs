@@ -212,13 +212,22 @@ fn keys_rotate_publishes_a_key_that_signs_later_and_readable_keys_are_refused() 
     assert!(!early.status.success());
     assert!(stderr(&early).contains("refusing"), "{}", stderr(&early));
 
-    let pem = std::fs::read_dir(dir.path().join("keys"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "pem"))
-        .unwrap();
+    // The keys are sealed in the database; the key that opens them is a file of its own.
+    let mut stored = Vec::new();
+    for file in std::fs::read_dir(dir.path().join("data")).unwrap() {
+        stored.extend(std::fs::read(file.unwrap().path()).unwrap());
+    }
+    assert!(
+        String::from_utf8_lossy(&stored).contains("signing_keys"),
+        "the keys are in the database"
+    );
+    assert!(
+        !String::from_utf8_lossy(&stored).contains("PRIVATE KEY"),
+        "no private key in the clear"
+    );
+    let kek = dir.path().join("keys/encryption.key");
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&pem, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(&kek, std::fs::Permissions::from_mode(0o644)).unwrap();
     let serve = gatehouse(dir.path(), &["serve", "--listen", "127.0.0.1:0"], &[], None);
     assert!(!serve.status.success());
     let err = stderr(&serve);

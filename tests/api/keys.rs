@@ -38,7 +38,7 @@ async fn wait_for(app: &TestApp, what: impl Fn(&[String]) -> bool) -> Vec<String
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_and_retirement_reach_a_running_server() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
-    let keys_dir = app.dir.path().join("keys");
+    let keys = &app.state.keys;
     let old = kids(&app).await;
     assert_eq!(old.len(), 1);
     let before = app.tokens_with(&app.client, &[]).await;
@@ -46,7 +46,7 @@ async fn rotation_and_retirement_reach_a_running_server() {
 
     // Rotate with a delay shorter than an access token's life, to see the overlap.
     let now = app.clock.now();
-    let new = gatehouse::keys::generate(&keys_dir, 2048, now, now + 600).unwrap();
+    let new = keys.rotate(2048, now, now + 600).await.unwrap();
     let published = wait_for(&app, |k| k.len() == 2).await;
     assert!(published.contains(&new.kid), "published at once");
     let during = app.tokens_with(&app.client, &[]).await;
@@ -68,11 +68,11 @@ async fn rotation_and_retirement_reach_a_running_server() {
     assert_eq!(app.userinfo_status(during["access_token"].as_str().unwrap()).await, 200);
 
     // Retiring too early is refused; after the longest token lifetime it is allowed.
-    let set = gatehouse::keys::KeySet::load(&keys_dir, app.clock.now()).unwrap();
-    assert!(gatehouse::keys::retire_check(&set, &old[0], app.clock.now(), 3600).is_err());
+    let stored = keys.stored().await.unwrap();
+    assert!(gatehouse::keys::retire_check(&stored, &old[0], app.clock.now(), 3600).is_err());
     app.clock.advance(3600);
-    gatehouse::keys::retire_check(&set, &old[0], app.clock.now(), 3600).unwrap();
-    gatehouse::keys::retire(&keys_dir, &old[0], app.clock.now()).unwrap();
+    gatehouse::keys::retire_check(&stored, &old[0], app.clock.now(), 3600).unwrap();
+    keys.retire(&old[0], app.clock.now()).await.unwrap();
     let remaining = wait_for(&app, |k| k.len() == 1).await;
     assert_eq!(remaining, vec![new.kid.clone()]);
     // A token signed by a retired key no longer verifies.

@@ -1,5 +1,5 @@
 //! Checklist row B2, the `kid` header as an injection point: tokens signed with the
-//! deployment's own key (read from its `keys/` directory) whose `kid` is SQL, a path, a
+//! deployment's own key (opened from the database) whose `kid` is SQL, a path, a
 //! NUL byte or very long. Only the key lookup can refuse them; it must, at every place a
 //! token is verified, and the server must keep working afterwards.
 
@@ -10,32 +10,18 @@ use josekit::jwt::JwtPayload;
 use serde_json::Value;
 
 /// The deployment's signing key: its kid and PEM.
-fn our_key(app: &TestApp) -> (String, Vec<u8>) {
-    let pems: Vec<_> = std::fs::read_dir(app.dir.path().join("keys"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pem"))
-        .collect();
-    assert_eq!(pems.len(), 1, "one signing key");
-    let kid = pems[0].file_stem().unwrap().to_str().unwrap().to_string();
-    (kid, std::fs::read(&pems[0]).unwrap())
-}
-
-/// Every file of the keys directory with its contents.
-fn keys_dir(app: &TestApp) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    let mut files: Vec<_> = std::fs::read_dir(app.dir.path().join("keys"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
-        .collect();
-    files.sort();
-    files
+async fn our_key(app: &TestApp) -> (String, Vec<u8>) {
+    let stored = app.state.keys.stored().await.unwrap();
+    assert_eq!(stored.len(), 1, "one signing key");
+    let kid = stored[0].kid.clone();
+    let pem = app.state.keys.private_pem(&kid).await.unwrap();
+    (kid, pem)
 }
 
 /// Copies of `real` (same `typ` and claims), RS256-signed with our key, under hostile kids.
-fn hostile_kids(app: &TestApp, real: &str) -> Vec<(String, String)> {
+async fn hostile_kids(app: &TestApp, real: &str) -> Vec<(String, String)> {
     use base64::Engine;
-    let (kid, pem) = our_key(app);
+    let (kid, pem) = our_key(app).await;
     let header: Value = serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(real.split('.').next().unwrap())
@@ -77,11 +63,11 @@ on_both_backends! {
     async fn b2_sql_like_or_path_kids_are_refused_and_nothing_breaks(app) {
         let (_rp, browser, tokens) = rp_signed_in(&app).await;
         let (access_token, id_token) = (tokens["access_token"].as_str().unwrap(), tokens["id_token"].as_str().unwrap());
-        let keys_before = keys_dir(&app);
+        let keys_before = rows_of(&app.store, "signing_keys").await;
         let users_before = rows_of(&app.store, "users").await;
         let clients_before = rows_of(&app.store, "clients").await;
 
-        for (case, forged) in hostile_kids(&app, access_token) {
+        for (case, forged) in hostile_kids(&app, access_token).await {
             let response = reqwest::Client::new().get(app.url("/userinfo")).bearer_auth(&forged).send().await.unwrap();
             assert_eq!(response.status(), 401, "userinfo, {case}");
             assert_eq!(introspect(&app, &forged).await, serde_json::json!({ "active": false }), "introspection, {case}");
@@ -89,7 +75,7 @@ on_both_backends! {
             assert!(revoked.status() == 200 || revoked.status() == 400, "revocation, {case}: {}", revoked.status());
             assert_eq!(app.userinfo_status(access_token).await, 200, "{case}: the real token still works");
         }
-        for (case, forged) in hostile_kids(&app, id_token) {
+        for (case, forged) in hostile_kids(&app, id_token).await {
             let query = serde_urlencoded::to_string([
                 ("id_token_hint", forged.as_str()), ("post_logout_redirect_uri", PLRU), ("state", "s"),
             ]).unwrap();
@@ -104,8 +90,8 @@ on_both_backends! {
         let health = reqwest::get(app.url("/healthz")).await.unwrap();
         assert_eq!(health.status(), 200);
         let jwks: Value = reqwest::get(app.url("/jwks")).await.unwrap().json().await.unwrap();
-        assert_eq!(jwks["keys"][0]["kid"], our_key(&app).0.as_str());
-        assert_eq!(keys_dir(&app), keys_before, "the keys directory is untouched");
+        assert_eq!(jwks["keys"][0]["kid"], our_key(&app).await.0.as_str());
+        assert_eq!(rows_of(&app.store, "signing_keys").await, keys_before, "the stored keys are untouched");
         assert_eq!(rows_of(&app.store, "users").await, users_before);
         assert_eq!(rows_of(&app.store, "clients").await, clients_before);
         assert_eq!(app.userinfo_status(access_token).await, 200);
