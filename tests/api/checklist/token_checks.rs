@@ -1,8 +1,8 @@
 //! Checklist section B, how Gatehouse checks the tokens it issued: algorithms other than
 //! RS256 in the header, even with a signature our own key really made (B1); an access
 //! token where an ID token belongs and the reverse (B3); and `nbf`, `exp`, `iss` and
-//! `aud` (B4). The forgeries are made with the test deployment's own signing key (read
-//! from its `keys/` directory), so only Gatehouse's checks can refuse them.
+//! `aud` (B4). The forgeries are made with the test deployment's own signing key (opened
+//! from the database), so only Gatehouse's checks can refuse them.
 
 use super::*;
 use crate::on_both_backends;
@@ -14,17 +14,18 @@ use josekit::jws::{JwsHeader, JwsSigner, HS256, HS384, HS512, PS256, PS384, PS51
 use josekit::jwt::JwtPayload;
 use serde_json::{json, Map, Value};
 
-/// The deployment's signing key: its kid and PKCS#8 PEM.
+/// The deployment's signing key: its kid and PKCS#8 PEM. (Blocking on the store is fine
+/// in these multi-threaded tests and keeps the forging helpers plain functions.)
 fn our_key(app: &TestApp) -> (String, Vec<u8>) {
-    let dir = app.dir.path().join("keys");
-    let pems: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pem"))
-        .collect();
-    assert_eq!(pems.len(), 1, "one signing key in {}", dir.display());
-    let kid = pems[0].file_stem().unwrap().to_str().unwrap().to_string();
-    (kid, std::fs::read(&pems[0]).unwrap())
+    tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current().block_on(async {
+            let stored = app.state.keys.stored().await.unwrap();
+            assert_eq!(stored.len(), 1, "one signing key");
+            let kid = stored[0].kid.clone();
+            let pem = app.state.keys.private_pem(&kid).await.unwrap();
+            (kid, pem)
+        })
+    })
 }
 
 fn header_of(jwt: &str) -> Value {
