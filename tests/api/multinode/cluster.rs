@@ -129,8 +129,8 @@ impl Cluster {
             ("GATEHOUSE_ACCOUNTS__PARKED_REQUESTS_PER_MINUTE", "100000".into()),
         ];
         // Every node of a real deployment is given the same key-encryption key for the
-        // signing keys in the database (issue 11), once the binary has that setting.
-        if knows_key_encryption_key() {
+        // signing keys in the database (README, "Running several instances").
+        {
             use base64::Engine;
             let kek = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
             env.push(("GATEHOUSE_KEYS__ENCRYPTION_KEY", kek));
@@ -356,22 +356,6 @@ impl Cluster {
         }
         Err(format!("{left} row(s) still in {table} after 20 s"))
     }
-}
-
-/// Whether the `gatehouse` binary has the `keys.encryption_key` setting (asked once, of
-/// its configuration check: an unknown setting is refused by name).
-fn knows_key_encryption_key() -> bool {
-    static KNOWS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *KNOWS.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let kek = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
-        let env = [
-            ("GATEHOUSE_KEYS__ENCRYPTION_KEY", kek),
-            ("GATEHOUSE_DATABASE_URL", "sqlite://probe.db"),
-        ];
-        let output = crate::cli::gatehouse(dir.path(), &["migrate", "--check"], &env, None);
-        !String::from_utf8_lossy(&output.stderr).contains("encryption_key")
-    })
 }
 
 /// The last `n` lines of `text`.

@@ -198,3 +198,35 @@ async fn every_node_publishes_and_accepts_the_same_signing_keys() {
         cluster.logs()
     );
 }
+
+/// An instance given another key-encryption key than the rest cannot open the shared
+/// signing keys: it refuses to start and says why, instead of making keys of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_with_another_key_encryption_key_refuses_to_start() {
+    let Some(cluster) = Cluster::start(Options::default()).await else {
+        return;
+    };
+    let before = published(&cluster).await;
+    let other = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>())
+    };
+    let env: Vec<(&str, &str)> = cluster
+        .env
+        .iter()
+        .filter(|(k, _)| *k != "GATEHOUSE_KEYS__ENCRYPTION_KEY")
+        .map(|(k, v)| (*k, v.as_str()))
+        .chain([("GATEHOUSE_KEYS__ENCRYPTION_KEY", other.as_str())])
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let output = crate::cli::gatehouse(dir.path(), &["keys", "list"], &env, None);
+    assert!(!output.status.success(), "it must not run with keys it cannot open");
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("another key-encryption key"), "{err}");
+    assert_eq!(published(&cluster).await, before, "nothing changed for the others");
+    let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys")
+        .fetch_one(cluster.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(keys, 1, "no key of its own was added");
+}
