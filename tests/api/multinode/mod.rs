@@ -7,6 +7,7 @@
 //! PostgreSQL of their own, never the shared one.
 
 mod cluster;
+mod private_postgres;
 
 mod background_work;
 mod faults;
