@@ -418,6 +418,35 @@ async fn link_target(state: &AppState, pending: &Pending) -> Result<Option<Accou
         .filter(|a| a.email_verified != 0))
 }
 
+/// A posted form of the link step: its fields, the pending identity and the confirmed
+/// local account it is for; or the page to answer instead (expired, or a stale form).
+async fn link_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Result<(crate::http::Params, Pending, Account), Response>, AppError> {
+    let params = read_form(headers, body).await.unwrap_or_default();
+    let Some(pending) = load(state, headers).await? else {
+        return Ok(Err(expired(state, headers)));
+    };
+    let Some(account) = link_target(state, &pending).await? else {
+        return Ok(Err(expired(state, headers)));
+    };
+    if !forms::anonymous_form_ok(state, headers, &params) {
+        let page = render(
+            state,
+            headers,
+            &pending,
+            StatusCode::FORBIDDEN,
+            None,
+            Some(forms::FORM_EXPIRED),
+        )
+        .await?;
+        return Ok(Err(page));
+    }
+    Ok(Ok((params, pending, account)))
+}
+
 /// `POST /login/upstream/link`: proof by the local account's password.
 pub async fn link_with_password(
     State(state): State<AppState>,
@@ -429,24 +458,10 @@ pub async fn link_with_password(
     if let Err(limited) = forms::limit(&state, ip, "login") {
         return Ok(*limited);
     }
-    let params = read_form(&headers, body).await.unwrap_or_default();
-    let Some(pending) = load(&state, &headers).await? else {
-        return Ok(expired(&state, &headers));
+    let (params, pending, account) = match link_form(&state, &headers, body).await? {
+        Ok(found) => found,
+        Err(page) => return Ok(page),
     };
-    let Some(account) = link_target(&state, &pending).await? else {
-        return Ok(expired(&state, &headers));
-    };
-    if !forms::anonymous_form_ok(&state, &headers, &params) {
-        return render(
-            &state,
-            &headers,
-            &pending,
-            StatusCode::FORBIDDEN,
-            None,
-            Some(forms::FORM_EXPIRED),
-        )
-        .await;
-    }
     let password = params.get("password").unwrap_or_default();
     // The login page's lockout, on the same account: linking is no side door for guessing.
     match lockout::verify(&state, &account.username, password, account.password_hash.as_deref()).await? {
@@ -476,24 +491,13 @@ pub async fn link_by_email(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    let params = read_form(&headers, body).await.unwrap_or_default();
-    let Some(pending) = load(&state, &headers).await? else {
+    let (_, pending, account) = match link_form(&state, &headers, body).await? {
+        Ok(found) => found,
+        Err(page) => return Ok(page),
+    };
+    let Some(browser) = browser_hash(&state, &headers) else {
         return Ok(expired(&state, &headers));
     };
-    let (Some(account), Some(browser)) = (link_target(&state, &pending).await?, browser_hash(&state, &headers)) else {
-        return Ok(expired(&state, &headers));
-    };
-    if !forms::anonymous_form_ok(&state, &headers, &params) {
-        return render(
-            &state,
-            &headers,
-            &pending,
-            StatusCode::FORBIDDEN,
-            None,
-            Some(forms::FORM_EXPIRED),
-        )
-        .await;
-    }
     let provider = provider_name(&state, &pending.upstream_id);
     account_mail::link(
         &state,
