@@ -169,7 +169,9 @@ fn new_row(kek: &Kek, rsa_bits: u32, now: i64, signing_from: i64) -> anyhow::Res
 async fn first_keys(store: &Store, kek: &Kek, keys_dir: &Path, rsa_bits: u32, now: i64) -> anyhow::Result<()> {
     let legacy = disk::legacy_keys(keys_dir)?;
     let rows = if legacy.is_empty() {
-        vec![new_row(kek, rsa_bits, now, now)?]
+        // Signing from the epoch, not from `now`: an instance that lost the race to make
+        // the first key, or whose clock runs a little behind, must find it active too.
+        vec![new_row(kek, rsa_bits, now, 0)?]
     } else {
         legacy
             .iter()

@@ -87,3 +87,52 @@ async fn rotation_and_retirement_reach_a_running_server() {
     app.clock.advance(-(601 + 3600));
     assert_eq!(app.userinfo_status(during["access_token"].as_str().unwrap()).await, 401);
 }
+
+/// An install from before the keys moved into the database: its `keys/<kid>.pem` (with
+/// its metadata sidecar) is imported on the first start, keeps its kid and its times, and
+/// tokens it signed before the upgrade still verify.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_of_an_older_install_are_imported_once_with_their_times() {
+    use josekit::jws::RS256;
+    use std::os::unix::fs::OpenOptionsExt;
+    let old = tempfile::tempdir().unwrap();
+    let pair = RS256.generate_key_pair(2048).unwrap();
+    let public = pair.to_jwk_public_key();
+    let (n, e) = (
+        public.parameter("n").unwrap().as_str().unwrap().to_string(),
+        public.parameter("e").unwrap().as_str().unwrap().to_string(),
+    );
+    let kid = gatehouse::keys::thumbprint(&n, &e);
+    let write = |name: String, bytes: &[u8]| {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(old.path().join(name))
+            .unwrap();
+        file.write_all(bytes).unwrap();
+    };
+    write(format!("{kid}.pem"), &pair.to_pem_private_key());
+    let sidecar = serde_json::json!({ "kid": kid, "created_at": 1000, "signing_from": 1000, "retired_at": null });
+    write(format!("{kid}.json"), sidecar.to_string().as_bytes());
+    let keys_dir = old.path().to_path_buf();
+    let app = spawn_app_with(Backend::Sqlite, move |raw| raw.keys_dir = keys_dir)
+        .await
+        .unwrap();
+
+    assert_eq!(kids(&app).await, vec![kid.clone()], "the old key, and no new one");
+    let stored = app.state.keys.stored().await.unwrap();
+    assert_eq!((stored[0].created_at, stored[0].signing_from), (1000, 1000));
+    let tokens = app.tokens_with(&app.client, &[]).await;
+    assert_eq!(kid_of(tokens["id_token"].as_str().unwrap()), kid, "it signs as before");
+    // The database holds it sealed: removing the files changes nothing.
+    std::fs::remove_file(old.path().join(format!("{kid}.pem"))).unwrap();
+    let rows: Vec<String> = sqlx::query_scalar("SELECT sealed FROM signing_keys")
+        .fetch_all(app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(!rows[0].contains("PRIVATE KEY"), "sealed, not PEM");
+    assert_eq!(app.userinfo_status(tokens["access_token"].as_str().unwrap()).await, 200);
+}
