@@ -297,3 +297,34 @@ async fn g6_a_database_outage_answers_503_and_the_server_recovers_without_a_rest
     // The code was not spent by the failed attempt: the exchange works now.
     assert_eq!(app.redeem(&app.client, &code, &verifier).await.status(), 200);
 }
+
+fn one_connection(raw: &mut RawConfig) {
+    raw.database.max_connections = 1;
+    raw.database.acquire_timeout_secs = 1;
+}
+
+crate::on_both_backends_with! { one_connection;
+    /// G7: every pooled connection is taken (here: the only one, held by the test). A
+    /// request waits `database.acquire_timeout_secs`, then gets 503 with Retry-After
+    /// (`temporarily_unavailable` at /token, a page elsewhere), never a 500 or a hang;
+    /// once the connection is free the same code is redeemed.
+    async fn g7_an_exhausted_pool_answers_503_with_retry_after_and_loses_nothing(app) {
+        let (code, verifier) = app.code_for(&app.client).await;
+        let held = app.store.pool().acquire().await.expect("the only connection");
+        let token = app.redeem(&app.client, &code, &verifier).await;
+        assert_eq!(token.status(), 503);
+        assert_eq!(token.headers().get("retry-after").map(|v| v.to_str().unwrap()), Some("1"));
+        let body: Value = token.json().await.unwrap();
+        assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+        // A page that needs the database (it looks the sign-in request up) is a page too.
+        let page = reqwest::get(app.url("/login?request_id=some-request")).await.unwrap();
+        assert_eq!(page.status(), 503);
+        let html = page.headers().get("content-type").map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(html.as_deref(), Some("text/html; charset=utf-8"));
+        assert!(page.text().await.unwrap().contains("Temporarily unavailable"));
+        let ready = reqwest::get(app.url("/readyz")).await.unwrap();
+        assert_eq!(ready.status(), 503, "not ready while no connection is free");
+        drop(held);
+        assert_eq!(app.redeem(&app.client, &code, &verifier).await.status(), 200, "the code was not spent");
+    }
+}
