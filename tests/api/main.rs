@@ -23,6 +23,7 @@ mod logout;
 mod module_graph;
 mod multinode;
 mod pages;
+mod readme;
 mod refresh;
 mod security_md;
 mod server_limits;
