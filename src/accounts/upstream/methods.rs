@@ -11,12 +11,15 @@ pub async fn page_context(state: &AppState, account: &Account) -> Result<minijin
     let identities: Vec<minijinja::Value> = linked
         .iter()
         .map(|i| {
-            let name = state
-                .upstreams
-                .by_issuer(&i.issuer)
+            // Found by issuer, so an upstream whose `id` was renamed in the config still
+            // shows its name and re-authenticates under its new id.
+            let provider = state.upstreams.by_issuer(&i.issuer);
+            let name = provider
+                .as_ref()
                 .map(|p| p.config.name.clone())
                 .unwrap_or_else(|| i.upstream_id.clone());
-            context! { id => i.id, name, email => i.email, linked_at => day(i.linked_at), upstream_id => i.upstream_id }
+            let upstream_id = provider.map(|p| p.config.id.clone());
+            context! { id => i.id, name, email => i.email, linked_at => day(i.linked_at), upstream_id }
         })
         .collect();
     let upstreams: Vec<minijinja::Value> = state

@@ -343,13 +343,13 @@ pub async fn confirmed(
     if !state.store.set_email_verified(&link.user_id, &link.email, now).await? {
         return Ok(expired(&state, &headers));
     }
-    let upstream_id = state
-        .store
-        .identities_of(&link.user_id)
-        .await?
-        .into_iter()
-        .next()
-        .map(|i| i.upstream_id)
+    let identity = state.store.identities_of(&link.user_id).await?.into_iter().next();
+    // By issuer: the upstream's id may have been renamed since the link was made.
+    let upstream_id = identity
+        .map(|i| match state.upstreams.by_issuer(&i.issuer) {
+            Some(provider) => provider.config.id.clone(),
+            None => i.upstream_id,
+        })
         .unwrap_or_default();
     complete(&state, &headers, &link.user_id, &upstream_id, link.request_id, None).await
 }

@@ -105,4 +105,45 @@ federated! { Federation::corp;
         let (status, _) = super::linking::password_login(&fed.down, "alice", PASSWORD).await;
         assert_eq!(status, 303, "the password still signs in");
     }
+
+    /// An account made through the upstream has no password, so its account page asks for
+    /// none; a change then needs a recent sign-in instead. Once the session has aged, an
+    /// email change is refused until "Confirm it's you" signs in again at the upstream
+    /// (prompt=login, max_age=0); then the same change goes through.
+    async fn a_passwordless_account_confirms_changes_at_its_upstream(fed: Federation) {
+        fed.upstream_user("uma", "uma@corp.example").await;
+        let browser = fed.browser();
+        let (step, verifier) = fed.sign_in(&browser, "uma").await;
+        let done = choose_username(&browser, &fed.down, &step, None).await;
+        fed.app_sees(&done, &verifier).await;
+        fed.down.clock.advance(16 * 60);
+        fed.up.clock.advance(16 * 60);
+
+        let page = account_page(&fed, &browser).await;
+        assert!(!page.text.contains("current_password"), "no password to ask for: {page:?}");
+        let mut form = form_fields(&page.text, "/account/email").expect("the email form");
+        set_field(&mut form, "email", "uma@new.example");
+        let refused = follow_post(&browser, &fed.down, "/account/email", &form).await;
+        assert_eq!(refused.status, 400, "{refused:?}");
+        assert!(refused.text.contains("confirm it"), "{refused:?}");
+
+        let reauth = "/account/upstream/corp/reauth";
+        let confirm = form_fields(&refused.text, reauth).expect("a Confirm it's you form");
+        let pressed = post(&browser, &fed.down.url(reauth), &confirm).await;
+        assert_eq!(pressed.status, 303, "{pressed:?}");
+        let to = pressed.location.clone().expect("to the upstream");
+        assert!(to.starts_with(&fed.up.base), "{to}");
+        assert_eq!(query_param(&to, "prompt").as_deref(), Some("login"), "{to}");
+        assert_eq!(query_param(&to, "max_age").as_deref(), Some("0"), "{to}");
+        let callback = fed.sign_in_upstream(&browser, &to, "uma").await;
+        let back = walk(&browser, &callback, &[&fed.down.base]).await;
+        assert_eq!(back.status, 200, "back on the account page: {back:?}");
+
+        let page = account_page(&fed, &browser).await;
+        let mut form = form_fields(&page.text, "/account/email").expect("the email form");
+        set_field(&mut form, "email", "uma@new.example");
+        let changed = follow_post(&browser, &fed.down, "/account/email", &form).await;
+        assert_eq!(changed.status, 200, "{changed:?}");
+        fed.down.mail.wait_for("uma@new.example", "").await;
+    }
 }
