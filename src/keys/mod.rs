@@ -27,8 +27,11 @@ pub struct Keys {
     store: Store,
     kek: Kek,
     current: RwLock<Arc<KeySet>>,
-    fingerprint: Mutex<String>,
+    /// (kid, signing_from, retired_at) of the set loaded, to notice changes.
+    states: Mutex<Vec<KeyState>>,
 }
+
+type KeyState = (String, i64, Option<i64>);
 
 impl Keys {
     /// Opens the deployment's keys: the first instance to start on an empty database
@@ -36,23 +39,16 @@ impl Keys {
     /// at the same moment agree on one.
     pub async fn open(store: &Store, config: &Config, now: i64) -> anyhow::Result<Keys> {
         let kek = Kek::resolve(&config.keys, &config.keys_dir)?;
-        if store.signing_keys_fingerprint().await?.is_empty() {
+        if store.signing_key_states().await?.is_empty() {
             first_keys(store, &kek, &config.keys_dir, config.keys.rsa_bits, now).await?;
         }
-        let fingerprint = store.signing_keys_fingerprint().await?;
-        let rows = store.signing_keys().await?;
-        let loaded = rows
-            .iter()
-            .map(|row| unseal(&kek, row))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let set = KeySet::from_keys(loaded, now, "the database")?;
-        let keys = Keys {
+        let (states, set) = load(store, &kek, now).await?;
+        Ok(Keys {
             store: store.clone(),
             kek,
             current: RwLock::new(Arc::new(set)),
-            fingerprint: Mutex::new(fingerprint),
-        };
-        Ok(keys)
+            states: Mutex::new(states),
+        })
     }
 
     pub fn current(&self) -> Arc<KeySet> {
@@ -66,29 +62,18 @@ impl Keys {
     /// no longer loads (no key may sign, one cannot be opened) keeps the last good set and
     /// reports why.
     pub async fn reload_if_changed(&self, now: i64) -> anyhow::Result<bool> {
-        let seen = self.store.signing_keys_fingerprint().await?;
-        if self.fingerprint.lock().map(|f| *f == seen).unwrap_or(false) {
+        let seen = self.store.signing_key_states().await?;
+        if self.states.lock().map(|s| *s == seen).unwrap_or(false) {
             return Ok(false);
         }
-        self.reload(now).await?;
-        Ok(true)
-    }
-
-    async fn reload(&self, now: i64) -> anyhow::Result<()> {
-        let seen = self.store.signing_keys_fingerprint().await?;
-        let rows = self.store.signing_keys().await?;
-        let keys = rows
-            .iter()
-            .map(|row| unseal(&self.kek, row))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let set = KeySet::from_keys(keys, now, "the database")?;
+        let (states, set) = load(&self.store, &self.kek, now).await?;
         if let Ok(mut current) = self.current.write() {
             *current = Arc::new(set);
         }
-        if let Ok(mut last) = self.fingerprint.lock() {
-            *last = seen;
+        if let Ok(mut last) = self.states.lock() {
+            *last = states;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Adds a key: published at once, signing from `signing_from`.
@@ -133,6 +118,20 @@ impl Keys {
     pub fn jwks_json(&self) -> String {
         self.current().jwks_json().to_string()
     }
+}
+
+/// Every stored key, opened and parsed, with the states it was loaded at.
+async fn load(store: &Store, kek: &Kek, now: i64) -> anyhow::Result<(Vec<KeyState>, KeySet)> {
+    let rows = store.signing_keys().await?;
+    let states = rows
+        .iter()
+        .map(|r| (r.kid.clone(), r.signing_from, r.retired_at))
+        .collect();
+    let keys = rows
+        .iter()
+        .map(|row| unseal(kek, row))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok((states, KeySet::from_keys(keys, now, "the database")?))
 }
 
 fn unseal(kek: &Kek, row: &StoredKey) -> anyhow::Result<LoadedKey> {

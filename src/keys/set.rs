@@ -131,6 +131,11 @@ impl KeySet {
         self.keys.iter().filter(|k| k.meta.retired_at.is_none())
     }
 
+    /// Whether a key may sign at `now` (readiness).
+    pub fn can_sign(&self, now: i64) -> bool {
+        self.signing_key(now).is_some()
+    }
+
     /// The newest published key whose signing time has come.
     fn signing_key(&self, now: i64) -> Option<&LoadedKey> {
         self.published().filter(|k| k.meta.signing_from <= now).last()

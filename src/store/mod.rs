@@ -88,19 +88,15 @@ impl Store {
     /// Applies pending migrations from `migrations/<backend>`. On PostgreSQL, sqlx holds an
     /// advisory lock meanwhile, so instances starting together migrate once.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        migrator.run(&self.pool).await.context("database migration failed")
+        self.migrator()
+            .run(&self.pool)
+            .await
+            .context("database migration failed")
     }
 
     /// Migrations not yet applied, as `version description`, without applying any.
     pub async fn pending_migrations(&self) -> anyhow::Result<Vec<String>> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
+        let migrator = self.migrator();
         // No bookkeeping table yet means nothing was ever applied.
         let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
             .fetch_all(&self.pool)
@@ -111,6 +107,13 @@ impl Store {
             .filter(|m| !applied.contains(&m.version))
             .map(|m| format!("{} {}", m.version, m.description))
             .collect())
+    }
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
     }
 
     pub fn backend(&self) -> Backend {

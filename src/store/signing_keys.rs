@@ -20,17 +20,12 @@ impl Store {
             .await
     }
 
-    /// What changes when a key is added or retired: cheap enough to poll every few seconds.
-    pub async fn signing_keys_fingerprint(&self) -> Result<String, sqlx::Error> {
-        let rows: Vec<(String, i64, Option<i64>)> =
-            sqlx::query_as("SELECT kid, signing_from, retired_at FROM signing_keys ORDER BY kid")
-                .fetch_all(self.pool())
-                .await?;
-        Ok(rows
-            .iter()
-            .map(|(kid, from, retired)| format!("{kid}:{from}:{}", retired.unwrap_or(-1)))
-            .collect::<Vec<_>>()
-            .join("|"))
+    /// What changes when a key is added or retired, without the sealed keys: cheap enough
+    /// to poll every few seconds.
+    pub async fn signing_key_states(&self) -> Result<Vec<(String, i64, Option<i64>)>, sqlx::Error> {
+        sqlx::query_as("SELECT kid, signing_from, retired_at FROM signing_keys ORDER BY kid")
+            .fetch_all(self.pool())
+            .await
     }
 
     pub async fn add_signing_key(&self, key: &StoredKey) -> Result<(), sqlx::Error> {

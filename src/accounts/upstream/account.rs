@@ -17,13 +17,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use minijinja::context;
 
-/// Starts a trip to `id` from the signed-in account page.
+/// Starts a trip to `id` from the signed-in account page: to link another identity
+/// (`linking`), or to re-authenticate with a linked one.
 async fn start_from_account(
     state: AppState,
     headers: HeaderMap,
     body: Body,
     id: &str,
-    purpose: fn(String) -> Purpose,
+    linking: bool,
 ) -> Result<Response, AppError> {
     let params = read_form(&headers, body).await.unwrap_or_default();
     let Some(session) = sessions::current(&state, &headers).await? else {
@@ -36,7 +37,6 @@ async fn start_from_account(
         return Ok(found("/account"));
     };
     // A stolen session cookie must not be able to add the thief's own way in.
-    let linking = matches!(purpose(String::new()), Purpose::Link { .. });
     if linking && state.clock.now() - session.auth_time > FRESH_SIGN_IN_SECS {
         return Ok(forms::message(
             &state,
@@ -49,7 +49,11 @@ async fn start_from_account(
             },
         ));
     }
-    go(&state, &headers, &provider, purpose(session.id), None, None).await
+    let purpose = match linking {
+        true => Purpose::Link { session_id: session.id },
+        false => Purpose::Reauth { session_id: session.id },
+    };
+    go(&state, &headers, &provider, purpose, None, None).await
 }
 
 /// `POST /account/upstream/{id}/link`.
@@ -59,7 +63,7 @@ pub async fn start_link(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    start_from_account(state, headers, body, &id, |session_id| Purpose::Link { session_id }).await
+    start_from_account(state, headers, body, &id, true).await
 }
 
 /// `POST /account/upstream/{id}/reauth`.
@@ -69,7 +73,7 @@ pub async fn start_reauth(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    start_from_account(state, headers, body, &id, |session_id| Purpose::Reauth { session_id }).await
+    start_from_account(state, headers, body, &id, false).await
 }
 
 /// Back from the provider with an identity to link to the session's account.
