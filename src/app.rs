@@ -1,7 +1,7 @@
 //! The application: the one route table, the middleware around it, and the background
 //! workers. Nothing imports this module but `main` and the tests.
 
-use crate::accounts::{consents, email_change, login, profile, recovery, signup, upstream};
+use crate::accounts::{consents, email_change, login, profile, recovery, signup, upstream, whoami};
 use crate::client_ip;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -167,6 +167,7 @@ pub fn router(state: AppState) -> Router {
             "/account/identities/unlink",
             axum::routing::post(upstream::account::unlink),
         )
+        .route(whoami::PATH, get(whoami::get))
         .route("/account", get(profile::show))
         .route("/account/profile", axum::routing::post(profile::update_profile))
         .route("/account/email", axum::routing::post(email_change::change_email))

@@ -11,3 +11,4 @@ pub mod profile;
 pub mod recovery;
 pub mod signup;
 pub mod upstream;
+pub mod whoami;

@@ -34,3 +34,4 @@ mod tls;
 mod token;
 mod upstream;
 mod userinfo;
+mod whoami;
