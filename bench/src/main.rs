@@ -1,0 +1,6 @@
+//! gatehouse-bench: load scenarios against a release Gatehouse and the peer.
+mod target;
+
+fn main() {
+    println!("gatehouse-bench: not wired yet");
+}
