@@ -33,8 +33,7 @@ pub struct PasswordHasherPool {
 
 impl PasswordHasherPool {
     pub fn new(settings: &HashingSettings) -> anyhow::Result<Self> {
-        let params = Params::new(settings.memory_kib, settings.iterations, 1, None)
-            .map_err(|e| anyhow::anyhow!("invalid argon2 parameters: {e}"))?;
+        let params = params(settings)?;
         let workers = if settings.max_concurrent == 0 {
             std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
         } else {
@@ -130,7 +129,15 @@ pub fn check_policy(password: &str, min_length: usize, context: &[&str]) -> Resu
     Ok(())
 }
 
-fn hash_blocking(params: &Params, password: &str) -> anyhow::Result<String> {
+/// The argon2id parameters `settings` ask for (one lane: p=1, as OWASP's 19 MiB/t=2 row).
+pub fn params(settings: &HashingSettings) -> anyhow::Result<Params> {
+    Params::new(settings.memory_kib, settings.iterations, 1, None)
+        .map_err(|e| anyhow::anyhow!("invalid argon2 parameters: {e}"))
+}
+
+/// One hash on the calling thread; the pool runs this on the blocking pool, the
+/// benchmark calls it directly to measure the machine's bound.
+pub fn hash_blocking(params: &Params, password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
         .hash_password(password.as_bytes(), &salt)

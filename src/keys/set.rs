@@ -103,6 +103,19 @@ pub enum VerifyError {
 }
 
 impl KeySet {
+    /// A set of one freshly generated key that signs from the epoch: what a first start
+    /// signs with, for measuring the signer outside a server (the benchmark's bound).
+    pub fn generated(rsa_bits: u32) -> anyhow::Result<KeySet> {
+        let (kid, pem) = generate_pem(rsa_bits)?;
+        let meta = KeyMeta {
+            kid,
+            created_at: 0,
+            signing_from: 0,
+            retired_at: None,
+        };
+        KeySet::from_keys(vec![LoadedKey::from_pem(&pem, meta)?], 0, "a generated key")
+    }
+
     /// A set of `keys` (in any order); refused when none of them may sign at `now`.
     /// `origin` names where they came from, for the error.
     pub(super) fn from_keys(mut keys: Vec<LoadedKey>, now: i64, origin: &str) -> anyhow::Result<KeySet> {
