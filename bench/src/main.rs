@@ -56,6 +56,20 @@ struct Args {
     /// Warm-up seconds per scenario, not measured.
     #[arg(long, default_value_t = 2)]
     warmup: u64,
+    /// Also run an earlier Gatehouse binary, each scenario right after the current one, and
+    /// report current / earlier: an optimisation's before/after ratio within one run.
+    #[arg(long)]
+    before_bin: Option<PathBuf>,
+    /// Run only these scenarios (comma-separated names; `flood` and `resource_server`
+    /// name those parts) [default: all].
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+}
+
+impl Args {
+    fn wants(&self, part: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o == part)
+    }
 }
 
 struct Timing {
@@ -107,7 +121,7 @@ async fn scenario(s: Scenario, target: &Arc<Target>, plan: Plan, concurrency: us
     .await;
     let row = Row::new(s.name(), &target.name, concurrency, &measured);
     println!(
-        "{:>14} {:<20} {:>9.1} ops/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}{}",
+        "{:>18} {:<20} {:>9.1} ops/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}{}",
         target.name,
         s.name(),
         row.per_sec,
@@ -136,10 +150,12 @@ const ORDER: [Scenario; 9] = [
     Scenario::PasswordLogin,
 ];
 
-async fn all_scenarios(target: &Arc<Target>, plan: Plan) -> Vec<Row> {
+/// Every wanted scenario on each target in turn, so targets compared with each other run
+/// minutes, not seconds, apart.
+async fn all_scenarios(args: &Args, targets: &[Arc<Target>], plan: Plan) -> Vec<Row> {
     let mut rows = Vec::new();
-    for s in ORDER {
-        if s.applies_to(target) {
+    for s in ORDER.into_iter().filter(|s| args.wants(s.name())) {
+        for target in targets.iter().filter(|t| s.applies_to(t)) {
             rows.push(scenario(s, target, plan, s.concurrency()).await);
         }
     }
@@ -195,6 +211,9 @@ fn commit() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// The name an earlier binary's rows carry.
+pub const BEFORE: &str = "gatehouse (before)";
+
 /// The largest number of virtual users any scenario needs its own state for.
 const PREPARED_USERS: usize = 32;
 
@@ -211,7 +230,10 @@ async fn bench(args: Args) -> anyhow::Result<Run> {
         .unwrap_or(root.join("target/release/resource-server"));
 
     // Fail before minutes of load, not after them.
-    for bin in [&gatehouse_bin, &rs_bin] {
+    for bin in [Some(&gatehouse_bin), Some(&rs_bin), args.before_bin.as_ref()]
+        .into_iter()
+        .flatten()
+    {
         if !bin.exists() {
             anyhow::bail!(
                 "no binary at {} (build it first: `cargo build --release`)",
@@ -223,22 +245,41 @@ async fn bench(args: Args) -> anyhow::Result<Run> {
     let server = gatehouse::Server::start(&gatehouse_bin, args.database_url.as_deref()).await?;
     let target = Arc::new(server.prepare(PREPARED_USERS).await?);
     let mut idle = vec![("gatehouse".to_string(), idle_rss(target.pid))];
-    let mut rows = all_scenarios(&target, timing.plan).await;
-    let flood = flood(&target, timing.plan).await;
+    let before = match &args.before_bin {
+        Some(bin) => Some(gatehouse::Server::start(bin, None).await?),
+        None => None,
+    };
+    let mut targets = vec![target.clone()];
+    if let Some(before) = &before {
+        let mut t = before.prepare(PREPARED_USERS).await?;
+        t.name = BEFORE.into();
+        idle.push((BEFORE.into(), idle_rss(t.pid)));
+        targets.push(Arc::new(t));
+    }
+    let mut rows = all_scenarios(&args, &targets, timing.plan).await;
+    drop(targets);
+    drop(before);
+    let flood = match args.wants("flood") {
+        true => Some(flood(&target, timing.plan).await),
+        false => None,
+    };
 
     let mut peer_name = None;
     if !args.no_peer {
         let peer = peer::Peer::start(PREPARED_USERS).await?;
         let peer_target = Arc::new(peer.target.clone());
         idle.push((peer_target.name.clone(), idle_rss(peer_target.pid)));
-        rows.extend(all_scenarios(&peer_target, timing.plan).await);
+        rows.extend(all_scenarios(&args, std::slice::from_ref(&peer_target), timing.plan).await);
         peer_name = Some("panva oidc-provider 9.13.3 (node, one process, in-memory adapter)".to_string());
     }
     let bounds_after = bounds(&timing).await?;
 
-    let rs = resource::ResourceServer::start(&rs_bin, &target).await?;
-    let token = prepare::client_credentials(&target).await?;
-    let resource_server = resource::run(&rs, &target, &token, timing.plan, &[100, 500]).await?;
+    let mut resource_server = Vec::new();
+    if args.wants("resource_server") {
+        let rs = resource::ResourceServer::start(&rs_bin, &target).await?;
+        let token = prepare::client_credentials(&target).await?;
+        resource_server = resource::run(&rs, &target, &token, timing.plan, &[100, 500]).await?;
+    }
     for r in &resource_server {
         println!(
             "resource server {:<15} {:>3} users {:>9.1} req/s  p99 {:>7.2} ms  errors {}{}",
@@ -253,7 +294,6 @@ async fn bench(args: Args) -> anyhow::Result<Run> {
                 .unwrap_or_default()
         );
     }
-    drop(rs);
     drop(server);
 
     Ok(Run {
@@ -272,7 +312,7 @@ async fn bench(args: Args) -> anyhow::Result<Run> {
         bounds_after,
         idle_rss_mib: idle,
         rows,
-        flood: Some(flood),
+        flood,
         resource_server,
         peer: peer_name,
     })

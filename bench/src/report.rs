@@ -192,6 +192,26 @@ pub fn markdown(run: &Run) -> String {
     }
     let _ = writeln!(md, "\n![Throughput](throughput.svg)\n\n![Latency](latency.svg)\n");
 
+    if run.rows.iter().any(|r| r.target == crate::BEFORE) {
+        let _ = writeln!(md, "### Before / after (same run, each scenario back to back)\n");
+        let _ = writeln!(md, "| scenario | before ops/s | after ops/s | after / before | p99 before ms | p99 after ms |\n|---|---|---|---|---|---|");
+        for s in Scenario::ALL {
+            if let (Some(a), Some(b)) = (run.row("gatehouse", s.name()), run.row(crate::BEFORE, s.name())) {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {:.2}× | {} | {} |",
+                    s.name(),
+                    rate(b.per_sec),
+                    rate(a.per_sec),
+                    a.per_sec / b.per_sec.max(1e-9),
+                    ms(b.p99_ms),
+                    ms(a.p99_ms)
+                );
+            }
+        }
+        let _ = writeln!(md);
+    }
+
     if let Some(f) = &run.flood {
         let _ = writeln!(md, "### Login flood\n");
         let _ = writeln!(
