@@ -1,4 +1,5 @@
 //! gatehouse-bench: load scenarios against a release Gatehouse and the peer.
+mod peer;
 mod target;
 
 fn main() {
