@@ -314,3 +314,24 @@ fn max_age(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     // Never hammer on a tiny max-age, never keep a retired key for long on a huge one.
     Some(Duration::from_secs(secs.clamp(30, 3600)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache_control(value: &str) -> reqwest::header::HeaderMap {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::CACHE_CONTROL, value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_jwks_max_age_is_read_and_kept_within_bounds() {
+        let secs = |v: &str| max_age(&cache_control(v)).map(|d| d.as_secs());
+        assert_eq!(secs("public, max-age=300"), Some(300));
+        assert_eq!(secs("max-age=1"), Some(30));
+        assert_eq!(secs("max-age=999999"), Some(3600));
+        assert_eq!(secs("no-cache"), None);
+        assert_eq!(max_age(&reqwest::header::HeaderMap::new()), None);
+    }
+}

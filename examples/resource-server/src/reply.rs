@@ -84,3 +84,34 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, Refusal> {
     }
     Ok(token)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_authorization(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn only_a_well_formed_bearer_token_is_taken() {
+        assert_eq!(
+            bearer(&with_authorization("Bearer abc.def-_~+/=")).unwrap(),
+            "abc.def-_~+/="
+        );
+        assert_eq!(bearer(&with_authorization("bearer abc")).unwrap(), "abc");
+        assert!(matches!(bearer(&HeaderMap::new()), Err(Refusal::NoToken)));
+        assert!(matches!(
+            bearer(&with_authorization("Basic dXNlcjpwdw==")),
+            Err(Refusal::NoToken)
+        ));
+        for bad in ["Bearer", "Bearer ", "Bearer a b", "Bearer a\"b"] {
+            assert!(
+                matches!(bearer(&with_authorization(bad)), Err(Refusal::InvalidToken(_))),
+                "{bad:?}"
+            );
+        }
+    }
+}
