@@ -25,6 +25,7 @@ mod multinode;
 mod pages;
 mod readme;
 mod refresh;
+mod resource_server;
 mod security_md;
 mod server_limits;
 mod services;
