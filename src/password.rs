@@ -1,8 +1,11 @@
-//! argon2id hashing and verification. argon2 is slow on purpose, so it runs on the
-//! blocking pool behind a semaphore sized to the CPU count: a burst of logins queues
+//! argon2id hashing and verification. argon2 is slow on purpose, so it runs on its own
+//! threads, one per core, behind a semaphore of the same size: a burst of logins queues
 //! instead of starving the async executor that serves discovery, JWKS and tokens, and a
 //! request that waits too long in that queue gets a 503 rather than holding its
-//! connection (checklist F5).
+//! connection (checklist F5). The hasher threads run at a lower scheduling priority
+//! (nice 10), so when a login flood and token requests want the same cores, the kernel
+//! runs the token requests first and the hashes use whatever is left: all of it when
+//! nothing else is running.
 
 use crate::config::HashingSettings;
 use crate::error::AppError;
@@ -25,6 +28,7 @@ const QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct PasswordHasherPool {
     params: Params,
     permits: Arc<Semaphore>,
+    threads: HasherThreads,
     queue_timeout: Duration,
     /// Verified against when the account does not exist, so an unknown user costs the same
     /// time as a wrong password.
@@ -43,6 +47,7 @@ impl PasswordHasherPool {
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(workers)),
+            threads: HasherThreads::start(workers)?,
             queue_timeout: QUEUE_TIMEOUT,
             dummy_hash: Arc::new(dummy_hash),
         })
@@ -63,9 +68,10 @@ impl PasswordHasherPool {
         let _permit = self.permit().await?;
         let params = self.params.clone();
         let password = normalize(password);
-        Ok(tokio::task::spawn_blocking(move || hash_blocking(&params, &password))
-            .await
-            .context("hashing task failed")??)
+        self.threads
+            .run(move || hash_blocking(&params, &password))
+            .await?
+            .map_err(AppError::from)
     }
 
     /// Checks `password` against `hash`, or against a dummy hash when there is no account,
@@ -75,14 +81,79 @@ impl PasswordHasherPool {
         let hash = hash.unwrap_or(self.dummy_hash.as_str()).to_string();
         let password = normalize(password);
         let _permit = self.permit().await?;
-        let ok = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash)
-                .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-                .unwrap_or(false)
-        })
-        .await
-        .context("verification task failed")?;
+        let ok = self
+            .threads
+            .run(move || {
+                PasswordHash::new(&hash)
+                    .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+                    .unwrap_or(false)
+            })
+            .await?;
         Ok(ok && is_real)
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The hasher threads: they take jobs from one queue, at nice 10.
+#[derive(Clone)]
+struct HasherThreads {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl HasherThreads {
+    fn start(count: usize) -> anyhow::Result<HasherThreads> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for i in 0..count {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        // The lock is held only while taking a job, never while hashing.
+                        let job = match queue.lock() {
+                            Ok(q) => q.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            // Every sender is gone: the server is shutting down.
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .context("cannot start a password hasher thread")?;
+        }
+        Ok(HasherThreads { jobs })
+    }
+
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(work());
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("password hasher threads are gone")))?;
+        result
+            .await
+            .map_err(|_| AppError::Internal(anyhow::anyhow!("a password hasher thread died")))
+    }
+}
+
+/// Nice 10 for the calling thread only (on Linux a thread is its own scheduling entity).
+/// Raising one's own nice value needs no privilege; if it is refused anyway, hashing just
+/// runs at normal priority.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid and setpriority take plain integers and touch no memory of ours.
+        let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10) };
+        if rc != 0 {
+            tracing::debug!("could not lower the password hashers' priority");
+        }
     }
 }
 
@@ -148,6 +219,31 @@ pub fn hash_blocking(params: &Params, password: &str) -> anyhow::Result<String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The nice value of the calling thread, from /proc (field 19 of its stat line).
+    #[cfg(target_os = "linux")]
+    fn own_nice() -> i64 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        rest.split_whitespace().nth(16).unwrap().parse().unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashes_run_below_the_priority_of_the_threads_serving_requests() {
+        let pool = PasswordHasherPool::new(&HashingSettings {
+            memory_kib: 1024,
+            iterations: 1,
+            max_concurrent: 2,
+        })
+        .unwrap();
+        let serving = own_nice();
+        let hashing = pool.threads.run(own_nice).await.unwrap();
+        assert_eq!(hashing, serving + 10, "hasher threads should run at nice +10");
+        // And the work still gets done there.
+        let hash = pool.hash("correct horse battery staple").await.unwrap();
+        assert!(pool.verify("correct horse battery staple", Some(&hash)).await.unwrap());
+    }
 
     #[tokio::test]
     async fn a_check_that_waits_too_long_for_a_hasher_is_refused_as_overload_checklist_f5() {
