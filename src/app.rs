@@ -2,6 +2,7 @@
 //! workers. Nothing imports this module but `main` and the tests.
 
 use crate::accounts::{consents, email_change, login, profile, recovery, signup, upstream, whoami};
+use crate::client_cache::ClientCache;
 use crate::client_ip;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -14,7 +15,7 @@ use crate::oauth::{
 use crate::pages::{Pages, FORM_POST_SCRIPT, STYLESHEET};
 use crate::password::PasswordHasherPool;
 use crate::request_id::RequestId;
-use crate::state::AppState;
+use crate::state::{AppState, Services};
 use crate::store::Store;
 use anyhow::Context;
 use axum::extract::State;
@@ -56,7 +57,10 @@ impl App {
         let store = Store::connect_with(config.database_url.expose_secret(), &config.database).await?;
         store.migrate().await?;
         let keys = Keys::open(&store, &config, clock.now()).await?;
-        let state = AppState {
+        let clients = ClientCache::default();
+        clients.refresh(&store).await?;
+        let state = AppState::new(Services {
+            clients,
             pages: Pages::new(&config)?,
             hasher: PasswordHasherPool::new(&config.password_hashing)?,
             discovery: discovery::document(&config).into(),
@@ -74,7 +78,7 @@ impl App {
             store,
             clock,
             config: Arc::new(config),
-        };
+        });
         let tls = match (&state.config.tls.cert_file, &state.config.tls.key_file) {
             (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
             _ => None,
@@ -100,6 +104,7 @@ impl App {
         let janitor = tokio::spawn(crate::janitor::run(self.state.clone()));
         let logouts = tokio::spawn(backchannel::worker(self.state.clone()));
         let key_reload = tokio::spawn(reload_keys(self.state.clone()));
+        let client_watch = tokio::spawn(watch_clients(self.state.clone()));
         let mail = tokio::spawn(crate::mail::worker(
             self.state.store.clone(),
             self.state.mailer.clone(),
@@ -115,6 +120,7 @@ impl App {
         janitor.abort();
         logouts.abort();
         key_reload.abort();
+        client_watch.abort();
         mail.abort();
         self.state.store.close().await;
         Ok(())
@@ -317,6 +323,18 @@ async fn not_found(State(state): State<AppState>) -> Response {
         "Page not found",
         "There is nothing at this address.",
     )
+}
+
+/// Forgets the cached clients when one changed anywhere (see `client_cache`).
+async fn watch_clients(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(crate::client_cache::POLL_SECS));
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.clients.refresh(&state.store).await {
+            // Keeps serving from the cache; the next tick tries again.
+            tracing::warn!(error = %e, "cannot read the client generation");
+        }
+    }
 }
 
 /// Picks up keys added or retired on disk while running.

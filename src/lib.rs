@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod app;
 pub mod cli;
+pub mod client_cache;
 pub mod client_ip;
 pub mod clients;
 pub mod clock;

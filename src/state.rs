@@ -2,6 +2,7 @@
 //! pages, mailer, hasher, limiter, clock). It sits below the handlers and above the
 //! services, so a handler imports it and nothing it holds imports a handler.
 
+use crate::client_cache::ClientCache;
 use crate::clients::OriginCache;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -14,8 +15,8 @@ use crate::store::Store;
 use crate::upstream::Upstreams;
 use std::sync::Arc;
 
-#[derive(Clone)]
-pub struct AppState {
+/// What a handler reaches through [`AppState`].
+pub struct Services {
     pub config: Arc<Config>,
     pub store: Store,
     pub keys: Arc<Keys>,
@@ -28,8 +29,29 @@ pub struct AppState {
     /// Wakes the back-channel logout worker when a delivery is queued.
     pub backchannel_wake: Arc<tokio::sync::Notify>,
     pub cors_origins: Arc<OriginCache>,
+    /// Registered clients in memory, for the authentication on every token request.
+    pub clients: ClientCache,
     pub mailer: Arc<Mailer>,
     pub limiter: Arc<RateLimiter>,
     /// The `[[upstream]]` providers users may sign in with.
     pub upstreams: Arc<Upstreams>,
+}
+
+/// Every middleware layer and handler takes its own clone for each request, so the state
+/// is one pointer: a clone is one atomic increment, not one per service it holds.
+#[derive(Clone)]
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> AppState {
+        AppState(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
 }

@@ -1,7 +1,6 @@
 //! The peer: panva's oidc-provider (the version pinned for conformance), started from a
 //! temporary directory with `bench/peer/provider.mjs` and prepared like Gatehouse.
 
-
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::net::{Ipv4Addr, SocketAddr};

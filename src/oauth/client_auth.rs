@@ -38,8 +38,8 @@ pub async fn authenticate(
         | Credentials::None { client_id } => client_id.clone(),
     };
     let client = state
-        .store
-        .client(&client_id)
+        .clients
+        .get(&state.store, &client_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_client("unknown client or bad credentials"))?;
     match credentials {

@@ -110,11 +110,13 @@ impl Store {
             SETTINGS.join(", "),
             placeholders.join(", ")
         );
+        let mut tx = self.pool().begin().await?;
         bind_settings(sqlx::query(&sql).bind(&client.id), client)
             .bind(client.created_at)
-            .execute(self.pool())
-            .await
-            .map(|_| ())
+            .execute(&mut *tx)
+            .await?;
+        bump_generation(&mut tx).await?;
+        tx.commit().await
     }
 
     /// Rewrites every setting of an existing client (not its id or creation time).
@@ -125,10 +127,22 @@ impl Store {
             .map(|(i, c)| format!("{c} = ${}", i + 2))
             .collect();
         let sql = format!("UPDATE clients SET {} WHERE id = $1", assignments.join(", "));
-        bind_settings(sqlx::query(&sql).bind(&client.id), client)
-            .execute(self.pool())
+        let mut tx = self.pool().begin().await?;
+        let updated = bind_settings(sqlx::query(&sql).bind(&client.id), client)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        bump_generation(&mut tx).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// The counter every client change moves (see [`crate::clients::ClientCache`]).
+    pub async fn client_generation(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT value FROM client_generation WHERE id = 1")
+            .fetch_one(self.pool())
             .await
-            .map(|r| r.rows_affected() > 0)
     }
 
     pub async fn client(&self, id: &str) -> Result<Option<Client>, sqlx::Error> {
@@ -148,10 +162,22 @@ impl Store {
 
     /// Deletes a client with its codes and grants (by cascade). Returns whether it existed.
     pub async fn delete_client(&self, id: &str) -> Result<bool, sqlx::Error> {
-        sqlx::query("DELETE FROM clients WHERE id = $1")
+        let mut tx = self.pool().begin().await?;
+        let deleted = sqlx::query("DELETE FROM clients WHERE id = $1")
             .bind(id)
-            .execute(self.pool())
-            .await
-            .map(|r| r.rows_affected() > 0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        bump_generation(&mut tx).await?;
+        tx.commit().await?;
+        Ok(deleted)
     }
+}
+
+async fn bump_generation(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE client_generation SET value = value + 1 WHERE id = 1")
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
 }

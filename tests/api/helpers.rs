@@ -22,6 +22,7 @@ pub enum Backend {
     Postgres,
 }
 
+#[derive(Clone)]
 pub struct TestClient {
     pub id: String,
     pub secret: Option<String>,

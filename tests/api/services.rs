@@ -121,3 +121,43 @@ on_both_backends! {
         assert_eq!(post(to_issuer).await.unwrap().status(), 200);
     }
 }
+
+/// Retries `request` until `done` holds for its status or `within` passes; the last status.
+async fn status_eventually(
+    within: std::time::Duration,
+    mut request: impl AsyncFnMut() -> u16,
+    done: impl Fn(u16) -> bool,
+) -> u16 {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let status = request().await;
+        if done(status) || std::time::Instant::now() > deadline {
+            return status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+on_both_backends! {
+    // Running servers keep clients in memory; a change through the store (as the CLI or
+    // another instance makes it) must still reach them: a new secret replaces the old
+    // one and a deleted client is refused, within the one-second poll.
+    async fn a_client_given_a_new_secret_or_deleted_elsewhere_is_refused_on_a_running_server(app) {
+        let client = service(&app).await;
+        assert_eq!(client_credentials(&app, &client, &[]).await.status(), 200, "warms the cache");
+
+        let mut stored = app.store.client("billing").await.unwrap().unwrap();
+        let new_secret = gatehouse::clients::generate_secret();
+        stored.secret_hash = Some(gatehouse::secrets::digest(&new_secret));
+        app.store.update_client(&stored).await.unwrap();
+        let within = std::time::Duration::from_secs(10);
+        let old = status_eventually(within, async || client_credentials(&app, &client, &[]).await.status().as_u16(), |s| s == 401).await;
+        assert_eq!(old, 401, "the old secret still works");
+        let rotated = TestClient { secret: Some(new_secret), ..client.clone() };
+        assert_eq!(client_credentials(&app, &rotated, &[]).await.status(), 200, "the new secret is refused");
+
+        app.store.delete_client("billing").await.unwrap();
+        let gone = status_eventually(within, async || client_credentials(&app, &rotated, &[]).await.status().as_u16(), |s| s == 401).await;
+        assert_eq!(gone, 401, "a deleted client still gets tokens");
+    }
+}

@@ -16,8 +16,8 @@ pub(super) async fn validate(state: &AppState, params: &Params) -> Result<Author
     // RFC 6749 §4.1.2.1: unknown client — never redirect.
     let client_id = params.get("client_id").ok_or(show("The request has no client_id."))?;
     let client = state
-        .store
-        .client(client_id)
+        .clients
+        .get(&state.store, client_id)
         .await
         .map_err(|e| AuthorizeError::Show(e.into()))?
         .ok_or(show("The application that sent you here is not registered."))?;

@@ -224,8 +224,8 @@ async fn proceed(
         }
     };
     let client = state
-        .store
-        .client(&request.client_id)
+        .clients
+        .get(&state.store, &request.client_id)
         .await
         .map_err(|e| fail(e.into()))?
         .ok_or_else(|| AuthorizeError::Show(OAuthError::invalid_request("The application is no longer registered.")))?;
