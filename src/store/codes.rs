@@ -69,6 +69,16 @@ impl Store {
         self.pool().begin().await
     }
 
+    /// The code, if it exists and is not consumed: a plain read that spends nothing.
+    pub async fn unconsumed_code(&self, code_hash: &str) -> Result<Option<CodeRow>, sqlx::Error> {
+        sqlx::query_as::<_, CodeRow>(&format!(
+            "SELECT {COLUMNS} FROM authorization_codes WHERE code_hash = $1 AND consumed_at IS NULL"
+        ))
+        .bind(code_hash)
+        .fetch_optional(self.pool())
+        .await
+    }
+
     /// Marks the code consumed inside `tx`. Of any number of concurrent calls for one code,
     /// exactly one sees `Fresh`: the conditional UPDATE is decided by the database.
     pub async fn consume_code(

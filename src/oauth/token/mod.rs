@@ -154,6 +154,23 @@ async fn requested_id_token_claims(
     })
 }
 
+/// As [`requested_id_token_claims`], outside any transaction, for tokens signed before
+/// one; reads nothing when no claim is asked for by name.
+async fn early_claims(
+    state: &AppState,
+    user_id: &str,
+    column: Option<&str>,
+) -> Result<serde_json::Map<String, serde_json::Value>, OAuthError> {
+    if column.is_none() {
+        return Ok(serde_json::Map::new());
+    }
+    // A read transaction takes no write lock.
+    let mut read = state.store.begin().await?;
+    let claims = requested_id_token_claims(&mut read, user_id, column).await?;
+    read.rollback().await?;
+    Ok(claims)
+}
+
 /// When a refresh token family that starts now must end, if the grant gets one: the client
 /// may use the refresh grant and the user allowed offline access, or the client is a
 /// first-party app configured to always get them.

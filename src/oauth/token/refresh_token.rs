@@ -3,20 +3,29 @@
 //! was copied, so the whole family (the grant) is revoked, including live access tokens
 //! (RFC 9700 §4.14.2). Of concurrent uses of one token the database lets exactly one win;
 //! the others count as reuse.
+//!
+//! The tokens are signed before the write transaction, from a plain read of the token and
+//! its grant: on SQLite a write transaction holds the whole database's write lock, and
+//! two RSA signatures inside it serialised every token request behind it (the benchmark's
+//! refresh scenario, bench/results/REPORT.md). The transaction then checks everything
+//! again and spends the token; if what it finds differs from what was read, the early
+//! tokens are dropped and it signs inside, as before.
 
-use super::{issue, refresh_expiry, requested_id_token_claims, TokenResponse, UserTokens};
+use super::{early_claims, issue, refresh_expiry, requested_id_token_claims, TokenResponse, UserTokens};
 use crate::clients::Client;
 use crate::http::{split_list, Params};
 use crate::oauth::claims::Requested;
 use crate::oauth::error::OAuthError;
 use crate::secrets;
 use crate::state::AppState;
+use crate::store::grants::GrantRow;
 use crate::store::tokens::Rotation;
 use crate::store::Store;
 
 pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params) -> Result<TokenResponse, OAuthError> {
     let presented = params.require("refresh_token").map_err(OAuthError::invalid_request)?;
     let now = state.clock.now();
+    let early = sign_early(state, client, params, &secrets::digest(presented), now).await?;
     let mut tx = state.store.begin().await?;
     let (grant_id, expires_at) =
         match Store::rotate_refresh_token(&mut tx, &secrets::digest(presented), &client.id, now).await? {
@@ -65,22 +74,30 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
         }
     }
     // RFC 6749 §6: a narrower scope may be asked for; a broader one is an error.
-    let granted = split_list(Some(&grant.scope));
-    let scope = match params.get("scope") {
-        None => grant.scope.clone(),
-        Some(requested) => {
-            let requested = split_list(Some(requested));
-            if let Some(extra) = requested.iter().find(|s| !granted.contains(s)) {
-                // Rolled back: a bad request does not spend the token.
-                tx.rollback().await?;
-                return Err(OAuthError::invalid_scope(format!("scope {extra:?} was not granted")));
-            }
-            requested.join(" ")
+    let scope = match narrowed_scope(&grant.scope, params) {
+        Ok(scope) => scope,
+        Err(e) => {
+            // Rolled back: a bad request does not spend the token.
+            tx.rollback().await?;
+            return Err(e);
         }
     };
+    let expires = refresh_expiry(state, client, family_end, now);
+    if let Some(early) = early.filter(|e| e.grant_id == grant.id && e.scope == scope) {
+        Store::insert_refresh_token(
+            &mut tx,
+            &secrets::digest(&early.token),
+            &grant.id,
+            &client.id,
+            now,
+            expires,
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(early.tokens);
+    }
     // The new token carries the family's full scope forward (RFC 6749 §6).
     let token = secrets::random_token();
-    let expires = refresh_expiry(state, client, family_end, now);
     Store::insert_refresh_token(&mut tx, &secrets::digest(&token), &grant.id, &client.id, now, expires).await?;
     let by_name = grant
         .claims
@@ -89,25 +106,95 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
     let id_token_claims = requested_id_token_claims(&mut tx, &grant.user_id, by_name).await?;
     // Signed before the commit: if signing fails the old token is not spent, so the
     // client's retry is not mistaken for reuse. (A deleted account's grants are gone with it.)
-    let tokens = issue(
-        state,
-        UserTokens {
-            client,
-            user_id: &grant.user_id,
-            grant_id: &grant.id,
-            session_id: grant.session_id.as_deref(),
-            scope: &scope,
-            auth_time: grant.auth_time,
-            acr: &grant.acr,
-            amr: &grant.amr,
-            idp: grant.idp.as_deref(),
-            // OIDC Core §12.2: a refreshed ID token carries no nonce.
-            nonce: None,
-            refresh_token: Some(token),
-            id_token_claims,
-        },
-        now,
-    )?;
+    let tokens = issue(state, user_tokens(client, &grant, &scope, token, id_token_claims), now)?;
     tx.commit().await?;
     Ok(tokens)
+}
+
+/// The scope asked for, if it is within the grant's.
+fn narrowed_scope(granted: &str, params: &Params) -> Result<String, OAuthError> {
+    let allowed = split_list(Some(granted));
+    match params.get("scope") {
+        None => Ok(granted.to_string()),
+        Some(requested) => {
+            let requested = split_list(Some(requested));
+            if let Some(extra) = requested.iter().find(|s| !allowed.contains(s)) {
+                return Err(OAuthError::invalid_scope(format!("scope {extra:?} was not granted")));
+            }
+            Ok(requested.join(" "))
+        }
+    }
+}
+
+fn user_tokens<'a>(
+    client: &'a Client,
+    grant: &'a GrantRow,
+    scope: &'a str,
+    token: String,
+    id_token_claims: serde_json::Map<String, serde_json::Value>,
+) -> UserTokens<'a> {
+    UserTokens {
+        client,
+        user_id: &grant.user_id,
+        grant_id: &grant.id,
+        session_id: grant.session_id.as_deref(),
+        scope,
+        auth_time: grant.auth_time,
+        acr: &grant.acr,
+        amr: &grant.amr,
+        idp: grant.idp.as_deref(),
+        // OIDC Core §12.2: a refreshed ID token carries no nonce.
+        nonce: None,
+        refresh_token: Some(token),
+        id_token_claims,
+    }
+}
+
+/// Tokens signed ahead of the transaction, and what they were signed for.
+struct Early {
+    grant_id: String,
+    scope: String,
+    token: String,
+    tokens: TokenResponse,
+}
+
+/// Signs the response for a token that, on a plain read, looks spendable by `client`; None
+/// when it does not (the transaction then says why) or when nothing can be read.
+async fn sign_early(
+    state: &AppState,
+    client: &Client,
+    params: &Params,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<Early>, OAuthError> {
+    let Some(row) = state.store.refresh_token(token_hash).await? else {
+        return Ok(None);
+    };
+    if row.client_id != client.id || row.used_at.is_some() || row.expires_at <= now {
+        return Ok(None);
+    }
+    let grant = state.store.grant(&row.grant_id).await?;
+    let Some(grant) = grant.filter(|g| g.revoked_at.is_none()) else {
+        return Ok(None);
+    };
+    let Ok(scope) = narrowed_scope(&grant.scope, params) else {
+        return Ok(None);
+    };
+    let by_name = grant
+        .claims
+        .as_deref()
+        .filter(|_| Requested::applies(&grant.scope, &scope));
+    let id_token_claims = early_claims(state, &grant.user_id, by_name).await?;
+    let token = secrets::random_token();
+    let tokens = issue(
+        state,
+        user_tokens(client, &grant, &scope, token.clone(), id_token_claims),
+        now,
+    )?;
+    Ok(Some(Early {
+        grant_id: grant.id.clone(),
+        scope,
+        token,
+        tokens,
+    }))
 }
