@@ -101,7 +101,13 @@ fn clients_are_created_listed_shown_and_deleted() {
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert!(!list.to_string().contains(secret), "the secret is shown once only");
     let show = gatehouse(dir.path(), &["client", "show", &id], &[], None);
-    assert!(stdout(&show).contains("https://app.example.com/cb"));
+    assert!(
+        stdout(&show).contains("https://app.example.com/cb"),
+        "client show: {} stdout {:?} stderr {:?}",
+        show.status,
+        stdout(&show),
+        stderr(&show)
+    );
     assert!(!stdout(&show).contains(secret));
 
     let public = gatehouse(
