@@ -236,7 +236,7 @@ async fn bench(args: Args) -> anyhow::Result<Run> {
     {
         if !bin.exists() {
             anyhow::bail!(
-                "no binary at {} (build it first: `cargo build --release`)",
+                "no binary at {} (build it first: `cargo build --release`, or name it with --gatehouse-bin, --resource-server-bin or --before-bin)",
                 bin.display()
             );
         }
