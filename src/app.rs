@@ -1,7 +1,9 @@
 //! The application: the one route table, the middleware around it, and the background
 //! workers. Nothing imports this module but `main` and the tests.
 
-use crate::accounts::{consents, email_change, login, profile, recovery, signup, upstream, whoami};
+use crate::accounts::{
+    consents, email_change, login, passkeys, profile, recovery, signup, two_factor, upstream, whoami,
+};
 use crate::client_cache::ClientCache;
 use crate::client_ip;
 use crate::clock::Clock;
@@ -75,6 +77,7 @@ impl App {
             mailer: Arc::new(Mailer::new(&config.mail, config.accounts.mail_per_recipient_per_hour)?),
             limiter: Arc::new(RateLimiter::new(config.accounts.rate_limit_per_minute)),
             upstreams: Arc::new(crate::upstream::Upstreams::new(&config)?),
+            webauthn: crate::accounts::passkeys::relying_party(&config)?,
             store,
             clock,
             config: Arc::new(config),
@@ -191,6 +194,8 @@ pub fn router(state: AppState) -> Router {
             axum::routing::post(profile::end_other_sessions),
         )
         .route("/account/delete", axum::routing::post(profile::delete))
+        .merge(passkeys::routes())
+        .merge(two_factor::routes())
         .route(oauth::END_SESSION, get(end_session::get).post(end_session::post))
         .route("/logout/confirm", axum::routing::post(end_session::confirm))
         .route(oauth::INTROSPECT, axum::routing::post(introspect::post))

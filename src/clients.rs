@@ -33,6 +33,8 @@ pub struct Client {
     pub access_token_ttl_secs: Option<i64>,
     pub refresh_idle_ttl_secs: Option<i64>,
     pub refresh_absolute_ttl_secs: Option<i64>,
+    /// Every sign-in for this client needs a second factor.
+    pub require_mfa: bool,
 }
 
 /// Scopes we understand. Others are ignored, as RFC 6749 §3.3 allows.
@@ -119,6 +121,7 @@ impl Client {
             access_token_ttl_secs: None,
             refresh_idle_ttl_secs: None,
             refresh_absolute_ttl_secs: None,
+            require_mfa: false,
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod janitor;
 pub mod keys;
 pub mod limiter;
 pub mod mail;
+pub mod mfa;
 pub mod oauth;
 pub mod outbox;
 pub mod pages;
@@ -34,6 +35,7 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
+pub mod totp;
 pub mod upstream;
 pub mod users;
 

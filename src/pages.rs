@@ -34,6 +34,31 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../templates/upstream_username.html"),
     ),
     ("upstream_link.html", include_str!("../templates/upstream_link.html")),
+    ("second_factor.html", include_str!("../templates/second_factor.html")),
+    ("two_factor.html", include_str!("../templates/two_factor.html")),
+    ("totp_setup.html", include_str!("../templates/totp_setup.html")),
+    ("recovery_codes.html", include_str!("../templates/recovery_codes.html")),
+    ("passkeys_login.html", include_str!("../templates/passkeys_login.html")),
+    (
+        "passkeys_second_factor.html",
+        include_str!("../templates/passkeys_second_factor.html"),
+    ),
+    (
+        "passkeys_account.html",
+        include_str!("../templates/passkeys_account.html"),
+    ),
+    (
+        "email/factor_added.txt",
+        include_str!("../templates/email/factor_added.txt"),
+    ),
+    (
+        "email/factor_removed.txt",
+        include_str!("../templates/email/factor_removed.txt"),
+    ),
+    (
+        "email/recovery_code_used.txt",
+        include_str!("../templates/email/recovery_code_used.txt"),
+    ),
     (
         "email/link_identity.txt",
         include_str!("../templates/email/link_identity.txt"),

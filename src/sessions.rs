@@ -64,11 +64,95 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Ses
     Ok(session)
 }
 
-/// How a sign-in was made: the RFC 8176 `amr` value and, through an upstream, its id.
-#[derive(Debug, Clone, Copy)]
-pub enum Method<'a> {
+/// The first factor of a sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum First<'a> {
     Password,
-    Upstream(&'a str),
+    /// Through an upstream; `mfa` when the operator trusts its `amr` and it said `mfa`.
+    Upstream {
+        id: &'a str,
+        mfa: bool,
+    },
+    /// A passkey alone, with user verification: possession and a PIN or biometric.
+    Passkey,
+}
+
+/// A second factor, after a first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Second {
+    Totp,
+    RecoveryCode,
+    Passkey,
+}
+
+/// How a sign-in was made, as the session keeps it and the tokens say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignIn<'a> {
+    pub first: First<'a>,
+    pub second: Option<Second>,
+}
+
+impl<'a> SignIn<'a> {
+    pub fn one(first: First<'a>) -> SignIn<'a> {
+        SignIn { first, second: None }
+    }
+
+    /// The RFC 8176 `amr` values, space-separated as the session column holds them. A
+    /// passkey says `hwk`: without attestation a synced passkey and a security key look
+    /// alike, and both keep the private key out of the page's reach.
+    pub fn amr(&self) -> String {
+        let mut amr: Vec<&str> = match self.first {
+            First::Password => vec![AMR_PASSWORD],
+            First::Upstream { mfa: false, .. } => vec![AMR_FEDERATED],
+            First::Upstream { mfa: true, .. } => vec![AMR_FEDERATED, AMR_MFA],
+            First::Passkey => vec![AMR_HARDWARE_KEY, AMR_USER, AMR_MFA],
+        };
+        if let Some(second) = self.second {
+            amr.push(match second {
+                Second::Totp | Second::RecoveryCode => AMR_OTP,
+                Second::Passkey => AMR_HARDWARE_KEY,
+            });
+            if !amr.contains(&AMR_MFA) {
+                amr.push(AMR_MFA);
+            }
+        }
+        amr.join(" ")
+    }
+
+    pub fn idp(&self) -> Option<&'a str> {
+        match self.first {
+            First::Upstream { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+}
+
+pub const AMR_PASSWORD: &str = "pwd";
+pub const AMR_FEDERATED: &str = "fed";
+pub const AMR_OTP: &str = "otp";
+pub const AMR_HARDWARE_KEY: &str = "hwk";
+pub const AMR_USER: &str = "user";
+pub const AMR_MFA: &str = "mfa";
+
+/// A session's `amr` after it also proved `second` (an enrolment's first use): the factor,
+/// and `mfa`, added once each.
+pub fn raised_amr(current: &str, second: Second) -> String {
+    let mut amr: Vec<&str> = current.split(' ').filter(|a| !a.is_empty()).collect();
+    let added = match second {
+        Second::Totp | Second::RecoveryCode => AMR_OTP,
+        Second::Passkey => AMR_HARDWARE_KEY,
+    };
+    for value in [added, AMR_MFA] {
+        if !amr.contains(&value) {
+            amr.push(value);
+        }
+    }
+    amr.join(" ")
+}
+
+/// Whether a session's `amr` column holds `value`.
+pub fn has_amr(session: &SessionRow, value: &str) -> bool {
+    session.amr.split(' ').any(|a| a == value)
 }
 
 /// Starts a new session for `user_id` after a successful login, ending the browser's
@@ -78,7 +162,7 @@ pub async fn start(
     state: &AppState,
     headers: &HeaderMap,
     user_id: &str,
-    method: Method<'_>,
+    sign_in: &SignIn<'_>,
 ) -> Result<(SessionRow, HeaderValue), AppError> {
     let name = session_cookie_name(&state.config);
     if let Some(old) = cookies::read(headers, &name) {
@@ -97,14 +181,8 @@ pub async fn start(
         created_at: now,
         last_seen_at: now,
         expires_at: now + state.config.sessions.absolute_ttl_secs,
-        amr: match method {
-            Method::Password => "pwd".into(),
-            Method::Upstream(_) => "fed".into(),
-        },
-        idp: match method {
-            Method::Password => None,
-            Method::Upstream(id) => Some(id.to_string()),
-        },
+        amr: sign_in.amr(),
+        idp: sign_in.idp().map(str::to_string),
     };
     state.store.create_session(&row, &secrets::digest(&cookie)).await?;
     let set = set_cookie(&state.config, &name, &cookie, None)?;

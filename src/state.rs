@@ -35,6 +35,9 @@ pub struct Services {
     pub limiter: Arc<RateLimiter>,
     /// The `[[upstream]]` providers users may sign in with.
     pub upstreams: Arc<Upstreams>,
+    /// The WebAuthn relying party for passkeys; `None` when the issuer's host is an IP
+    /// address, which browsers refuse as a relying-party id.
+    pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
 
 /// Every middleware layer and handler takes its own clone for each request, so the state

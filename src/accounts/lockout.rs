@@ -58,7 +58,7 @@ pub async fn verify(state: &AppState, identifier: &str, given: &str, hash: Optio
 /// a crawl while the owner is never locked out for more than minutes (NIST SP 800-63B §5.2.2).
 const FREE_FAILURES: i64 = 5;
 const FIRST_LOCK_SECS: i64 = 30;
-const MAX_LOCK_SECS: i64 = 15 * 60;
+pub const MAX_LOCK_SECS: i64 = 15 * 60;
 
 pub fn lock_for(failures: i64) -> i64 {
     if failures < FREE_FAILURES {

@@ -13,8 +13,8 @@ use crate::sessions;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Extension, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use minijinja::context;
 use serde::Deserialize;
 
@@ -144,13 +144,17 @@ pub async fn submit(
         let fresh = state.hasher.hash(password).await?;
         state.store.set_password_hash(&account.id, &fresh, now).await?;
     }
-    let (session, cookie) = sessions::start(&state, &headers, &account.id, sessions::Method::Password).await?;
-    if let Some(pending) = &pending {
-        state.store.mark_request_signed_in(&pending.id, &session.id).await?;
-    }
     tracing::info!(user_id = %account.id, "login");
-    let next = forms::next_after_login(pending.as_ref().map(|p| p.id.as_str()), return_to);
-    Ok(see_other(&next, Some(cookie)))
+    super::second_factor::after_first_factor(
+        &state,
+        &headers,
+        &account.id,
+        &identifier,
+        sessions::First::Password,
+        pending.map(|p| p.id),
+        return_to.map(str::to_string),
+    )
+    .await
 }
 
 /// The login form, as shown and as re-shown after a failed attempt (keeping what was
@@ -176,6 +180,7 @@ impl LoginPage<'_> {
                 return_to => self.return_to,
                 signup_enabled => state.config.accounts.signup_enabled,
                 upstreams => super::upstream::buttons(state),
+                passkeys_enabled => state.webauthn.is_some(),
             },
         )
     }
@@ -187,14 +192,6 @@ fn expired(state: &AppState) -> Response {
         "This sign-in link has expired",
         "The sign-in took too long or was already completed. Go back to the app and start again.",
     )
-}
-
-fn see_other(location: &str, cookie: Option<HeaderValue>) -> Response {
-    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location.to_string())]).into_response();
-    if let Some(cookie) = cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
 }
 
 /// `GET /`: who is signed in, with a sign-out button.

@@ -393,7 +393,13 @@ pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, body: Bo
             context! { title => "Email confirmed", message => "Your address is confirmed. Sign in to continue.", link => login, link_label => "Sign in" },
         ));
     }
-    let (session, cookie) = sessions::start(&state, &headers, &link.user_id, sessions::Method::Password).await?;
+    let (session, cookie) = sessions::start(
+        &state,
+        &headers,
+        &link.user_id,
+        &sessions::SignIn::one(sessions::First::Password),
+    )
+    .await?;
     if let Some(id) = &request_id {
         state.store.mark_request_signed_in(id, &session.id).await?;
     }

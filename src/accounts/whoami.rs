@@ -23,7 +23,7 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Result<Re
             Json(json!({
                 "sub": s.user_id,
                 "auth_time": s.auth_time,
-                "amr": [s.amr],
+                "amr": s.amr.split(' ').collect::<Vec<_>>(),
                 "idp": s.idp,
                 "expires_at": s.expires_at,
             })),

@@ -97,6 +97,9 @@ pub struct Settings {
     /// Require PKCE of this confidential client too
     #[arg(long)]
     require_pkce: Option<bool>,
+    /// Every sign-in for this app needs a second factor (users without one set one up)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    require_mfa: Option<bool>,
     /// Access token lifetime in seconds [default: tokens.access_token_ttl_secs]
     #[arg(long)]
     access_token_ttl: Option<i64>,
@@ -145,6 +148,9 @@ impl Settings {
         }
         if let Some(v) = self.require_pkce {
             client.require_pkce = v;
+        }
+        if let Some(v) = self.require_mfa {
+            client.require_mfa = v;
         }
         client.access_token_ttl_secs = self.access_token_ttl.or(client.access_token_ttl_secs);
         client.refresh_idle_ttl_secs = self.refresh_idle_ttl.or(client.refresh_idle_ttl_secs);
@@ -319,6 +325,7 @@ fn client_json(client: &Client) -> serde_json::Value {
         "access_token_ttl_secs": client.access_token_ttl_secs,
         "refresh_idle_ttl_secs": client.refresh_idle_ttl_secs,
         "refresh_absolute_ttl_secs": client.refresh_absolute_ttl_secs,
+        "require_mfa": client.require_mfa,
         "created_at": client.created_at,
     })
 }

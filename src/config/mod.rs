@@ -175,6 +175,9 @@ pub struct AccountSettings {
     pub mail_per_recipient_per_hour: u32,
     /// Proxies whose X-Forwarded-For is believed (exact IP addresses).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Every sign-in needs a second factor (an authenticator app or a passkey); users
+    /// without one set one up before they continue.
+    pub require_mfa: bool,
 }
 
 impl Default for AccountSettings {
@@ -187,6 +190,7 @@ impl Default for AccountSettings {
             parked_requests_per_minute: 120,
             mail_per_recipient_per_hour: 5,
             trusted_proxies: vec![],
+            require_mfa: false,
         }
     }
 }

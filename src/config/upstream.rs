@@ -27,6 +27,7 @@ pub struct RawUpstream {
     pub scopes: Option<Vec<String>>,
     pub hosted_domain: Option<String>,
     pub auto_link: bool,
+    pub trust_amr: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +53,9 @@ pub struct Upstream {
     /// Link to a local account with the same email without asking for proof (dangerous:
     /// only when the upstream says `email_verified: true` and the local email is confirmed).
     pub auto_link: bool,
+    /// Believe the upstream's `amr`: a sign-in there that says `mfa` counts as two factors
+    /// here too. Off by default, so an upstream sign-in is one factor.
+    pub trust_amr: bool,
 }
 
 /// Validates every `[[upstream]]`; `secret_from_env` looks up
@@ -125,6 +129,7 @@ pub fn validate(
             scopes,
             hosted_domain: u.hosted_domain.clone(),
             auto_link: u.auto_link,
+            trust_amr: u.trust_amr,
         });
     }
     Ok(out)

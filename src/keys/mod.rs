@@ -51,6 +51,12 @@ impl Keys {
         })
     }
 
+    /// The key-encryption key, which also seals other secrets at rest (authenticator-app
+    /// seeds), each bound to its own label.
+    pub fn kek(&self) -> &Kek {
+        &self.kek
+    }
+
     pub fn current(&self) -> Arc<KeySet> {
         match self.current.read() {
             Ok(set) => set.clone(),

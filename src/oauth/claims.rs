@@ -16,7 +16,11 @@ pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 /// user signed in during this authorization ("1"), or an existing session was reused ("0").
 pub const ACR_FRESH: &str = "1";
 pub const ACR_SESSION: &str = "0";
-pub const ACR_VALUES: &[&str] = &[ACR_SESSION, ACR_FRESH];
+/// A sign-in with two factors (the session's `amr` holds `mfa`).
+pub const ACR_MFA: &str = "mfa";
+/// A phishing-resistant sign-in: a passkey was used (OpenID EAP ACR Values, `phr`).
+pub const ACR_PHISHING_RESISTANT: &str = "phr";
+pub const ACR_VALUES: &[&str] = &[ACR_SESSION, ACR_FRESH, ACR_MFA, ACR_PHISHING_RESISTANT];
 
 /// What a signed token speaks about.
 pub struct Subject<'a> {
@@ -65,7 +69,7 @@ pub fn id_token(s: &Subject, nonce: Option<&str>, access_token: &str, now: i64, 
         "auth_time": s.auth_time,
         "acr": s.acr,
         "at_hash": left_half_hash(access_token),
-        "amr": [s.amr],
+        "amr": s.amr.split(' ').collect::<Vec<_>>(),
     }));
     if let Some(idp) = s.idp {
         claims.insert("idp".into(), idp.into());

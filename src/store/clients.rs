@@ -22,6 +22,7 @@ struct ClientRow {
     access_token_ttl_secs: Option<i64>,
     refresh_idle_ttl_secs: Option<i64>,
     refresh_absolute_ttl_secs: Option<i64>,
+    require_mfa: i64,
 }
 
 /// Lists are written only by this module from a Vec<String>; an unreadable value reads as
@@ -54,13 +55,14 @@ impl From<ClientRow> for Client {
             access_token_ttl_secs: row.access_token_ttl_secs,
             refresh_idle_ttl_secs: row.refresh_idle_ttl_secs,
             refresh_absolute_ttl_secs: row.refresh_absolute_ttl_secs,
+            require_mfa: row.require_mfa != 0,
         }
     }
 }
 
 const COLUMNS: &str = "id, name, secret_hash, redirect_uris, post_logout_redirect_uris, require_pkce, \
     created_at, grant_types, first_party, allowed_scopes, audiences, jwks, backchannel_logout_uri, \
-    always_refresh, access_token_ttl_secs, refresh_idle_ttl_secs, refresh_absolute_ttl_secs";
+    always_refresh, access_token_ttl_secs, refresh_idle_ttl_secs, refresh_absolute_ttl_secs, require_mfa";
 
 /// Every setting column, in the order `bind_settings` binds them after the id.
 const SETTINGS: &[&str] = &[
@@ -79,6 +81,7 @@ const SETTINGS: &[&str] = &[
     "access_token_ttl_secs",
     "refresh_idle_ttl_secs",
     "refresh_absolute_ttl_secs",
+    "require_mfa",
 ];
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
@@ -100,6 +103,7 @@ fn bind_settings<'q>(query: AnyQuery<'q>, client: &'q Client) -> AnyQuery<'q> {
         .bind(client.access_token_ttl_secs)
         .bind(client.refresh_idle_ttl_secs)
         .bind(client.refresh_absolute_ttl_secs)
+        .bind(client.require_mfa as i64)
 }
 
 impl Store {

@@ -55,6 +55,8 @@ impl Store {
         let mut removed = 0;
         for sql in [
             "DELETE FROM authorization_requests WHERE expires_at <= $1",
+            "DELETE FROM pending_sign_ins WHERE expires_at <= $1",
+            "DELETE FROM webauthn_challenges WHERE expires_at <= $1",
             // Keep consumed codes until expiry so a replay is still recognised as one.
             "DELETE FROM authorization_codes WHERE expires_at <= $1",
             "DELETE FROM refresh_tokens WHERE expires_at <= $1",

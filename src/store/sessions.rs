@@ -58,6 +58,13 @@ impl Store {
         .await
     }
 
+    pub async fn session_by_id(&self, id: &str) -> Result<Option<SessionRow>, sqlx::Error> {
+        sqlx::query_as::<_, SessionRow>(&format!("SELECT {COLUMNS} FROM sessions WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+    }
+
     pub async fn touch_session(&self, id: &str, now: i64) -> Result<(), sqlx::Error> {
         sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1")
             .bind(id)

@@ -14,6 +14,9 @@ pub struct Identity {
     pub email_verified: bool,
     pub given_name: String,
     pub family_name: String,
+    /// The ID token's `amr` said `mfa`: believed only for an upstream with `trust_amr`.
+    #[serde(default)]
+    pub upstream_mfa: bool,
 }
 
 /// Builds the identity from the verified ID token's claims and, when the ID token has no
@@ -40,6 +43,10 @@ pub fn from_claims(issuer: &str, id_token: &Map<String, Value>, userinfo: Option
         email_verified,
         given_name: name("given_name"),
         family_name: name("family_name"),
+        upstream_mfa: id_token
+            .get("amr")
+            .and_then(Value::as_array)
+            .is_some_and(|amr| amr.iter().any(|v| v.as_str() == Some("mfa"))),
     }
 }
 

@@ -324,6 +324,8 @@ async fn sign_in(
     return_to: Option<String>,
 ) -> Result<Response, AppError> {
     let now = state.clock.now();
+    // Two factors upstream count here only where the operator said to believe its `amr`.
+    let trusted_mfa = provider.config.trust_amr && identity.upstream_mfa;
     let upstream_email = identity.email.clone().unwrap_or_default();
     if let Some(linked) = state.store.identity(&identity.issuer, &identity.subject).await? {
         // Keyed by (issuer, sub): a changed address upstream is noted, and moves nothing.
@@ -334,7 +336,16 @@ async fn sign_in(
         if account.email_verified == 0 {
             return steps::confirm_email(state, headers, &account, &provider.config.id, request_id.as_deref()).await;
         }
-        return complete(state, headers, &account.id, &provider.config.id, request_id, return_to).await;
+        return complete(
+            state,
+            headers,
+            &account.id,
+            &provider.config.id,
+            request_id,
+            return_to,
+            trusted_mfa,
+        )
+        .await;
     }
     let Some(email) = identity.email.clone() else {
         return Ok(problem(
@@ -350,7 +361,16 @@ async fn sign_in(
         Some(account) if account.email_verified != 0 => {
             if provider.config.auto_link && identity.email_verified {
                 steps::link(state, &account, &provider.config.id, &identity).await?;
-                return complete(state, headers, &account.id, &provider.config.id, request_id, return_to).await;
+                return complete(
+                    state,
+                    headers,
+                    &account.id,
+                    &provider.config.id,
+                    request_id,
+                    return_to,
+                    trusted_mfa,
+                )
+                .await;
             }
             Step::Link { user_id: account.id }
         }
@@ -383,17 +403,24 @@ pub(super) async fn complete(
     upstream_id: &str,
     request_id: Option<String>,
     return_to: Option<String>,
+    mfa: bool,
 ) -> Result<Response, AppError> {
-    let (session, cookie) = sessions::start(state, headers, user_id, sessions::Method::Upstream(upstream_id)).await?;
     let request_id = forms::live_request(state, request_id.as_deref()).await?;
-    if let Some(id) = &request_id {
-        state.store.mark_request_signed_in(id, &session.id).await?;
-    }
     tracing::info!(%user_id, upstream = %upstream_id, "login through upstream");
-    let next = forms::next_after_login(request_id.as_deref(), return_to.as_deref());
-    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, next)]).into_response();
-    let h = response.headers_mut();
-    h.append(header::SET_COOKIE, cookie);
-    h.append(header::SET_COOKIE, set_cookie(state, "", Some(0))?);
+    let first = sessions::First::Upstream { id: upstream_id, mfa };
+    // Second-factor failures after an upstream sign-in count against the username's lockout.
+    let username = state
+        .store
+        .account_by_id(user_id)
+        .await?
+        .map(|a| a.username)
+        .unwrap_or_default();
+    let mut response = crate::accounts::second_factor::after_first_factor(
+        state, headers, user_id, &username, first, request_id, return_to,
+    )
+    .await?;
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, set_cookie(state, "", Some(0))?);
     Ok(response)
 }

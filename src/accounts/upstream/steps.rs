@@ -266,6 +266,7 @@ pub async fn username(State(state): State<AppState>, headers: HeaderMap, body: B
         &pending.upstream_id,
         pending.request_id,
         pending.return_to,
+        false,
     )
     .await
 }
@@ -351,7 +352,16 @@ pub async fn confirmed(
             None => i.upstream_id,
         })
         .unwrap_or_default();
-    complete(&state, &headers, &link.user_id, &upstream_id, link.request_id, None).await
+    complete(
+        &state,
+        &headers,
+        &link.user_id,
+        &upstream_id,
+        link.request_id,
+        None,
+        false,
+    )
+    .await
 }
 
 /// Links the identity to `account` and tells its owner.
@@ -402,6 +412,7 @@ async fn link_and_sign_in(
         &pending.upstream_id,
         pending.request_id,
         pending.return_to,
+        false,
     )
     .await
 }

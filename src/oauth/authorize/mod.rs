@@ -13,6 +13,7 @@ use super::claims::{self, Requested};
 use super::error::OAuthError;
 use crate::client_ip::ClientIp;
 use crate::http::{found, read_form, Params};
+use crate::mfa::Need;
 use crate::secrets;
 use crate::sessions;
 use crate::state::AppState;
@@ -229,6 +230,23 @@ async fn proceed(
         .await
         .map_err(|e| fail(e.into()))?
         .ok_or_else(|| AuthorizeError::Show(OAuthError::invalid_request("The application is no longer registered.")))?;
+    // A second factor the policy or the request asks for, and this sign-in lacks.
+    if let Some(need) = second_factor_need(state, client.require_mfa, &request, &session, parked.as_ref()) {
+        if silent {
+            return Err(fail(OAuthError::login_required(
+                "the user must sign in with a second factor",
+            )));
+        }
+        let id = park(state, ip, &request, parked, now).await.map_err(fail)?;
+        let (location, cookie) = crate::mfa::step_up(state, &session, &id, need)
+            .await
+            .map_err(|e| fail(e.into()))?;
+        let mut response = found(&location);
+        if let Some(cookie) = cookie {
+            response.headers_mut().append(axum::http::header::SET_COOKIE, cookie);
+        }
+        return Ok(response);
+    }
     if !client.first_party {
         let consent = state
             .store
@@ -258,7 +276,7 @@ async fn proceed(
         auth_time: session.auth_time,
         expires_at: now + state.config.tokens.code_ttl_secs,
         claims: request.claims.to_column(),
-        acr: acr(&session, parked.as_ref()).into(),
+        acr: acr(&request, &session, parked.as_ref()),
         amr: session.amr.clone(),
         idp: session.idp.clone(),
     };
@@ -301,14 +319,48 @@ async fn park(
     Ok(id)
 }
 
-/// The user signed in during this authorization (after it was parked for the login page),
-/// or an existing session carried it.
-fn acr(session: &SessionRow, parked: Option<&Parked>) -> &'static str {
-    if parked.is_some_and(|p| p.signed_in_by(session)) {
-        claims::ACR_FRESH
-    } else {
-        claims::ACR_SESSION
+/// The `acr` of the answer: the first of the request's `acr_values` this sign-in meets,
+/// else whether the user signed in during this authorization ("1", after it was parked for
+/// the login page) or an existing session carried it ("0").
+fn acr(request: &AuthorizeRequest, session: &SessionRow, parked: Option<&Parked>) -> String {
+    if let Some(met) = request.acr_values.iter().find(|a| acr_met(a, session, parked)) {
+        return met.clone();
     }
+    match parked.is_some_and(|p| p.signed_in_by(session)) {
+        true => claims::ACR_FRESH.into(),
+        false => claims::ACR_SESSION.into(),
+    }
+}
+
+fn acr_met(value: &str, session: &SessionRow, parked: Option<&Parked>) -> bool {
+    match value {
+        claims::ACR_SESSION => true,
+        claims::ACR_FRESH => parked.is_some_and(|p| p.signed_in_by(session)),
+        claims::ACR_MFA => Need::Any.met_by(session),
+        claims::ACR_PHISHING_RESISTANT => Need::Passkey.met_by(session),
+        _ => false,
+    }
+}
+
+/// The second factor still needed: by the operator or the client for every sign-in, or by
+/// `acr_values` none of which this sign-in meets (`mfa` is the lesser demand, `phr` asks
+/// for a passkey).
+fn second_factor_need(
+    state: &AppState,
+    client_requires: bool,
+    request: &AuthorizeRequest,
+    session: &SessionRow,
+    parked: Option<&Parked>,
+) -> Option<Need> {
+    let policy = crate::mfa::required(&state.config, client_requires).filter(|need| !need.met_by(session));
+    let asked = &request.acr_values;
+    let by_acr = match asked.iter().any(|a| acr_met(a, session, parked)) {
+        true => None,
+        false if asked.iter().any(|a| a == claims::ACR_MFA) => Some(Need::Any),
+        false if asked.iter().any(|a| a == claims::ACR_PHISHING_RESISTANT) => Some(Need::Passkey),
+        false => None,
+    };
+    by_acr.or(policy)
 }
 
 /// OIDC Core §3.1.2.1: prompt=login, max_age (and acr_values=1) ask for a fresh

@@ -1,0 +1,1 @@
+//! Passkeys and WebAuthn ceremonies in progress (tables in migration 11).
