@@ -37,7 +37,7 @@ on_both_backends! {
         assert_eq!(jwt_claims(refreshed["id_token"].as_str().unwrap())["acr"], "1");
 
         let discovery: Value = reqwest::get(app.url("/.well-known/openid-configuration")).await.unwrap().json().await.unwrap();
-        assert_eq!(discovery["acr_values_supported"], serde_json::json!(["0", "1"]));
+        assert_eq!(discovery["acr_values_supported"], serde_json::json!(["0", "1", "mfa", "phr"]));
     }
 
     async fn acr_values_1_asks_a_signed_in_user_to_sign_in_again(app) {

@@ -373,6 +373,16 @@ impl Browser {
         self.http.get(self.absolute(url)).send().await.expect("GET")
     }
 
+    /// POSTs a form to a path (or URL) on Gatehouse.
+    pub async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(self.absolute(url))
+            .form(form)
+            .send()
+            .await
+            .expect("POST")
+    }
+
     /// Follows redirects that stay on Gatehouse; returns the first response that is not
     /// such a redirect (a page, or a redirect to an app).
     pub async fn follow(&self, url: &str) -> reqwest::Response {

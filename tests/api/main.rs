@@ -33,6 +33,7 @@ mod sign_in;
 mod store;
 mod tls;
 mod token;
+mod two_factor;
 mod upstream;
 mod userinfo;
 mod whoami;
