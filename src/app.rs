@@ -2,7 +2,7 @@
 //! workers. Nothing imports this module but `main` and the tests.
 
 use crate::accounts::{
-    consents, email_change, login, passkeys, profile, recovery, signup, two_factor, upstream, whoami,
+    consents, email_change, login, passkeys, profile, recovery, second_factor, signup, two_factor, upstream, whoami,
 };
 use crate::client_cache::ClientCache;
 use crate::client_ip;
@@ -195,6 +195,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/account/delete", axum::routing::post(profile::delete))
         .merge(passkeys::routes())
+        .route(
+            second_factor::PATH,
+            get(second_factor::show).post(second_factor::submit),
+        )
         .merge(two_factor::routes())
         .route(oauth::END_SESSION, get(end_session::get).post(end_session::post))
         .route("/logout/confirm", axum::routing::post(end_session::confirm))

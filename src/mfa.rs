@@ -247,6 +247,35 @@ pub async fn complete(
     Ok(Some(Finished { session_id, cookies }))
 }
 
+/// The label an authenticator-app secret is sealed under: a sealed secret copied to
+/// another user's row does not open.
+pub fn seal_label(user_id: &str) -> String {
+    format!("totp:{user_id}")
+}
+
+/// Checks an authenticator-app code and spends its time step: a code that matched once
+/// never matches again, on any instance. Accepting a code confirms an enrolment, so a
+/// sign-in asks for a `confirmed` secret: one still being set up is no factor yet.
+pub async fn totp_accepted(
+    state: &AppState,
+    user_id: &str,
+    typed: &str,
+    now: i64,
+    confirmed: bool,
+) -> Result<bool, AppError> {
+    let Some(row) = state.store.totp(user_id).await? else {
+        return Ok(false);
+    };
+    if row.confirmed_at.is_some() != confirmed {
+        return Ok(false);
+    }
+    let secret = state.keys.kek().open(&seal_label(user_id), &row.secret)?;
+    match crate::totp::matching_step(&secret, typed, now) {
+        Some(step) => Ok(state.store.accept_totp_step(user_id, step, now).await?),
+        None => Ok(false),
+    }
+}
+
 /// Ten new recovery codes (shown once) and their digests (stored). 60 random bits each,
 /// in groups a person can copy: `xxxx-xxxx-xxxx`.
 pub fn new_recovery_codes() -> (Vec<String>, Vec<String>) {

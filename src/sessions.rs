@@ -283,6 +283,52 @@ mod tests {
     }
 
     #[test]
+    fn amr_lists_each_factor_once_and_mfa_for_two() {
+        let corp = First::Upstream { id: "corp", mfa: false };
+        let trusted = First::Upstream { id: "corp", mfa: true };
+        let cases = [
+            (SignIn::one(First::Password), "pwd"),
+            (SignIn::one(corp), "fed"),
+            (SignIn::one(trusted), "fed mfa"),
+            (SignIn::one(First::Passkey), "hwk user mfa"),
+            (
+                SignIn {
+                    first: First::Password,
+                    second: Some(Second::Totp),
+                },
+                "pwd otp mfa",
+            ),
+            (
+                SignIn {
+                    first: First::Password,
+                    second: Some(Second::RecoveryCode),
+                },
+                "pwd otp mfa",
+            ),
+            (
+                SignIn {
+                    first: First::Password,
+                    second: Some(Second::Passkey),
+                },
+                "pwd hwk mfa",
+            ),
+            (
+                SignIn {
+                    first: corp,
+                    second: Some(Second::Totp),
+                },
+                "fed otp mfa",
+            ),
+        ];
+        for (sign_in, amr) in cases {
+            assert_eq!(sign_in.amr(), amr, "{sign_in:?}");
+        }
+        assert_eq!(SignIn::one(corp).idp(), Some("corp"));
+        assert_eq!(raised_amr("pwd", Second::Totp), "pwd otp mfa");
+        assert_eq!(raised_amr("pwd otp mfa", Second::Passkey), "pwd otp mfa hwk");
+    }
+
+    #[test]
     fn same_origin_rules() {
         let config = Config::from_raw(RawConfig::default()).unwrap();
         assert!(same_origin(&config, &headers(&[])));

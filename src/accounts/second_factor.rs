@@ -212,7 +212,7 @@ pub async fn submit(
     }
     let now = state.clock.now();
     let accepted = if let Some(code) = params.get("code").filter(|c| !c.trim().is_empty()) {
-        totp_accepted(&state, &pending.user_id, code, now, true)
+        mfa::totp_accepted(&state, &pending.user_id, code, now, true)
             .await?
             .then_some(Second::Totp)
     } else if let Some(code) = params.get("recovery_code").filter(|c| !c.trim().is_empty()) {
@@ -258,31 +258,5 @@ pub async fn submit(
             )
             .await
         }
-    }
-}
-
-/// Checks an authenticator-app code and spends its time step: a code that matched once
-/// never matches again, on any instance. Accepting a code confirms an enrolment, so a
-/// sign-in asks for a `confirmed` secret: one still being set up is no factor yet.
-pub async fn totp_accepted(
-    state: &AppState,
-    user_id: &str,
-    typed: &str,
-    now: i64,
-    confirmed: bool,
-) -> Result<bool, AppError> {
-    let Some(row) = state.store.totp(user_id).await? else {
-        return Ok(false);
-    };
-    if row.confirmed_at.is_some() != confirmed {
-        return Ok(false);
-    }
-    let secret = state
-        .keys
-        .kek()
-        .open(&super::two_factor::seal_label(user_id), &row.secret)?;
-    match crate::totp::matching_step(&secret, typed, now) {
-        Some(step) => Ok(state.store.accept_totp_step(user_id, step, now).await?),
-        None => Ok(false),
     }
 }

@@ -35,16 +35,6 @@ pub fn routes() -> Router<AppState> {
         .route("/account/two-factor/totp/confirm", post(confirm_totp))
         .route("/account/two-factor/totp/remove", post(remove_totp))
         .route("/account/two-factor/recovery-codes", post(new_recovery_codes))
-        .route(
-            super::second_factor::PATH,
-            get(super::second_factor::show).post(super::second_factor::submit),
-        )
-}
-
-/// The label an authenticator-app secret is sealed under: a sealed secret copied to
-/// another user's row does not open.
-pub fn seal_label(user_id: &str) -> String {
-    format!("totp:{user_id}")
 }
 
 /// Whether this session may change the account's second factors (see the module doc).
@@ -191,7 +181,7 @@ async fn start_totp(State(state): State<AppState>, headers: HeaderMap, body: Bod
         body,
         |state, session, account, _, request_id| async move {
             let secret = crate::totp::new_secret();
-            let sealed = state.keys.kek().seal(&seal_label(&account.id), &secret)?;
+            let sealed = state.keys.kek().seal(&mfa::seal_label(&account.id), &secret)?;
             if !state.store.start_totp(&account.id, &sealed, state.clock.now()).await? {
                 return Ok(Err(
                     "An authenticator app is already set up. Remove it first to use another.".into(),
@@ -248,8 +238,8 @@ async fn confirm_totp(State(state): State<AppState>, headers: HeaderMap, body: B
             }
             let now = state.clock.now();
             let code = params.get("code").unwrap_or_default();
-            if !super::second_factor::totp_accepted(&state, &account.id, code, now, false).await? {
-                let secret = state.keys.kek().open(&seal_label(&account.id), &row.secret)?;
+            if !mfa::totp_accepted(&state, &account.id, code, now, false).await? {
+                let secret = state.keys.kek().open(&mfa::seal_label(&account.id), &row.secret)?;
                 let error = "That code is not right. Check the time on your phone, and enter the newest code.";
                 return Ok(Ok(setup_page(
                     &state,

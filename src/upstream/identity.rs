@@ -74,6 +74,20 @@ mod tests {
     }
 
     #[test]
+    fn an_upstream_mfa_is_read_from_the_id_tokens_amr_only() {
+        let id_token = map(json!({"sub": "u1", "amr": ["pwd", "otp", "mfa"]}));
+        assert!(from_claims("https://up", &id_token, None).upstream_mfa);
+        let one = map(json!({"sub": "u1", "amr": ["pwd"]}));
+        let userinfo = map(json!({"sub": "u1", "amr": ["mfa"]}));
+        assert!(!from_claims("https://up", &one, Some(&userinfo)).upstream_mfa);
+        let odd = map(json!({"sub": "u1", "amr": "mfa"}));
+        assert!(
+            !from_claims("https://up", &odd, None).upstream_mfa,
+            "amr is an array (OIDC Core §2)"
+        );
+    }
+
+    #[test]
     fn only_a_literal_true_verifies_an_email() {
         for (claim, expected) in [
             (json!(true), true),

@@ -129,6 +129,13 @@ fn clients_are_created_listed_shown_and_deleted() {
     );
     let public: Value = serde_json::from_str(&stdout(&public)).unwrap();
     assert_eq!(public["client_id"], "spa");
+    assert_eq!(public["require_mfa"], false);
+    // --require-mfa makes every sign-in for the app need a second factor.
+    let strict = gatehouse(dir.path(), &["client", "update", "spa", "--require-mfa"], &[], None);
+    assert!(strict.status.success(), "{}", stderr(&strict));
+    let strict = gatehouse(dir.path(), &["client", "show", "spa", "--json"], &[], None);
+    let strict: Value = serde_json::from_str(&stdout(&strict)).unwrap();
+    assert_eq!(strict["require_mfa"], true, "{strict}");
     assert!(public.get("client_secret").is_none());
     let duplicate = gatehouse(
         dir.path(),

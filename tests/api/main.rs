@@ -34,6 +34,7 @@ mod store;
 mod tls;
 mod token;
 mod two_factor;
+mod two_factor_browser;
 mod upstream;
 mod userinfo;
 mod whoami;

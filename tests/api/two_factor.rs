@@ -10,9 +10,9 @@ use serde_json::Value;
 
 /// What an enrolment leaves the test: the secret (as the user's phone has it) and the
 /// recovery codes shown once.
-struct Enrolled {
-    secret: Vec<u8>,
-    recovery: Vec<String>,
+pub(crate) struct Enrolled {
+    pub secret: Vec<u8>,
+    pub recovery: Vec<String>,
 }
 
 fn between<'a>(html: &'a str, start: &str, end: &str) -> Option<&'a str> {
@@ -37,7 +37,7 @@ async fn csrf_of(browser: &Browser, path: &str) -> String {
 
 /// Enrols an authenticator app from /account/two-factor, as a user would: starts, reads
 /// the key under the QR code, types the current code.
-async fn enrol(app: &TestApp, browser: &Browser, request_id: Option<&str>) -> (Enrolled, reqwest::Response) {
+pub(crate) async fn enrol(app: &TestApp, browser: &Browser, request_id: Option<&str>) -> (Enrolled, reqwest::Response) {
     let path = match request_id {
         Some(id) => format!("/account/two-factor?request_id={id}"),
         None => "/account/two-factor".to_string(),
@@ -74,7 +74,7 @@ async fn password_step(app: &TestApp, browser: &Browser, authorize_url: &str) ->
     browser.submit_login(&html, &app.user.username, PASSWORD).await
 }
 
-async fn second_factor(browser: &Browser, field: &str, value: &str) -> reqwest::Response {
+pub(crate) async fn second_factor(browser: &Browser, field: &str, value: &str) -> reqwest::Response {
     let page = browser.get("/login/second-factor").await;
     assert_eq!(page.status(), 200);
     let csrf = hidden_input(&page.text().await.unwrap(), "csrf_token").unwrap();
@@ -83,7 +83,7 @@ async fn second_factor(browser: &Browser, field: &str, value: &str) -> reqwest::
         .await
 }
 
-async fn id_token_after(app: &TestApp, browser: &Browser, next: &str, verifier: &str) -> Value {
+pub(crate) async fn id_token_after(app: &TestApp, browser: &Browser, next: &str, verifier: &str) -> Value {
     let done = browser.follow(next).await;
     let to = location(done.headers()).unwrap_or_else(|| panic!("no redirect to the app: {}", done.status()));
     let code = query_param(&to, "code").unwrap_or_else(|| panic!("no code in {to}"));
@@ -91,7 +91,7 @@ async fn id_token_after(app: &TestApp, browser: &Browser, next: &str, verifier: 
     jwt_claims(tokens["id_token"].as_str().unwrap())
 }
 
-fn amr(claims: &Value) -> Vec<String> {
+pub(crate) fn amr(claims: &Value) -> Vec<String> {
     claims["amr"]
         .as_array()
         .unwrap_or_else(|| panic!("no amr: {claims}"))
@@ -100,7 +100,7 @@ fn amr(claims: &Value) -> Vec<String> {
         .collect()
 }
 
-fn code_now(app: &TestApp, enrolled: &Enrolled, offset: i64) -> String {
+pub(crate) fn code_now(app: &TestApp, enrolled: &Enrolled, offset: i64) -> String {
     gatehouse::totp::code_at(&enrolled.secret, app.clock.now() + offset)
 }
 

@@ -57,6 +57,7 @@ mod callback;
 mod flow;
 mod hostile;
 mod linking;
+mod second_factor;
 
 /// The upstream's id in every fixture, and its button.
 pub const CORP: &str = "corp";
