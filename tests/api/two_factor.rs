@@ -297,6 +297,14 @@ on_both_backends! {
         let to = location(older.get(&url).await.headers()).unwrap();
         assert_eq!(query_param(&to, "error").as_deref(), Some("login_required"), "{to}");
         let before: Value = older.get("/session/whoami").await.json().await.unwrap();
+        let (url, verifier) = app.authorize_url(&app.client, &[("prompt", "none")]);
+        let sid_before = id_token_after(&app, &older, &url, &verifier).await["sid"].clone();
+
+        // The same demand as an essential acr claim (OIDC Core §5.5.1.1).
+        let essential = r#"{"id_token":{"acr":{"essential":true,"values":["mfa"]}}}"#;
+        let (url, _) = app.authorize_url(&app.client, &[("claims", essential), ("prompt", "none")]);
+        let to = location(older.get(&url).await.headers()).unwrap();
+        assert_eq!(query_param(&to, "error").as_deref(), Some("login_required"), "{to}");
 
         let (url, verifier) = app.authorize_url(&app.client, &[("acr_values", "mfa")]);
         let step = older.get(&url).await;
@@ -309,7 +317,7 @@ on_both_backends! {
         assert_eq!(amr(&claims), ["pwd", "otp", "mfa"]);
         // The same session, raised: its apps stay signed in.
         let after: Value = older.get("/session/whoami").await.json().await.unwrap();
-        assert_eq!(claims["sid"].as_str().is_some(), true);
+        assert_eq!(claims["sid"], sid_before, "the same session");
         assert_eq!(after["sub"], before["sub"]);
         assert_eq!(after["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
         assert_eq!(app.store.user_sessions(&app.user.id, app.clock.now()).await.unwrap().len(), 2);
