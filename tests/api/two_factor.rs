@@ -192,6 +192,32 @@ on_both_backends! {
         assert!(page.contains("9 unused recovery code(s) left"), "{page}");
     }
 
+    async fn one_code_sent_twice_at_once_signs_in_once(app) {
+        let browser = signed_in(&app).await;
+        let (enrolled, _) = enrol(&app, &browser, None).await;
+        app.clock.advance(30);
+        let (first, second) = (app.browser(), app.browser());
+        assert_eq!(password_step(&app, &first, "/login").await.status(), 303);
+        assert_eq!(password_step(&app, &second, "/login").await.status(), 303);
+        let code = code_now(&app, &enrolled, 0);
+        let recovery = enrolled.recovery[0].clone();
+        let (a, b) = tokio::join!(second_factor(&first, "code", &code), second_factor(&second, "code", &code));
+        let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+        statuses.sort();
+        assert_eq!(statuses, [303, 401], "exactly one wins the time step");
+        // The same for a recovery code.
+        let (third, fourth) = (app.browser(), app.browser());
+        assert_eq!(password_step(&app, &third, "/login").await.status(), 303);
+        assert_eq!(password_step(&app, &fourth, "/login").await.status(), 303);
+        let (c, d) = tokio::join!(
+            second_factor(&third, "recovery_code", &recovery),
+            second_factor(&fourth, "recovery_code", &recovery)
+        );
+        let mut statuses = [c.status().as_u16(), d.status().as_u16()];
+        statuses.sort();
+        assert_eq!(statuses, [303, 401], "exactly one spends the recovery code");
+    }
+
     async fn wrong_codes_share_the_password_lockout(app) {
         let browser = signed_in(&app).await;
         let (enrolled, _) = enrol(&app, &browser, None).await;
