@@ -396,3 +396,75 @@ on_both_backends_with! { require_mfa;
         assert_eq!(claims["acr"], "1");
     }
 }
+
+/// The relying-party library's view: an app asks for `acr_values=mfa` through
+/// `openidconnect`, the user gives password and code, and the library verifies the ID
+/// token (signature, iss, aud, nonce) and reads `acr` and `amr` from it.
+mod relying_party {
+    use super::*;
+    use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+    use openidconnect::{
+        AuthenticationContextClass, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+        PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
+    };
+
+    on_both_backends! {
+        async fn the_relying_party_library_asks_for_mfa_and_verifies_acr_and_amr(app) {
+            let browser = signed_in(&app).await;
+            let (enrolled, _) = enrol(&app, &browser, None).await;
+            app.clock.advance(30);
+
+            let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+            let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(app.base.clone()).unwrap(), &http)
+                .await
+                .expect("discovery");
+            let supported: Vec<String> = metadata
+                .acr_values_supported()
+                .expect("acr_values_supported")
+                .iter()
+                .map(|a| a.to_string())
+                .collect();
+            assert!(supported.contains(&"mfa".to_string()), "{supported:?}");
+            let rp = CoreClient::from_provider_metadata(
+                metadata,
+                ClientId::new(app.client.id.clone()),
+                app.client.secret.clone().map(ClientSecret::new),
+            )
+            .set_redirect_uri(RedirectUrl::new(app.client.redirect_uri.clone()).unwrap());
+            let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+            let (url, _, nonce) = rp
+                .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+                .add_scope(Scope::new("profile".into()))
+                .add_auth_context_value(AuthenticationContextClass::new("mfa".into()))
+                .set_pkce_challenge(challenge)
+                .url();
+
+            let user = app.browser();
+            assert_eq!(password_step(&app, &user, url.as_str()).await.status(), 303);
+            let done = second_factor(&user, "code", &code_now(&app, &enrolled, 0)).await;
+            let back = user.follow(&location(done.headers()).unwrap()).await;
+            let redirect = location(back.headers()).expect("back to the app");
+            let code = query_param(&redirect, "code").expect("code");
+            let tokens = rp
+                .exchange_code(AuthorizationCode::new(code))
+                .unwrap()
+                .set_pkce_verifier(verifier)
+                .request_async(&http)
+                .await
+                .expect("code exchange");
+            let claims = tokens
+                .id_token()
+                .expect("id token")
+                .claims(&rp.id_token_verifier(), &nonce)
+                .expect("a valid ID token");
+            assert_eq!(claims.auth_context_ref().map(|a| a.as_str()), Some("mfa"));
+            let amr: Vec<String> = claims
+                .auth_method_refs()
+                .expect("amr")
+                .iter()
+                .map(|a| a.to_string())
+                .collect();
+            assert_eq!(amr, ["pwd", "otp", "mfa"]);
+        }
+    }
+}
