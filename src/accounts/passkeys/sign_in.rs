@@ -20,6 +20,9 @@ use webauthn_rs::prelude::{DiscoverableAuthentication, DiscoverableKey, PasskeyA
 
 const SIGN_IN: &str = "sign_in";
 const SECOND_FACTOR: &str = "second_factor";
+/// Asking for options is limited apart from sign-in attempts: the login page asks once per
+/// view (for autofill), and that must not use up the attempts of people behind one address.
+const OPTIONS_LIMIT: &str = "passkey_options";
 
 const FORM_REFUSED: Refusal = Refusal {
     status: StatusCode::FORBIDDEN,
@@ -41,7 +44,7 @@ pub async fn options(
         Ok(w) => w,
         Err(off) => return Ok(*off),
     };
-    if let Err(limited) = forms::limit(&state, ip, "login") {
+    if let Err(limited) = forms::limit(&state, ip, OPTIONS_LIMIT) {
         return Ok(*limited);
     }
     let params = read_form(&headers, body).await.unwrap_or_default();
@@ -133,7 +136,7 @@ pub async fn second_factor_options(
         Ok(w) => w,
         Err(off) => return Ok(*off),
     };
-    if let Err(limited) = forms::limit(&state, ip, "login") {
+    if let Err(limited) = forms::limit(&state, ip, OPTIONS_LIMIT) {
         return Ok(*limited);
     }
     let params = read_form(&headers, body).await.unwrap_or_default();
