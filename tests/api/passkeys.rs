@@ -185,7 +185,59 @@ async fn passwordless_journey(app: &TestApp, chrome: &Chrome) {
     let claims = jwt_claims(tokens["id_token"].as_str().expect("ID token"));
     assert_eq!(claims["sub"], json!(app.user.id));
     assert_eq!(claims["amr"], json!(["hwk", "user", "mfa"]), "{claims}");
+
+    // A real answer, sent twice: the first signs in, the replay is refused; and a real
+    // answer whose user handle is changed to another user's is refused too.
+    sign_out(chrome, app).await;
+    chrome.goto(&app.url("/login")).await;
+    chrome.wait_for_text("Sign in with a passkey").await;
+    let outcome = chrome.run(REPLAY_SCRIPT).await;
+    assert_eq!(
+        outcome["first"],
+        json!("opaqueredirect"),
+        "the first answer signs in: {outcome}"
+    );
+    assert_eq!(outcome["replay"], json!(400), "{outcome}");
+    assert!(
+        outcome["replay_text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("expired or was already used"),
+        "{outcome}"
+    );
+    assert_eq!(outcome["other_user"], json!(401), "{outcome}");
 }
+
+/// Runs two passwordless ceremonies from the login page with the page's own CSRF token,
+/// posting the answers with `fetch` (redirects not followed) instead of the form.
+const REPLAY_SCRIPT: &str = r#"return (async () => {
+const b64 = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf)))
+  .replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+const bytes = (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), c => c.charCodeAt(0));
+const csrf = document.querySelector('#passkey-sign-in input[name=csrf_token]').value;
+async function answer(userHandle) {
+  const o = await fetch('/login/passkey/options', {method: 'POST', body: new URLSearchParams({csrf_token: csrf})})
+    .then(r => r.json());
+  const pk = Object.assign({}, o.options.publicKey, {challenge: bytes(o.options.publicKey.challenge), allowCredentials: []});
+  const c = await navigator.credentials.get({publicKey: pk});
+  const credential = {
+    id: c.id, rawId: b64(c.rawId), type: c.type, extensions: {},
+    response: {
+      authenticatorData: b64(c.response.authenticatorData),
+      clientDataJSON: b64(c.response.clientDataJSON),
+      signature: b64(c.response.signature),
+      userHandle: userHandle || b64(c.response.userHandle),
+    },
+  };
+  return new URLSearchParams({csrf_token: csrf, challenge_id: o.challenge_id, credential: JSON.stringify(credential)});
+}
+const post = (body) => fetch('/login/passkey', {method: 'POST', body, redirect: 'manual'});
+const body = await answer(null);
+const first = await post(body);
+const replay = await post(body);
+const other = await post(await answer(b64(new Uint8Array(16).fill(9))));
+return {first: first.type, replay: replay.status, replay_text: await replay.text(), other_user: other.status};
+})();"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_passkey_as_second_factor_after_password() {
