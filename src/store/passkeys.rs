@@ -70,6 +70,17 @@ impl Store {
             .map(|_| ())
     }
 
+    /// Renames one of the user's passkeys; false if the user has none with this id.
+    pub async fn rename_passkey(&self, user_id: &str, id: &str, name: &str) -> Result<bool, sqlx::Error> {
+        sqlx::query("UPDATE passkeys SET name = $3 WHERE user_id = $1 AND id = $2")
+            .bind(user_id)
+            .bind(id)
+            .bind(name)
+            .execute(self.pool())
+            .await
+            .map(|r| r.rows_affected() == 1)
+    }
+
     /// Removes one of the user's passkeys; false if the user has none with this id.
     pub async fn delete_passkey(&self, user_id: &str, id: &str) -> Result<bool, sqlx::Error> {
         sqlx::query("DELETE FROM passkeys WHERE user_id = $1 AND id = $2")

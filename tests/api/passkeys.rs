@@ -303,16 +303,26 @@ async fn removal_journey(app: &TestApp, chrome: &Chrome) {
     assert_eq!(app.store.passkeys(&app.user.id).await.expect("passkeys").len(), 1);
 
     // A fresh sign-in with the passkey, this time from the username field's autofill
-    // (which the virtual authenticator answers at once), may remove it; the owner is told
-    // by email.
+    // (which the virtual authenticator answers at once), may rename and remove it; the
+    // owner is told of the removal by email.
     sign_out(chrome, app).await;
     chrome.goto(&app.url("/login?return_to=/account/two-factor")).await;
     chrome.wait_for_url(&app.url("/account/two-factor")).await;
     chrome.wait_for_text(PASSKEY_NAME).await;
     assert_eq!(whoami(chrome).await["amr"], json!(["hwk", "user", "mfa"]));
+    chrome.click(".passkey-rename summary").await;
+    let rename = chrome.wait_for(Locator::Css(".passkey-rename input[name=name]")).await;
+    rename.clear().await.expect("clear the name");
+    rename.send_keys("Old laptop").await.expect("type a name");
+    chrome.click(".rename-passkey").await;
+    chrome.wait_for_text("Passkey renamed.").await;
+    assert_eq!(
+        app.store.passkeys(&app.user.id).await.expect("passkeys")[0].name,
+        "Old laptop"
+    );
     chrome.click(".remove-passkey").await;
     let page = chrome.wait_for_text("Passkey removed.").await;
-    assert!(!page.contains(PASSKEY_NAME), "{page}");
+    assert!(!page.contains("Old laptop"), "{page}");
     assert!(app.store.passkeys(&app.user.id).await.expect("passkeys").is_empty());
     let mail = app.mail.wait_for(&app.user.email, "A second factor was removed").await;
     assert!(mail.text.contains("a passkey"), "{}", mail.text);
@@ -496,6 +506,7 @@ on_both_backends! {
             "/account/two-factor/passkeys/options",
             "/account/two-factor/passkeys",
             "/account/two-factor/passkeys/remove",
+            "/account/two-factor/passkeys/rename",
         ] {
             let response = browser
                 .http

@@ -187,10 +187,7 @@ pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: B
         }
     };
     let now = state.clock.now();
-    let name = match params.get("name").map(str::trim).filter(|n| !n.is_empty()) {
-        Some(name) => name.chars().take(MAX_NAME_CHARS).collect(),
-        None => format!("Passkey ({})", super::date(now)),
-    };
+    let name = given_name(&params).unwrap_or_else(|| format!("Passkey ({})", super::date(now)));
     let row = PasskeyRow {
         id: super::credential_key(passkey.cred_id()),
         user_id: account.id.clone(),
@@ -207,6 +204,43 @@ pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: B
         .await;
     }
     two_factor::enrolled(&state, &session, &account, Second::Passkey, request_id.as_deref()).await
+}
+
+/// The name typed for a passkey, trimmed and cut to length; None when blank.
+fn given_name(params: &Params) -> Option<String> {
+    params
+        .get("name")
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| n.chars().take(MAX_NAME_CHARS).collect())
+}
+
+/// `POST /account/two-factor/passkeys/rename`: gives one of the user's passkeys a new name.
+pub async fn rename(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+    if let Err(off) = enabled(&state) {
+        return Ok(*off);
+    }
+    let Allowed {
+        session,
+        account,
+        params,
+        ..
+    } = match allowed(&state, &headers, body, false).await? {
+        Ok(a) => a,
+        Err(answer) => return Ok(answer),
+    };
+    let (status, notice, error) = match (params.get("id"), given_name(&params)) {
+        (_, None) => (StatusCode::BAD_REQUEST, None, Some("Enter a name for the passkey.")),
+        (Some(id), Some(name)) if state.store.rename_passkey(&account.id, id, &name).await? => {
+            (StatusCode::OK, Some("Passkey renamed."), None)
+        }
+        _ => (
+            StatusCode::BAD_REQUEST,
+            None,
+            Some("That passkey is not on your account."),
+        ),
+    };
+    two_factor::page(&state, &session, &account, None, status, notice, error).await
 }
 
 /// `POST /account/two-factor/passkeys/remove`: removes one of the user's passkeys.

@@ -65,6 +65,7 @@ pub fn routes() -> Router<AppState> {
         .route("/account/two-factor/passkeys/options", post(account::options))
         .route("/account/two-factor/passkeys", post(account::register))
         .route("/account/two-factor/passkeys/remove", post(account::remove))
+        .route("/account/two-factor/passkeys/rename", post(account::rename))
 }
 
 /// What the account page shows about the user's passkeys.
