@@ -107,12 +107,18 @@ pub const FORM_POST_SCRIPT: &str = include_str!("../templates/assets/form_post.j
 /// No inline script or style anywhere; `form-action` is left out on purpose: Chrome applies
 /// it to the redirects after a form post, which would block the hop back to the app.
 /// The policy for every page. Images may also come from the configured logo's origin.
-fn content_security_policy(logo_origin: Option<&str>) -> String {
+/// With passkeys, pages run our own `passkeys.js`, which fetches ceremony options from us.
+fn content_security_policy(logo_origin: Option<&str>, passkeys: bool) -> String {
     let images = match logo_origin {
         Some(origin) => format!("'self' data: {origin}"),
         None => "'self' data:".to_string(),
     };
-    format!("default-src 'none'; style-src 'self'; img-src {images}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+    let scripts = if passkeys {
+        " script-src 'self'; connect-src 'self';"
+    } else {
+        ""
+    };
+    format!("default-src 'none';{scripts} style-src 'self'; img-src {images}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 }
 
 #[derive(Clone)]
@@ -177,8 +183,12 @@ impl Pages {
             env: Arc::new(env),
             product_name: config.product_name.clone(),
             logo_url: config.branding.logo_url.clone(),
-            csp: HeaderValue::from_str(&content_security_policy(logo_origin.as_deref()))
-                .map_err(|_| anyhow::anyhow!("invalid `branding.logo_url`"))?,
+            // Passkeys exist exactly when the issuer's host is a name (see passkeys::relying_party).
+            csp: HeaderValue::from_str(&content_security_policy(
+                logo_origin.as_deref(),
+                matches!(config.issuer.host(), Some(url::Host::Domain(_))),
+            ))
+            .map_err(|_| anyhow::anyhow!("invalid `branding.logo_url`"))?,
             theme_css: match &config.branding.accent_color {
                 Some(color) => format!(":root {{ --accent: {color}; }}\n"),
                 None => String::new(),

@@ -23,6 +23,7 @@ mod logout;
 mod module_graph;
 mod multinode;
 mod pages;
+mod passkeys;
 mod readme;
 mod refresh;
 mod resource_server;
