@@ -148,7 +148,8 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     render(&state, &headers, &pending, StatusCode::OK, None).await
 }
 
-async fn render(
+/// The second-factor page, with an error when a factor was refused.
+pub async fn render(
     state: &AppState,
     headers: &HeaderMap,
     pending: &PendingSignInRow,

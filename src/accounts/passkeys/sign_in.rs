@@ -199,17 +199,17 @@ pub async fn second_factor_finish(
         return Ok(FORM_REFUSED.page(&state));
     }
     if let Some(minutes) = second_factor::locked(&state, &pending).await? {
-        return Ok(locked(minutes).page(&state));
+        return again(&state, &headers, &pending, locked(minutes)).await;
     }
     let credential: PublicKeyCredential = match answer(params.get("credential")) {
         Ok(c) => c,
-        Err(refused) => return Ok(refused.page(&state)),
+        Err(refused) => return again(&state, &headers, &pending, refused).await,
     };
     let ceremony: PasskeyAuthentication = match take(&state, params.get("challenge_id"), SECOND_FACTOR).await? {
         // A ceremony started for another user's pending sign-in proves nothing here.
         Ok((Some(user_id), ceremony)) if user_id == pending.user_id => ceremony,
-        Ok(_) => return Ok(super::CEREMONY_GONE.page(&state)),
-        Err(refused) => return Ok(refused.page(&state)),
+        Ok(_) => return again(&state, &headers, &pending, super::CEREMONY_GONE).await,
+        Err(refused) => return again(&state, &headers, &pending, refused).await,
     };
     // The ceremony allows only this user's passkeys, so another's fails verification.
     let row = state
@@ -220,9 +220,20 @@ pub async fn second_factor_finish(
     let verified = webauthn.finish_passkey_authentication(&credential, &ceremony);
     let (Some(row), Ok(result)) = (row, verified) else {
         second_factor::failed(&state, &pending).await?;
-        return Ok(NOT_VERIFIED.page(&state));
+        return again(&state, &headers, &pending, NOT_VERIFIED).await;
     };
     let passkey = stored_passkey(&row)?;
     used(&state, &row, passkey, &result).await?;
     second_factor::finish(&state, &headers, &pending, Second::Passkey).await
+}
+
+/// A refused second-factor passkey: the second-factor page again, saying why, so the user
+/// can try another factor.
+async fn again(
+    state: &AppState,
+    headers: &HeaderMap,
+    pending: &crate::store::factors::PendingSignInRow,
+    refusal: Refusal,
+) -> Result<Response, AppError> {
+    second_factor::render(state, headers, pending, refusal.status, Some(&refusal.message)).await
 }
