@@ -38,7 +38,7 @@ pub fn relying_party(config: &Config) -> anyhow::Result<Option<Arc<Webauthn>>> {
     };
     let origin = url::Url::parse(&config.issuer.origin().ascii_serialization())?;
     let webauthn = WebauthnBuilder::new(host, &origin)
-        .and_then(|b| b.rp_name("Gatehouse").timeout(CEREMONY_TIMEOUT).build())
+        .and_then(|b| b.rp_name(&config.product_name).timeout(CEREMONY_TIMEOUT).build())
         .map_err(|e| anyhow::anyhow!("cannot set up passkeys for the issuer {}: {e}", config.issuer_str()))?;
     Ok(Some(Arc::new(webauthn)))
 }
