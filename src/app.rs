@@ -42,6 +42,8 @@ pub struct App {
     state: AppState,
     /// Set when Gatehouse terminates TLS itself.
     tls: Option<Arc<rustls::ServerConfig>>,
+    /// `metrics_listen`, bound at build so a taken port stops startup.
+    metrics_listener: Option<TcpListener>,
 }
 
 impl App {
@@ -61,10 +63,11 @@ impl App {
         let keys = Keys::open(&store, &config, clock.now()).await?;
         let clients = ClientCache::default();
         clients.refresh(&store).await?;
+        let metrics = Arc::new(crate::metrics::Metrics::new()?);
         let state = AppState::new(Services {
             clients,
             pages: Pages::new(&config)?,
-            hasher: PasswordHasherPool::new(&config.password_hashing)?,
+            hasher: PasswordHasherPool::new(&config.password_hashing)?.with_wait_metric(metrics.hash_wait.clone()),
             discovery: discovery::document(&config).into(),
             keys: Arc::new(keys),
             http: reqwest::Client::builder()
@@ -78,6 +81,7 @@ impl App {
             limiter: Arc::new(RateLimiter::new(config.accounts.rate_limit_per_minute)),
             upstreams: Arc::new(crate::upstream::Upstreams::new(&config)?),
             webauthn: crate::accounts::passkeys::relying_party(&config)?,
+            metrics,
             store,
             clock,
             config: Arc::new(config),
@@ -86,11 +90,20 @@ impl App {
             (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
             _ => None,
         };
+        let metrics_listener = match state.config.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on metrics_listen {addr}"))?,
+            ),
+            None => None,
+        };
         Ok(App {
             router: router(state.clone()),
             listener,
             state,
             tls,
+            metrics_listener,
         })
     }
 
@@ -102,16 +115,32 @@ impl App {
         &self.state
     }
 
+    /// Where `/metrics` is served when `metrics_listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves until ctrl-c / SIGTERM, then finishes in-flight requests.
     pub async fn serve(self) -> anyhow::Result<()> {
         let janitor = tokio::spawn(crate::janitor::run(self.state.clone()));
         let logouts = tokio::spawn(backchannel::worker(self.state.clone()));
         let key_reload = tokio::spawn(reload_keys(self.state.clone()));
         let client_watch = tokio::spawn(watch_clients(self.state.clone()));
+        let metrics = self.metrics_listener.map(|listener| {
+            let router = Router::new()
+                .route(crate::scrape::PATH, get(crate::scrape::get))
+                .with_state(self.state.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            })
+        });
         let mail = tokio::spawn(crate::mail::worker(
             self.state.store.clone(),
             self.state.mailer.clone(),
             self.state.clock.clone(),
+            self.state.metrics.outbox_failures.clone(),
         ));
         match self.tls {
             Some(tls) => {
@@ -125,6 +154,9 @@ impl App {
         key_reload.abort();
         client_watch.abort();
         mail.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         self.state.store.close().await;
         Ok(())
     }
@@ -209,8 +241,18 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/form_post.js", get(form_post_script))
         .route("/assets/theme.css", get(theme))
         .route("/healthz", get(alive))
-        .route("/readyz", get(ready))
+        .route("/readyz", get(ready));
+    // On its own address when one is set: then the public listener has no /metrics.
+    let routes = match state.config.metrics_listen {
+        None => routes.route(crate::scrape::PATH, get(crate::scrape::get)),
+        Some(_) => routes,
+    };
+    let routes = routes
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::scrape::layer,
+        ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), oauth::cors::layer))
         .layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::layer))
         .with_state(state);

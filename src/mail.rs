@@ -103,10 +103,11 @@ pub async fn queue(store: &Store, mailer: &Mailer, mail: OutgoingMail, now: i64)
 }
 
 /// Runs forever: delivers due messages, waking when new ones are queued.
-pub async fn worker(store: Store, mailer: Arc<Mailer>, clock: Clock) {
+pub async fn worker(store: Store, mailer: Arc<Mailer>, clock: Clock, failures: prometheus::IntCounterVec) {
     loop {
-        if let Err(e) = deliver_due(&store, &mailer, &clock).await {
-            tracing::warn!(error = %e, "mail delivery pass failed");
+        match deliver_due(&store, &mailer, &clock).await {
+            Ok(failed) => crate::metrics::count_failures(&failures, "mail", failed),
+            Err(e) => tracing::warn!(error = %e, "mail delivery pass failed"),
         }
         tokio::select! {
             _ = mailer.wake.notified() => {}
@@ -124,7 +125,7 @@ const POLICY: Policy = Policy {
     lease_secs: 60,
 };
 
-async fn deliver_due(store: &Store, mailer: &Mailer, clock: &Clock) -> Result<(), sqlx::Error> {
+async fn deliver_due(store: &Store, mailer: &Mailer, clock: &Clock) -> Result<outbox::Failures, sqlx::Error> {
     let now = clock.now();
     let due = store.due_mail(now, 20).await?;
     outbox::deliver(store, &POLICY, due, clock, |mail| async move {

@@ -30,19 +30,27 @@ impl Policy {
     }
 }
 
-/// Tries each of `rows` once with `send`.
+/// The failed tries of one pass: those that will be retried and those given up on.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Failures {
+    pub retry: u64,
+    pub given_up: u64,
+}
+
+/// Tries each of `rows` once with `send`; returns how many tries failed.
 pub async fn deliver<R, F, Fut>(
     store: &Store,
     policy: &Policy,
     rows: Vec<R>,
     clock: &Clock,
     send: F,
-) -> Result<(), sqlx::Error>
+) -> Result<Failures, sqlx::Error>
 where
     R: Queued,
     F: Fn(R) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
+    let mut failures = Failures::default();
     for row in rows {
         let id = row.id().to_string();
         let claimed_at = clock.now();
@@ -68,8 +76,10 @@ where
                     policy.what
                 );
                 store.finish(policy.outbox, &id, lease).await?;
+                failures.given_up += 1;
             }
             Err(e) => {
+                failures.retry += 1;
                 let wait = policy.backoff(attempts);
                 tracing::warn!(
                     error = format!("{e:#}"),
@@ -84,7 +94,7 @@ where
             }
         }
     }
-    Ok(())
+    Ok(failures)
 }
 
 #[cfg(test)]

@@ -33,6 +33,8 @@ pub struct PasswordHasherPool {
     /// Verified against when the account does not exist, so an unknown user costs the same
     /// time as a wrong password.
     dummy_hash: Arc<String>,
+    /// Where the wait for a free hasher is recorded (a metric), when set.
+    wait: Option<prometheus::Histogram>,
 }
 
 impl PasswordHasherPool {
@@ -50,12 +52,24 @@ impl PasswordHasherPool {
             threads: HasherThreads::start(workers)?,
             queue_timeout: QUEUE_TIMEOUT,
             dummy_hash: Arc::new(dummy_hash),
+            wait: None,
         })
+    }
+
+    /// Records each wait for a free hasher in `histogram`.
+    pub fn with_wait_metric(mut self, histogram: prometheus::Histogram) -> Self {
+        self.wait = Some(histogram);
+        self
     }
 
     /// A free hasher, or Unavailable after waiting `queue_timeout` for one.
     async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, AppError> {
-        match tokio::time::timeout(self.queue_timeout, self.permits.acquire()).await {
+        let started = std::time::Instant::now();
+        let acquired = tokio::time::timeout(self.queue_timeout, self.permits.acquire()).await;
+        if let Some(wait) = &self.wait {
+            wait.observe(started.elapsed().as_secs_f64());
+        }
+        match acquired {
             Ok(permit) => Ok(permit.context("hasher closed")?),
             Err(_) => Err(AppError::Unavailable(anyhow::anyhow!(
                 "every password hasher busy for {:?}",

@@ -38,6 +38,8 @@ pub struct Services {
     /// The WebAuthn relying party for passkeys; `None` when the issuer's host is an IP
     /// address, which browsers refuse as a relying-party id.
     pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
+    /// Prometheus counters and gauges, served at `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Every middleware layer and handler takes its own clone for each request, so the state

@@ -48,7 +48,10 @@ pub fn limit(state: &AppState, ip: ClientIp, action: &'static str) -> Result<(),
         .limiter
         .check(action, ip.0, now)
         .and_then(|()| state.limiter.check_with(action, EVERYONE, now, everyone))
-        .map_err(|wait| Box::new(too_many(state, wait)))
+        .map_err(|wait| {
+            state.metrics.rate_limited.with_label_values(&[action]).inc();
+            Box::new(too_many(state, wait))
+        })
 }
 
 /// The key under which all clients' attempts are counted together.

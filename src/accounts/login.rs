@@ -111,12 +111,14 @@ pub async fn submit(
     match lockout::verify(&state, &identifier, password, hash).await? {
         lockout::Verdict::Correct => {}
         lockout::Verdict::Locked(minutes) => {
+            state.metrics.sign_in("password", "locked");
             let message =
                 format!("Too many failed attempts. Try again in {minutes} minute(s), or reset your password.");
             return Ok(page.render(&state, &headers, StatusCode::TOO_MANY_REQUESTS, Some(&message)));
         }
         lockout::Verdict::Wrong => {
             tracing::info!("failed login");
+            state.metrics.sign_in("password", "failure");
             return Ok(page.render(&state, &headers, StatusCode::UNAUTHORIZED, Some(BAD_CREDENTIALS)));
         }
     }

@@ -132,6 +132,7 @@ pub(super) async fn password_ok(
         });
     }
     if state.limiter.check("password", ip.0, state.clock.now()).is_err() {
+        state.metrics.rate_limited.with_label_values(&["password"]).inc();
         return Ok(Err("Too many attempts. Please wait a minute and try again.".into()));
     }
     let given = params.get("current_password").unwrap_or_default();

@@ -32,6 +32,7 @@ pub async fn after_first_factor(
     request_id: Option<String>,
     return_to: Option<String>,
 ) -> Result<Response, AppError> {
+    state.metrics.sign_in(first_label(first), "success");
     let sign_in = SignIn::one(first);
     let already_two = sign_in.amr().split(' ').any(|a| a == sessions::AMR_MFA);
     if !already_two && mfa::factors(state, user_id).await?.any() {
@@ -76,6 +77,7 @@ pub async fn finish(
         .clear_login_failures(&identifier_key(&pending.identifier))
         .await?;
     tracing::info!(user_id = %pending.user_id, factor = ?second, "second factor");
+    state.metrics.sign_in(second_label(second), "success");
     onwards(
         state,
         &finished.session_id,
@@ -97,8 +99,9 @@ pub async fn locked(state: &AppState, pending: &PendingSignInRow) -> Result<Opti
 }
 
 /// Counts a wrong second factor against the identifier's lockout, as a wrong password.
-pub async fn failed(state: &AppState, pending: &PendingSignInRow) -> Result<(), AppError> {
+pub async fn failed(state: &AppState, pending: &PendingSignInRow, second: Second) -> Result<(), AppError> {
     tracing::info!(user_id = %pending.user_id, "failed second factor");
+    state.metrics.sign_in(second_label(second), "failure");
     state
         .store
         .record_login_failure(
@@ -108,6 +111,23 @@ pub async fn failed(state: &AppState, pending: &PendingSignInRow) -> Result<(), 
         )
         .await?;
     Ok(())
+}
+
+/// The `method` label of sign-in metrics.
+fn first_label(first: First<'_>) -> &'static str {
+    match first {
+        First::Password => "password",
+        First::Upstream { .. } => "upstream",
+        First::Passkey => "passkey",
+    }
+}
+
+fn second_label(second: Second) -> &'static str {
+    match second {
+        Second::Totp => "totp",
+        Second::RecoveryCode => "recovery_code",
+        Second::Passkey => "passkey",
+    }
 }
 
 async fn onwards(
@@ -201,6 +221,7 @@ pub async fn submit(
         .await;
     }
     if let Some(minutes) = locked(&state, &pending).await? {
+        state.metrics.sign_in("second_factor", "locked");
         let message = format!("Too many failed attempts. Try again in {minutes} minute(s).");
         return render(
             &state,
@@ -249,7 +270,12 @@ pub async fn submit(
             finish(&state, &headers, &pending, second).await
         }
         None => {
-            failed(&state, &pending).await?;
+            let tried = if params.get("code").is_some_and(|c| !c.trim().is_empty()) {
+                Second::Totp
+            } else {
+                Second::RecoveryCode
+            };
+            failed(&state, &pending, tried).await?;
             render(
                 &state,
                 &headers,

@@ -33,6 +33,8 @@ fn is_config_env(key: &str) -> bool {
 #[serde(deny_unknown_fields, default)]
 pub struct RawConfig {
     pub listen: String,
+    /// Serve `/metrics` here instead of on `listen` (an address only operators reach).
+    pub metrics_listen: Option<String>,
     pub issuer: String,
     pub database_url: String,
     pub keys_dir: PathBuf,
@@ -57,6 +59,7 @@ impl Default for RawConfig {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".into(),
+            metrics_listen: None,
             issuer: "http://127.0.0.1:8080".into(),
             database_url: "sqlite://data/gatehouse.db".into(),
             keys_dir: "keys".into(),
@@ -312,6 +315,8 @@ pub const JWKS_CACHE_SECS: i64 = 300;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// `/metrics` on its own address; `None` serves it on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
     /// Issuer exactly as it appears in `iss`: no trailing slash.
     pub issuer: Url,
     /// May carry a password: printed as `[REDACTED]`.
@@ -378,6 +383,12 @@ impl Config {
                 raw.listen
             )
         })?;
+        let metrics_listen = match &raw.metrics_listen {
+            None => None,
+            Some(addr) => Some(addr.parse::<SocketAddr>().with_context(|| {
+                format!("invalid `metrics_listen` {addr:?}: expected host:port such as 127.0.0.1:9090")
+            })?),
+        };
         let issuer = parse_issuer(&raw.issuer)?;
         let scheme = raw.database_url.split(':').next().unwrap_or_default();
         if !matches!(scheme, "sqlite" | "postgres" | "postgresql") {
@@ -448,6 +459,7 @@ impl Config {
         Ok(Config {
             upstreams,
             listen,
+            metrics_listen,
             issuer,
             database_url: raw.database_url.into(),
             keys_dir: raw.keys_dir,

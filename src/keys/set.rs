@@ -144,6 +144,11 @@ impl KeySet {
         self.keys.iter().filter(|k| k.meta.retired_at.is_none())
     }
 
+    /// What is known of the key that signs at `now` (its age is a metric).
+    pub fn signing_meta(&self, now: i64) -> Option<KeyMeta> {
+        self.signing_key(now).map(|k| k.meta.clone())
+    }
+
     /// Whether a key may sign at `now` (readiness).
     pub fn can_sign(&self, now: i64) -> bool {
         self.signing_key(now).is_some()

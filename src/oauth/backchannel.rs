@@ -56,8 +56,9 @@ pub async fn queue_in(
 /// Runs forever: delivers due logout tokens, waking when new ones are queued.
 pub async fn worker(state: AppState) {
     loop {
-        if let Err(e) = deliver_due(&state).await {
-            tracing::warn!(error = %e, "back-channel logout delivery pass failed");
+        match deliver_due(&state).await {
+            Ok(failed) => crate::metrics::count_failures(&state.metrics.outbox_failures, "backchannel", failed),
+            Err(e) => tracing::warn!(error = %e, "back-channel logout delivery pass failed"),
         }
         tokio::select! {
             _ = state.backchannel_wake.notified() => {}
@@ -75,7 +76,7 @@ const POLICY: Policy = Policy {
     lease_secs: 30,
 };
 
-async fn deliver_due(state: &AppState) -> Result<(), sqlx::Error> {
+async fn deliver_due(state: &AppState) -> Result<crate::outbox::Failures, sqlx::Error> {
     let now = state.clock.now();
     let due = state.store.due_logouts(now, 20).await?;
     outbox::deliver(&state.store, &POLICY, due, &state.clock, |delivery| async move {

@@ -59,3 +59,12 @@ impl super::outbox::Queued for Delivery {
         self.next_at
     }
 }
+
+impl Store {
+    /// Back-channel logout deliveries waiting (a metric).
+    pub async fn pending_logout_count(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM logout_deliveries")
+            .fetch_one(self.pool())
+            .await
+    }
+}

@@ -20,6 +20,7 @@ mod hardening;
 mod introspection;
 mod keys;
 mod logout;
+mod metrics;
 mod module_graph;
 mod multinode;
 mod pages;

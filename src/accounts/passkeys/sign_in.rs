@@ -86,15 +86,15 @@ pub async fn finish(
     };
     // Which passkey the browser chose, and whose it says it is: both must match our row.
     let Ok((handle, credential_id)) = webauthn.identify_discoverable_authentication(&credential) else {
-        return Ok(NOT_VERIFIED.page(&state));
+        return Ok(not_verified(&state));
     };
     let Some(row) = state.store.passkey(&super::credential_key(credential_id)).await? else {
         tracing::info!("passkey sign-in with an unknown credential");
-        return Ok(NOT_VERIFIED.page(&state));
+        return Ok(not_verified(&state));
     };
     if super::user_handle(&row.user_id) != handle {
         tracing::info!(user_id = %row.user_id, "passkey sign-in whose user handle is another's");
-        return Ok(NOT_VERIFIED.page(&state));
+        return Ok(not_verified(&state));
     }
     let passkey = stored_passkey(&row)?;
     let result =
@@ -102,11 +102,11 @@ pub async fn finish(
             Ok(result) => result,
             Err(e) => {
                 tracing::info!(user_id = %row.user_id, error = %e, "passkey sign-in not verified");
-                return Ok(NOT_VERIFIED.page(&state));
+                return Ok(not_verified(&state));
             }
         };
     let Some(account) = state.store.account_by_id(&row.user_id).await? else {
-        return Ok(NOT_VERIFIED.page(&state));
+        return Ok(not_verified(&state));
     };
     used(&state, &row, passkey, &result).await?;
     let request_id = forms::live_request(&state, params.get("request_id")).await?;
@@ -219,7 +219,7 @@ pub async fn second_factor_finish(
         .filter(|row| row.user_id == pending.user_id);
     let verified = webauthn.finish_passkey_authentication(&credential, &ceremony);
     let (Some(row), Ok(result)) = (row, verified) else {
-        second_factor::failed(&state, &pending).await?;
+        second_factor::failed(&state, &pending, Second::Passkey).await?;
         return again(&state, &headers, &pending, NOT_VERIFIED).await;
     };
     let passkey = stored_passkey(&row)?;
@@ -236,4 +236,10 @@ async fn again(
     refusal: Refusal,
 ) -> Result<Response, AppError> {
     second_factor::render(state, headers, pending, refusal.status, Some(&refusal.message)).await
+}
+
+/// A passwordless answer that proved nothing: counted, and the page that says so.
+fn not_verified(state: &AppState) -> Response {
+    state.metrics.sign_in("passkey", "failure");
+    NOT_VERIFIED.page(state)
 }

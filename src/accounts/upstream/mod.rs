@@ -288,6 +288,7 @@ fn failed(state: &AppState, headers: &HeaderMap, provider: &Provider, error: Ups
     let name = &provider.config.name;
     // The reason goes to the log (never a token or code); the user gets a plain sentence.
     tracing::warn!(upstream = %provider.config.id, error = %error, "upstream sign-in failed");
+    state.metrics.sign_in("upstream", "failure");
     match error {
         UpstreamError::Unreachable(_) => unreachable(state, headers, provider),
         UpstreamError::Denied => problem(

@@ -306,6 +306,7 @@ async fn park(
     }
     let limit = state.config.accounts.parked_requests_per_minute;
     if state.limiter.check_with("authorize", ip.0, now, limit).is_err() {
+        state.metrics.rate_limited.with_label_values(&["authorize"]).inc();
         return Err(OAuthError::temporarily_unavailable(
             "too many sign-in requests from this address; try again in a minute",
         ));

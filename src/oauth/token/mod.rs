@@ -74,10 +74,14 @@ async fn token(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Toke
     };
     // A transaction that lost a race (a PostgreSQL serialization failure or deadlock, a
     // busy SQLite) rolled back whole, so the code or refresh token is unspent: try once more.
-    match exchange().await {
+    let outcome = match exchange().await {
         Err(e) if e.code == ErrorCode::TemporarilyUnavailable => exchange().await,
         other => other,
+    };
+    if outcome.is_ok() {
+        state.metrics.tokens_issued.with_label_values(&[&grant_type]).inc();
     }
+    outcome
 }
 
 /// Everything needed to sign a user's tokens.

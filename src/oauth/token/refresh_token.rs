@@ -34,6 +34,7 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
                 tx.commit().await?;
                 state.store.revoke_grant(&grant_id, now).await?;
                 tracing::warn!(client_id = %client.id, "refresh token reused; its family is revoked");
+                state.metrics.refresh_token_reuse.inc();
                 return Err(OAuthError::invalid_grant("the refresh token was already used"));
             }
             Rotation::OtherClient => {
