@@ -134,3 +134,42 @@ on_both_backends_with! { on_its_own_port;
         assert_eq!(value(&samples, "gatehouse_database_up{}"), 1.0);
     }
 }
+
+/// The example Grafana dashboard asks only for metrics Gatehouse serves: every
+/// `gatehouse_…` name in its queries is a family in a real scrape.
+#[tokio::test]
+async fn the_example_dashboard_queries_only_metrics_that_exist() {
+    let app = spawn_app(Backend::Sqlite).await.expect("sqlite app");
+    // One request of each kind the dashboard graphs by route and by limit.
+    let browser = app.browser();
+    let html = browser.get("/login").await.text().await.unwrap();
+    for i in 0..21 {
+        browser.submit_login(&html, &format!("nobody{i}"), "wrong").await;
+    }
+    let text = reqwest::get(app.url("/metrics")).await.unwrap().text().await.unwrap();
+    let families: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/grafana/gatehouse-dashboard.json");
+    let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut asked = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if let Some(name) = word.strip_prefix("gatehouse_").map(|_| word) {
+                    let family = name.strip_suffix("_bucket").unwrap_or(name);
+                    assert!(
+                        families.contains(&family),
+                        "{} asks for {family}, which /metrics lacks",
+                        panel["title"]
+                    );
+                    asked += 1;
+                }
+            }
+        }
+    }
+    assert!(asked >= 12, "the dashboard has its queries: {asked}");
+}
