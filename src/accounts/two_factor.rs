@@ -54,6 +54,8 @@ pub async fn may_change(state: &AppState, session: &SessionRow, factors: &Factor
 #[derive(Deserialize)]
 pub struct TwoFactorQuery {
     request_id: Option<String>,
+    /// `passkey` when the app asked for a phishing-resistant sign-in (`acr_values=phr`).
+    need: Option<String>,
 }
 
 async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Option<(SessionRow, Account)>, AppError> {
@@ -83,13 +85,17 @@ pub async fn show(
     let Some((session, account)) = signed_in(&state, &headers).await? else {
         return Ok(login_first(request_id.as_deref()));
     };
+    let notice = match (&request_id, query.need.as_deref()) {
+        (Some(_), Some("passkey")) => Some("The app you are signing in to needs a passkey. Add one to continue."),
+        _ => None,
+    };
     page(
         &state,
         &session,
         &account,
         request_id.as_deref(),
         StatusCode::OK,
-        None,
+        notice,
         None,
     )
     .await

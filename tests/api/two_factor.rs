@@ -349,6 +349,21 @@ on_both_backends! {
         assert_eq!(app.store.user_sessions(&app.user.id, app.clock.now()).await.unwrap().len(), 2);
     }
 
+    async fn acr_values_phr_asks_a_user_with_only_an_app_code_for_a_passkey(app) {
+        let browser = signed_in(&app).await;
+        let (_, _) = enrol(&app, &browser, None).await;
+        // The enrolling session has otp and mfa, but no passkey.
+        let (url, _) = app.authorize_url(&app.client, &[("acr_values", "phr")]);
+        let to = location(browser.get(&url).await.headers()).unwrap();
+        assert!(to.starts_with("/account/two-factor?request_id=") && to.ends_with("&need=passkey"), "{to}");
+        let page = browser.get(&to).await.text().await.unwrap();
+        assert!(page.contains("needs a passkey"), "{page}");
+        // "phr mfa": the first one met is the answer's acr.
+        let (url, verifier) = app.authorize_url(&app.client, &[("acr_values", "phr mfa")]);
+        let claims = id_token_after(&app, &browser, &url, &verifier).await;
+        assert_eq!(claims["acr"], "mfa");
+    }
+
     async fn a_client_can_require_a_second_factor(app) {
         let strict = add_client(&app.store, "strict-app", true, app.clock.now(), |c| {
             c.redirect_uris = vec!["https://strict.example/cb".into()];
