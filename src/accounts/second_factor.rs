@@ -4,6 +4,7 @@
 //! passwords, so a second factor cannot be guessed faster than a password.
 
 use super::forms::{self, FORM_EXPIRED};
+use crate::audit::{self, Action, Event};
 use crate::client_ip::ClientIp;
 use crate::error::AppError;
 use crate::http::read_form;
@@ -64,6 +65,7 @@ pub async fn after_first_factor(
 /// Finishes a pending sign-in with its second factor and goes on.
 pub async fn finish(
     state: &AppState,
+    ip: ClientIp,
     headers: &HeaderMap,
     pending: &PendingSignInRow,
     second: Second,
@@ -76,6 +78,10 @@ pub async fn finish(
         .clear_login_failures(&identifier_key(&pending.identifier))
         .await?;
     tracing::info!(user_id = %pending.user_id, factor = ?second, "second factor");
+    let event = Event::new(Action::SignIn)
+        .actor(&pending.user_id)
+        .detail(second_factor_detail(second));
+    audit::record(state, ip.0, headers, event).await;
     onwards(
         state,
         &finished.session_id,
@@ -97,8 +103,15 @@ pub async fn locked(state: &AppState, pending: &PendingSignInRow) -> Result<Opti
 }
 
 /// Counts a wrong second factor against the identifier's lockout, as a wrong password.
-pub async fn failed(state: &AppState, pending: &PendingSignInRow) -> Result<(), AppError> {
+pub async fn failed(
+    state: &AppState,
+    ip: ClientIp,
+    headers: &HeaderMap,
+    pending: &PendingSignInRow,
+) -> Result<(), AppError> {
     tracing::info!(user_id = %pending.user_id, "failed second factor");
+    let event = Event::new(Action::SecondFactorFailed).actor(&pending.user_id);
+    audit::record(state, ip.0, headers, event).await;
     state
         .store
         .record_login_failure(
@@ -108,6 +121,15 @@ pub async fn failed(state: &AppState, pending: &PendingSignInRow) -> Result<(), 
         )
         .await?;
     Ok(())
+}
+
+/// The audit detail of a second factor: `mfa:` and its RFC 8176 method.
+fn second_factor_detail(second: Second) -> &'static str {
+    match second {
+        Second::Totp => "mfa:otp",
+        Second::RecoveryCode => "mfa:recovery_code",
+        Second::Passkey => "mfa:hwk",
+    }
 }
 
 async fn onwards(
@@ -246,10 +268,10 @@ pub async fn submit(
                     .await?;
                 }
             }
-            finish(&state, &headers, &pending, second).await
+            finish(&state, ip, &headers, &pending, second).await
         }
         None => {
-            failed(&state, &pending).await?;
+            failed(&state, ip, &headers, &pending).await?;
             render(
                 &state,
                 &headers,
