@@ -69,10 +69,11 @@ async fn page(
     };
     let sign_in = super::upstream::methods::page_context(state, account).await?;
     let fresh = now - session.auth_time <= FRESH_SIGN_IN_SECS;
+    let activity = super::activity::recent(state, &account.id).await;
     Ok(state.pages.render(
         status,
         "account.html",
-        context! { user, sessions, offline_apps, notice, error, sign_in, fresh, csrf_token => session.csrf_token },
+        context! { user, sessions, offline_apps, activity, notice, error, sign_in, fresh, csrf_token => session.csrf_token },
     ))
 }
 
