@@ -236,6 +236,47 @@ on_both_backends! {
         }
     }
 
+    async fn second_factors_added_used_and_refused_are_recorded_without_their_codes(app) {
+        let browser = signed_in_browser(&app, "alice", PASSWORD).await;
+        let (enrolled, _) = crate::two_factor::enrol(&app, &browser, None).await;
+        let added = events_of(&app, "factor_added").await;
+        assert_eq!(added.len(), 1, "{added:?}");
+        assert_event(&added[0], "factor_added", "success", Some(&app.user.id));
+        assert_eq!(added[0].detail.as_deref(), Some("otp"));
+
+        app.clock.advance(30);
+        let other = signed_in_browser(&app, "alice", PASSWORD).await;
+        let code = crate::two_factor::code_now(&app, &enrolled, 0);
+        let wrong: String = code.chars().map(|c| if c == '9' { '0' } else { char::from(c as u8 + 1) }).collect();
+        assert_eq!(crate::two_factor::second_factor(&other, "code", &wrong).await.status(), 401);
+        assert_eq!(crate::two_factor::second_factor(&other, "code", &code).await.status(), 303);
+        let all = events(&app).await;
+        assert_event(&all[0], "sign_in", "success", Some(&app.user.id));
+        assert_eq!(all[0].detail.as_deref(), Some("mfa:otp"));
+        assert_event(&all[1], "second_factor_failed", "failure", Some(&app.user.id));
+        assert_event(&all[2], "sign_in", "success", Some(&app.user.id));
+        assert_eq!(all[2].detail.as_deref(), Some("pwd"), "the password step before it");
+
+        let mut secrets = enrolled.recovery.clone();
+        secrets.extend([code, wrong]);
+        for event in &all {
+            for secret in &secrets {
+                assert!(!format!("{event:?}").contains(secret.as_str()), "{secret:?} is in {event:?}");
+            }
+        }
+    }
+
+    async fn a_deleted_accounts_deletion_outlives_it_in_the_trail(app) {
+        let browser = signed_in_browser(&app, "alice", PASSWORD).await;
+        let response = account_form(&app, &browser, "/account/delete", &[("current_password", PASSWORD)]).await;
+        assert_eq!(response.status(), 200);
+        assert!(app.store.account_by_id(&app.user.id).await.unwrap().is_none(), "the account is gone");
+        let deleted = events_of(&app, "account_deleted").await;
+        assert_eq!(deleted.len(), 1, "{deleted:?}");
+        assert_event(&deleted[0], "account_deleted", "success", Some(&app.user.id));
+        assert_eq!(events(&app).await.len(), 2, "the sign-in stays too");
+    }
+
     async fn the_account_page_shows_the_users_own_recent_activity(app) {
         let now = app.clock.now();
         create_user(&app.store, "bob", "bob@example.com", now).await;
