@@ -91,10 +91,13 @@ pub async fn finish(
     };
     let Some(row) = state.store.passkey(&super::credential_key(credential_id)).await? else {
         tracing::info!("passkey sign-in with an unknown credential");
+        audit::record(&state, ip.0, &headers, Event::new(Action::SignInFailed).detail("hwk")).await;
         return Ok(NOT_VERIFIED.page(&state));
     };
     if super::user_handle(&row.user_id) != handle {
         tracing::info!(user_id = %row.user_id, "passkey sign-in whose user handle is another's");
+        let event = Event::new(Action::SignInFailed).actor(&row.user_id).detail("hwk");
+        audit::record(&state, ip.0, &headers, event).await;
         return Ok(NOT_VERIFIED.page(&state));
     }
     let passkey = stored_passkey(&row)?;
