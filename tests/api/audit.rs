@@ -295,6 +295,16 @@ on_both_backends! {
         assert!(page.contains(" UTC"), "{page}");
         assert!(!page.contains("Password changed from"), "bob's change is not on alice's page: {page}");
 
+        // Whatever an event holds is escaped on the page.
+        let hostile = NewAuditEvent {
+            at: app.clock.now(), actor_user_id: Some(&app.user.id), action: "sign_in", outcome: "success",
+            target: None, client_id: None, ip: "<b>ip</b>", user_agent: "", detail: Some("fed:<script>x</script>"),
+        };
+        app.store.insert_audit_event(&hostile).await.unwrap();
+        let page = alice.get("/account").await.text().await.unwrap();
+        assert!(!page.contains("<script>x") && !page.contains("<b>ip"), "{page}");
+        assert!(page.contains("Signed in with &lt;script&gt;x"), "{page}");
+
         let page = bob.get("/account").await.text().await.unwrap();
         assert!(page.contains("Password changed from 127.0.0.1 on "), "{page}");
         assert!(!page.contains("Failed sign-in attempt"), "alice's failure is not on bob's page: {page}");
