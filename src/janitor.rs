@@ -1,6 +1,6 @@
 //! The janitor: ends sessions that timed out (like a logout: grants revoked, apps
 //! notified), and deletes what has outlived its use: expired rows, sign-ups never
-//! confirmed, stale failed-login counts. Nothing is kept without a bound.
+//! confirmed, stale failed-login counts, audit events past their retention. Nothing is kept without a bound.
 
 use crate::accounts::forms::CONFIRM_TTL;
 use crate::error::AppError;
@@ -38,6 +38,13 @@ pub async fn sweep(state: &AppState) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "purging {what} failed"),
         }
+    }
+    // Audit events past the retention.
+    let retention = state.config.audit.retention_days.saturating_mul(86_400);
+    match state.store.prune_audit_events(now.saturating_sub(retention)).await {
+        Ok(n) if n > 0 => tracing::info!(removed = n, "pruned audit events past the retention"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "pruning audit events failed"),
     }
     match state.store.purge_expired(now).await {
         Ok(n) if n > 0 => tracing::debug!(removed = n, "purged expired rows"),

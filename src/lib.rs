@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod audit;
 pub mod cli;
 pub mod client_cache;
 pub mod client_ip;

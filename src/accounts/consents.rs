@@ -2,12 +2,14 @@
 //! also revokes the app's tokens.
 
 use super::forms;
+use crate::audit::{self, Action, Event};
+use crate::client_ip::ClientIp;
 use crate::error::AppError;
 use crate::http::{found, read_form};
 use crate::sessions;
 use crate::state::AppState;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use minijinja::context;
@@ -30,7 +32,12 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<R
     ))
 }
 
-pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+pub async fn revoke(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
     let params = read_form(&headers, body).await.unwrap_or_default();
     let Some(session) = sessions::current(&state, &headers).await? else {
         return Ok(found("/login"));
@@ -47,6 +54,10 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bod
         .await?;
     if consented || revoked > 0 {
         tracing::info!(user_id = %session.user_id, client_id, revoked, "access withdrawn");
+        let event = Event::new(Action::ConsentWithdrawn)
+            .actor(&session.user_id)
+            .target(client_id);
+        audit::record(&state, ip.0, &headers, event.client(client_id)).await;
     }
     let back = match params.get("return_to") {
         Some("/account") => "/account",

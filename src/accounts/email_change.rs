@@ -7,6 +7,7 @@
 use super::forms::{self, CONFIRM_TTL};
 use super::profile::{password_ok, with_form};
 use super::recovery::{after_password_change, reset_link, Afterwards};
+use crate::audit::{self, Action, Event};
 use crate::client_ip::ClientIp;
 use crate::error::AppError;
 use crate::http::read_form;
@@ -155,6 +156,7 @@ pub async fn confirm_email_page(
 
 pub async fn confirm_email(
     State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
@@ -172,6 +174,8 @@ pub async fn confirm_email(
     // Links sent to the old address (resets, confirmations) are bound to it and now dead.
     state.store.drop_email_tokens(&link.user_id).await?;
     tracing::info!(user_id = %link.user_id, "email changed");
+    let event = Event::new(Action::EmailChanged).actor(&link.user_id);
+    audit::record(&state, ip.0, &headers, event).await;
     // The old address keeps a way back: whoever changed it knew the password, so the
     // owner must be able to undo it from the mailbox alone (checklist C17).
     super::mail::link_in_notice(
@@ -221,7 +225,12 @@ pub async fn revert_email_page(
 /// `POST /account/email/revert`: the address goes back, and everything the person who
 /// changed it could hold ends: sessions, grants, links and the password itself. A reset
 /// link to the restored address lets the owner in again.
-pub async fn revert_email(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+pub async fn revert_email(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
     let now = state.clock.now();
     let link = match take_posted_link(&state, &headers, body, "email_revert", REVERT_EXPIRED, now).await? {
         Ok(link) => link,
@@ -238,6 +247,8 @@ pub async fn revert_email(State(state): State<AppState>, headers: HeaderMap, bod
     };
     super::mail::link_in_notice(&state, reset_link(&account, None), context! {}).await?;
     tracing::warn!(user_id = %account.id, "email change undone from the old address; sessions, grants and password cleared");
+    let event = Event::new(Action::EmailChanged).actor(&account.id).detail("reverted");
+    audit::record(&state, ip.0, &headers, event).await;
     Ok(forms::message(
         &state,
         &headers,

@@ -5,6 +5,7 @@
 
 use super::forms::{self, FORM_EXPIRED};
 use super::lockout;
+use crate::audit::{self, Action, Event};
 use crate::client_ip::ClientIp;
 use crate::error::AppError;
 use crate::http::read_form;
@@ -108,10 +109,16 @@ pub async fn submit(
         _ => state.store.account_by_identifier(&identifier).await?,
     };
     let hash = account.as_ref().and_then(|a| a.password_hash.as_deref());
+    // A failure names the account only when one exists; what was typed is never kept.
+    let failed = |why: &'static str| {
+        let actor = account.as_ref().map(|a| a.id.as_str());
+        Event::new(Action::SignInFailed).maybe_actor(actor).detail(why)
+    };
     match lockout::verify(&state, &identifier, password, hash).await? {
         lockout::Verdict::Correct => {}
         lockout::Verdict::Locked(minutes) => {
             state.metrics.sign_in("password", "locked");
+            audit::record(&state, ip.0, &headers, failed("locked")).await;
             let message =
                 format!("Too many failed attempts. Try again in {minutes} minute(s), or reset your password.");
             return Ok(page.render(&state, &headers, StatusCode::TOO_MANY_REQUESTS, Some(&message)));
@@ -119,10 +126,13 @@ pub async fn submit(
         lockout::Verdict::Wrong => {
             tracing::info!("failed login");
             state.metrics.sign_in("password", "failure");
+            let why = if account.is_some() { "pwd" } else { "unknown_user" };
+            audit::record(&state, ip.0, &headers, failed(why)).await;
             return Ok(page.render(&state, &headers, StatusCode::UNAUTHORIZED, Some(BAD_CREDENTIALS)));
         }
     }
     let Some(account) = account else {
+        audit::record(&state, ip.0, &headers, failed("unknown_user")).await;
         return Ok(page.render(&state, &headers, StatusCode::UNAUTHORIZED, Some(BAD_CREDENTIALS)));
     };
     if account.email_verified == 0 {
@@ -147,6 +157,9 @@ pub async fn submit(
         state.store.set_password_hash(&account.id, &fresh, now).await?;
     }
     tracing::info!(user_id = %account.id, "login");
+    // The first factor; a second, if the account has one, is its own `sign_in` event.
+    let event = Event::new(Action::SignIn).actor(&account.id).detail("pwd");
+    audit::record(&state, ip.0, &headers, event).await;
     super::second_factor::after_first_factor(
         &state,
         &headers,

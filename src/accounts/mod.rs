@@ -1,6 +1,7 @@
 //! The hosted account pages: sign-up, login, recovery, the account page and what their
 //! forms share. The user model itself is [`crate::users`].
 
+pub mod activity;
 pub mod consents;
 pub mod email_change;
 pub mod forms;

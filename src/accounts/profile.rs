@@ -5,6 +5,7 @@
 use super::forms;
 use super::lockout::{self, Verdict};
 use super::recovery::{after_password_change, Afterwards};
+use crate::audit::{self, Action, Event};
 use crate::client_ip::ClientIp;
 use crate::error::AppError;
 use crate::http::found;
@@ -68,10 +69,11 @@ async fn page(
     };
     let sign_in = super::upstream::methods::page_context(state, account).await?;
     let fresh = now - session.auth_time <= FRESH_SIGN_IN_SECS;
+    let activity = super::activity::recent(state, &account.id).await;
     Ok(state.pages.render(
         status,
         "account.html",
-        context! { user, sessions, offline_apps, notice, error, sign_in, fresh, csrf_token => session.csrf_token },
+        context! { user, sessions, offline_apps, activity, notice, error, sign_in, fresh, csrf_token => session.csrf_token },
     ))
 }
 
@@ -188,6 +190,7 @@ pub async fn change_password(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
+    let seen = headers.clone();
     with_form(state, headers, body, |state, session, account, params| async move {
         if let Err(e) = password_ok(&state, ip, &session, &account, &params).await? {
             return Ok(Err(e));
@@ -209,6 +212,8 @@ pub async fn change_password(
             false => Afterwards::EndAllBut(&session.id),
         };
         after_password_change(&state, &account.id, afterwards).await?;
+        let event = Event::new(Action::PasswordChanged).actor(&account.id);
+        audit::record(&state, ip.0, &seen, event).await;
         super::mail::notice(
             &state,
             &account.email,
@@ -230,9 +235,11 @@ pub(crate) const FRESH_SIGN_IN_SECS: i64 = 15 * 60;
 /// Ends one session of the user (`session_id`), or every other one when none is named.
 pub async fn end_other_sessions(
     State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
+    let seen = headers.clone();
     with_form(state, headers, body, |state, session, account, params| async move {
         // A stolen session cookie must not be able to throw the owner out (checklist D7).
         if state.clock.now() - session.auth_time > FRESH_SIGN_IN_SECS {
@@ -262,6 +269,10 @@ pub async fn end_other_sessions(
             }
         };
         crate::sessions::ended(&state, &ended).await?;
+        let event = Event::new(Action::SessionsEnded)
+            .actor(&account.id)
+            .detail(ended.len().to_string());
+        audit::record(&state, ip.0, &seen, event).await;
         Ok(Ok(format!("Signed out of {} other session(s).", ended.len())))
     })
     .await
@@ -297,6 +308,8 @@ pub async fn delete(
     .await?;
     state.store.delete_account(&account.id).await?;
     tracing::info!(user_id = %account.id, "account deleted");
+    let event = Event::new(Action::AccountDeleted).actor(&account.id);
+    audit::record(&state, ip.0, &headers, event).await;
     let clear = sessions::end(&state, &headers).await?;
     let mut response = forms::message(
         &state,

@@ -5,6 +5,7 @@
 //! the user then signs in again.
 
 use super::forms::{self, RESET_TTL};
+use crate::audit::{self, Action, Event};
 use crate::client_ip::ClientIp;
 use crate::cookies;
 use crate::error::AppError;
@@ -153,7 +154,12 @@ fn reset_form(state: &AppState, headers: &HeaderMap, status: StatusCode, error: 
     )
 }
 
-pub async fn reset(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+pub async fn reset(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
     let params = read_form(&headers, body).await.unwrap_or_default();
     if !forms::anonymous_form_ok(&state, &headers, &params) {
         return Ok(reset_form(
@@ -202,6 +208,8 @@ pub async fn reset(State(state): State<AppState>, headers: HeaderMap, body: Body
     )
     .await?;
     tracing::info!(user_id = %account.id, "password reset");
+    let event = Event::new(Action::PasswordReset).actor(&account.id);
+    audit::record(&state, ip.0, &headers, event).await;
     let mut response = forms::message(
         &state,
         &headers,

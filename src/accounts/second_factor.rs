@@ -4,6 +4,7 @@
 //! passwords, so a second factor cannot be guessed faster than a password.
 
 use super::forms::{self, FORM_EXPIRED};
+use crate::audit::{self, Action, Event};
 use crate::client_ip::ClientIp;
 use crate::error::AppError;
 use crate::http::read_form;
@@ -65,6 +66,7 @@ pub async fn after_first_factor(
 /// Finishes a pending sign-in with its second factor and goes on.
 pub async fn finish(
     state: &AppState,
+    ip: ClientIp,
     headers: &HeaderMap,
     pending: &PendingSignInRow,
     second: Second,
@@ -78,6 +80,10 @@ pub async fn finish(
         .await?;
     tracing::info!(user_id = %pending.user_id, factor = ?second, "second factor");
     state.metrics.sign_in(second_label(second), "success");
+    let event = Event::new(Action::SignIn)
+        .actor(&pending.user_id)
+        .detail(second_factor_detail(second));
+    audit::record(state, ip.0, headers, event).await;
     onwards(
         state,
         &finished.session_id,
@@ -99,9 +105,17 @@ pub async fn locked(state: &AppState, pending: &PendingSignInRow) -> Result<Opti
 }
 
 /// Counts a wrong second factor against the identifier's lockout, as a wrong password.
-pub async fn failed(state: &AppState, pending: &PendingSignInRow, second: Second) -> Result<(), AppError> {
+pub async fn failed(
+    state: &AppState,
+    ip: ClientIp,
+    headers: &HeaderMap,
+    pending: &PendingSignInRow,
+    second: Second,
+) -> Result<(), AppError> {
     tracing::info!(user_id = %pending.user_id, "failed second factor");
     state.metrics.sign_in(second_label(second), "failure");
+    let event = Event::new(Action::SecondFactorFailed).actor(&pending.user_id);
+    audit::record(state, ip.0, headers, event).await;
     state
         .store
         .record_login_failure(
@@ -127,6 +141,15 @@ fn second_label(second: Second) -> &'static str {
         Second::Totp => "totp",
         Second::RecoveryCode => "recovery_code",
         Second::Passkey => "passkey",
+    }
+}
+
+/// The audit detail of a second factor: `mfa:` and its RFC 8176 method.
+fn second_factor_detail(second: Second) -> &'static str {
+    match second {
+        Second::Totp => "mfa:otp",
+        Second::RecoveryCode => "mfa:recovery_code",
+        Second::Passkey => "mfa:hwk",
     }
 }
 
@@ -267,7 +290,7 @@ pub async fn submit(
                     .await?;
                 }
             }
-            finish(&state, &headers, &pending, second).await
+            finish(&state, ip, &headers, &pending, second).await
         }
         None => {
             let tried = if params.get("code").is_some_and(|c| !c.trim().is_empty()) {
@@ -275,7 +298,7 @@ pub async fn submit(
             } else {
                 Second::RecoveryCode
             };
-            failed(&state, &pending, tried).await?;
+            failed(&state, ip, &headers, &pending, tried).await?;
             render(
                 &state,
                 &headers,

@@ -5,6 +5,7 @@
 
 use super::forms::{self, CONFIRM_TTL};
 use super::lockout::{self, Verdict};
+use crate::audit::{self, Action, Event};
 use crate::client_ip::ClientIp;
 use crate::error::AppError;
 use crate::http::{read_form, Params};
@@ -166,6 +167,8 @@ pub async fn submit(
             )
             .await?;
             tracing::info!(user_id = %id, "signed up; confirmation sent");
+            let event = Event::new(Action::SignUp).actor(&id).detail("pwd");
+            audit::record(&state, ip.0, &headers, event).await;
         }
         Err(e) if store::is_unique_violation(&e) => {
             // The username is checked first, on its own, so its answer never depends on
@@ -339,7 +342,12 @@ fn confirm_form(
     )
 }
 
-pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+pub async fn confirm(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
     let params = read_form(&headers, body).await.unwrap_or_default();
     if !forms::anonymous_form_ok(&state, &headers, &params) {
         return Ok(forms::refused(&state));
@@ -378,6 +386,8 @@ pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, body: Bo
     if !state.store.set_email_verified(&link.user_id, &link.email, now).await? {
         return Ok(expired_link(&state, &headers));
     }
+    let event = Event::new(Action::EmailConfirmed).actor(&link.user_id);
+    audit::record(&state, ip.0, &headers, event).await;
     let request_id = forms::live_request(&state, link.request_id.as_deref()).await?;
     // Only the browser that signed up is signed in by the link; anyone else, having
     // proved the password, signs in as usual.
@@ -404,6 +414,8 @@ pub async fn confirm(State(state): State<AppState>, headers: HeaderMap, body: Bo
         state.store.mark_request_signed_in(id, &session.id).await?;
     }
     tracing::info!(user_id = %link.user_id, "email confirmed; signed in");
+    let event = Event::new(Action::SignIn).actor(&link.user_id).detail("email_link");
+    audit::record(&state, ip.0, &headers, event).await;
     let mut response = crate::http::found(&forms::next_after_login(request_id.as_deref(), None));
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)

@@ -10,6 +10,8 @@
 use super::forms;
 use super::profile::FRESH_SIGN_IN_SECS;
 use crate::accounts::mail::notice;
+use crate::audit::{self, Action, Event};
+use crate::client_ip::ClientIp;
 use crate::error::AppError;
 use crate::http::{found, read_form, Params};
 use crate::mfa::{self, Factors};
@@ -18,7 +20,7 @@ use crate::state::AppState;
 use crate::store::sessions::SessionRow;
 use crate::users::Account;
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -230,7 +232,13 @@ fn setup_page(
     ))
 }
 
-async fn confirm_totp(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+async fn confirm_totp(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let seen = headers.clone();
     with_form(
         state,
         headers,
@@ -259,6 +267,7 @@ async fn confirm_totp(State(state): State<AppState>, headers: HeaderMap, body: B
             }
             Ok(Ok(enrolled(
                 &state,
+                (ip, &seen),
                 &session,
                 &account,
                 Second::Totp,
@@ -274,6 +283,7 @@ async fn confirm_totp(State(state): State<AppState>, headers: HeaderMap, body: B
 /// told by email, and the first factor comes with recovery codes, shown once.
 pub async fn enrolled(
     state: &AppState,
+    (ip, headers): (ClientIp, &HeaderMap),
     session: &SessionRow,
     account: &Account,
     second: Second,
@@ -293,6 +303,8 @@ pub async fn enrolled(
     )
     .await?;
     tracing::info!(user_id = %account.id, ?second, "second factor added");
+    let event = Event::new(Action::FactorAdded).actor(&account.id);
+    audit::record(state, ip.0, headers, event.detail(factor_detail(second))).await;
     let next = match request_id {
         Some(id) => format!("/authorize/resume/{id}"),
         None => PATH.to_string(),
@@ -316,7 +328,12 @@ pub async fn enrolled(
 
 /// After a factor was removed: the owner is told, and without any factor left the
 /// recovery codes go too (they recover a second factor, not a password).
-pub async fn removed(state: &AppState, account: &Account, second: Second) -> Result<(), AppError> {
+pub async fn removed(
+    state: &AppState,
+    (ip, headers): (ClientIp, &HeaderMap),
+    account: &Account,
+    second: Second,
+) -> Result<(), AppError> {
     if !mfa::factors(state, &account.id).await?.any() {
         state.store.replace_recovery_codes(&account.id, &[]).await?;
     }
@@ -329,6 +346,8 @@ pub async fn removed(state: &AppState, account: &Account, second: Second) -> Res
     )
     .await?;
     tracing::info!(user_id = %account.id, ?second, "second factor removed");
+    let event = Event::new(Action::FactorRemoved).actor(&account.id);
+    audit::record(state, ip.0, headers, event.detail(factor_detail(second))).await;
     Ok(())
 }
 
@@ -337,6 +356,15 @@ fn factor_name(second: Second) -> &'static str {
         Second::Totp => "an authenticator app",
         Second::Passkey => "a passkey",
         Second::RecoveryCode => "recovery codes",
+    }
+}
+
+/// The audit detail of a factor: its RFC 8176 method.
+fn factor_detail(second: Second) -> &'static str {
+    match second {
+        Second::Totp => "otp",
+        Second::Passkey => "hwk",
+        Second::RecoveryCode => "recovery_code",
     }
 }
 
@@ -356,12 +384,18 @@ async fn recovery_codes_page(state: &AppState, user_id: &str, next: &str) -> Res
         .render(StatusCode::OK, "recovery_codes.html", context! { codes, next }))
 }
 
-async fn remove_totp(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+async fn remove_totp(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let seen = headers.clone();
     with_form(state, headers, body, |state, session, account, _, _| async move {
         if !state.store.delete_totp(&account.id).await? {
             return Ok(Err("No authenticator app is set up.".into()));
         }
-        removed(&state, &account, Second::Totp).await?;
+        removed(&state, (ip, &seen), &account, Second::Totp).await?;
         Ok(Ok(page(
             &state,
             &session,

@@ -51,6 +51,7 @@ pub struct RawConfig {
     pub tls: TlsSettings,
     pub http: HttpSettings,
     pub database: DatabaseSettings,
+    pub audit: AuditSettings,
     /// `[[upstream]]`: providers to sign in with.
     pub upstream: Vec<RawUpstream>,
 }
@@ -76,6 +77,7 @@ impl Default for RawConfig {
             tls: TlsSettings::default(),
             http: HttpSettings::default(),
             database: DatabaseSettings::default(),
+            audit: AuditSettings::default(),
             upstream: Vec::new(),
         }
     }
@@ -121,6 +123,20 @@ impl Default for DatabaseSettings {
             max_connections: 10,
             acquire_timeout_secs: 5,
         }
+    }
+}
+
+/// The audit trail (`src/audit.rs`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// Events older than this many days are deleted by the janitor.
+    pub retention_days: i64,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self { retention_days: 90 }
     }
 }
 
@@ -335,6 +351,7 @@ pub struct Config {
     pub tls: TlsSettings,
     pub http: HttpSettings,
     pub database: DatabaseSettings,
+    pub audit: AuditSettings,
     pub upstreams: Vec<Upstream>,
 }
 
@@ -449,6 +466,12 @@ impl Config {
         if raw.database.max_connections == 0 || raw.database.acquire_timeout_secs == 0 {
             bail!("invalid `database`: max_connections and acquire_timeout_secs must be at least 1");
         }
+        if raw.audit.retention_days < 1 {
+            bail!(
+                "invalid `audit.retention_days`: at least 1, got {}",
+                raw.audit.retention_days
+            );
+        }
         if raw.http.max_head_bytes < 8 * 1024 {
             bail!("invalid `http.max_head_bytes`: at least 8192");
         }
@@ -476,6 +499,7 @@ impl Config {
             tls: raw.tls,
             http: raw.http,
             database: raw.database,
+            audit: raw.audit,
         })
     }
 
@@ -580,6 +604,15 @@ mod tests {
         };
         let config = Config::from_raw(raw).unwrap();
         assert_eq!(config.url_for("/token"), "https://id.example.com/tenant/token");
+    }
+
+    #[test]
+    fn audit_retention_is_at_least_a_day() {
+        assert_eq!(Config::from_raw(RawConfig::default()).unwrap().audit.retention_days, 90);
+        let mut raw = RawConfig::default();
+        raw.audit.retention_days = 0;
+        let err = Config::from_raw(raw).unwrap_err().to_string();
+        assert!(err.contains("audit.retention_days"), "{err}");
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! The user's own list of apps with access is `accounts::consents`.
 
 use super::authorize;
+use crate::audit::{self, Action, Event};
+use crate::client_ip::ClientIp;
 use crate::error::AppError;
 use crate::http::found;
 use crate::http::read_form;
@@ -11,7 +13,7 @@ use crate::sessions;
 use crate::state::AppState;
 use crate::store::sessions::SessionRow;
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use minijinja::context;
@@ -86,7 +88,12 @@ pub async fn show(
     ))
 }
 
-pub async fn decide(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+pub async fn decide(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
     let params = read_form(&headers, body).await.unwrap_or_default();
     let id = params.get("request_id").unwrap_or_default().to_string();
     let Some(session) = sessions::current(&state, &headers).await? else {
@@ -116,5 +123,10 @@ pub async fn decide(State(state): State<AppState>, headers: HeaderMap, body: Bod
         .save_consent(&session.user_id, &request.client_id, scopes.join(" ").trim(), now)
         .await?;
     tracing::info!(user_id = %session.user_id, client_id = %request.client_id, "consent given");
+    let event = Event::new(Action::ConsentGranted)
+        .actor(&session.user_id)
+        .target(&request.client_id);
+    let event = event.client(&request.client_id).detail(scopes.join(" "));
+    audit::record(&state, ip.0, &headers, event).await;
     Ok(found(&format!("/authorize/resume/{id}")))
 }

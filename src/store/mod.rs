@@ -4,6 +4,7 @@
 //! RETURNING`, which lets the database pick exactly one winner of any race.
 
 pub mod accounts;
+pub mod audit;
 pub mod clients;
 pub mod codes;
 pub mod consents;

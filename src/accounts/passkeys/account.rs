@@ -5,6 +5,7 @@
 use super::{answer, begin, enabled, take, user_handle, Refusal};
 use crate::accounts::forms;
 use crate::accounts::two_factor;
+use crate::client_ip::ClientIp;
 use crate::error::AppError;
 use crate::http::{found, read_form, Params};
 use crate::mfa;
@@ -14,7 +15,7 @@ use crate::store::passkeys::PasskeyRow;
 use crate::store::sessions::SessionRow;
 use crate::users::Account;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use std::borrow::Cow;
@@ -136,7 +137,12 @@ pub async fn options(State(state): State<AppState>, headers: HeaderMap, body: Bo
 
 /// `POST /account/two-factor/passkeys`: the browser's new credential, stored under the
 /// name the user gave (or "Passkey" and the day).
-pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+pub async fn register(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
     let webauthn = match enabled(&state) {
         Ok(w) => w,
         Err(off) => return Ok(*off),
@@ -203,7 +209,15 @@ pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: B
         })
         .await;
     }
-    two_factor::enrolled(&state, &session, &account, Second::Passkey, request_id.as_deref()).await
+    two_factor::enrolled(
+        &state,
+        (ip, &headers),
+        &session,
+        &account,
+        Second::Passkey,
+        request_id.as_deref(),
+    )
+    .await
 }
 
 /// The name typed for a passkey, trimmed and cut to length; None when blank.
@@ -244,7 +258,12 @@ pub async fn rename(State(state): State<AppState>, headers: HeaderMap, body: Bod
 }
 
 /// `POST /account/two-factor/passkeys/remove`: removes one of the user's passkeys.
-pub async fn remove(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+pub async fn remove(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
     if let Err(off) = enabled(&state) {
         return Ok(*off);
     }
@@ -274,7 +293,7 @@ pub async fn remove(State(state): State<AppState>, headers: HeaderMap, body: Bod
         )
         .await;
     }
-    two_factor::removed(&state, &account, Second::Passkey).await?;
+    two_factor::removed(&state, (ip, &headers), &account, Second::Passkey).await?;
     two_factor::page(
         &state,
         &session,

@@ -5,6 +5,7 @@
 use super::{answer, begin, enabled, stored_passkey, take, used, Refusal, NOT_VERIFIED};
 use crate::accounts::forms::{self, FORM_EXPIRED};
 use crate::accounts::second_factor;
+use crate::audit::{self, Action, Event};
 use crate::client_ip::ClientIp;
 use crate::error::AppError;
 use crate::http::read_form;
@@ -90,10 +91,13 @@ pub async fn finish(
     };
     let Some(row) = state.store.passkey(&super::credential_key(credential_id)).await? else {
         tracing::info!("passkey sign-in with an unknown credential");
+        audit::record(&state, ip.0, &headers, Event::new(Action::SignInFailed).detail("hwk")).await;
         return Ok(not_verified(&state));
     };
     if super::user_handle(&row.user_id) != handle {
         tracing::info!(user_id = %row.user_id, "passkey sign-in whose user handle is another's");
+        let event = Event::new(Action::SignInFailed).actor(&row.user_id).detail("hwk");
+        audit::record(&state, ip.0, &headers, event).await;
         return Ok(not_verified(&state));
     }
     let passkey = stored_passkey(&row)?;
@@ -102,6 +106,8 @@ pub async fn finish(
             Ok(result) => result,
             Err(e) => {
                 tracing::info!(user_id = %row.user_id, error = %e, "passkey sign-in not verified");
+                let event = Event::new(Action::SignInFailed).actor(&row.user_id).detail("hwk");
+                audit::record(&state, ip.0, &headers, event).await;
                 return Ok(not_verified(&state));
             }
         };
@@ -112,6 +118,8 @@ pub async fn finish(
     let request_id = forms::live_request(&state, params.get("request_id")).await?;
     let return_to = forms::validated_return_to(&state, params.get("return_to")).await?;
     tracing::info!(user_id = %account.id, "login with a passkey");
+    let event = Event::new(Action::SignIn).actor(&account.id).detail("hwk");
+    audit::record(&state, ip.0, &headers, event).await;
     second_factor::after_first_factor(
         &state,
         &headers,
@@ -219,12 +227,12 @@ pub async fn second_factor_finish(
         .filter(|row| row.user_id == pending.user_id);
     let verified = webauthn.finish_passkey_authentication(&credential, &ceremony);
     let (Some(row), Ok(result)) = (row, verified) else {
-        second_factor::failed(&state, &pending, Second::Passkey).await?;
+        second_factor::failed(&state, ip, &headers, &pending, Second::Passkey).await?;
         return again(&state, &headers, &pending, NOT_VERIFIED).await;
     };
     let passkey = stored_passkey(&row)?;
     used(&state, &row, passkey, &result).await?;
-    second_factor::finish(&state, &headers, &pending, Second::Passkey).await
+    second_factor::finish(&state, ip, &headers, &pending, Second::Passkey).await
 }
 
 /// A refused second-factor passkey: the second-factor page again, saying why, so the user

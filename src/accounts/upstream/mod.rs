@@ -12,6 +12,7 @@ pub mod methods;
 pub mod steps;
 
 use super::forms;
+use crate::audit::{self, Action, Event};
 use crate::client_ip::ClientIp;
 use crate::cookies;
 use crate::error::AppError;
@@ -235,6 +236,7 @@ pub struct CallbackQuery {
 /// `GET /login/upstream/{id}/callback`: the provider sends the browser back here.
 pub async fn callback(
     State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
     Path(id): Path<String>,
     headers: HeaderMap,
     Query(query): Query<CallbackQuery>,
@@ -278,7 +280,18 @@ pub async fn callback(
         Err(e) => return Ok(failed(&state, &headers, &provider, e)),
     };
     match trip.purpose {
-        Purpose::SignIn => sign_in(&state, &headers, &provider, identity, trip.request_id, trip.return_to).await,
+        Purpose::SignIn => {
+            sign_in(
+                &state,
+                ip,
+                &headers,
+                &provider,
+                identity,
+                trip.request_id,
+                trip.return_to,
+            )
+            .await
+        }
         Purpose::Link { session_id } => account::linked(&state, &headers, &provider, &identity, &session_id).await,
         Purpose::Reauth { session_id } => account::reauthenticated(&state, &headers, &identity, &session_id).await,
     }
@@ -318,6 +331,7 @@ fn failed(state: &AppState, headers: &HeaderMap, provider: &Provider, error: Ups
 /// A proven identity, for a sign-in: signs in if it is linked, else asks for the next step.
 async fn sign_in(
     state: &AppState,
+    ip: ClientIp,
     headers: &HeaderMap,
     provider: &Arc<Provider>,
     identity: Identity,
@@ -339,7 +353,7 @@ async fn sign_in(
         }
         return complete(
             state,
-            headers,
+            (ip, headers),
             &account.id,
             &provider.config.id,
             request_id,
@@ -364,7 +378,7 @@ async fn sign_in(
                 steps::link(state, &account, &provider.config.id, &identity).await?;
                 return complete(
                     state,
-                    headers,
+                    (ip, headers),
                     &account.id,
                     &provider.config.id,
                     request_id,
@@ -399,7 +413,7 @@ async fn sign_in(
 /// Signs `user_id` in through the upstream and continues where the user was going.
 pub(super) async fn complete(
     state: &AppState,
-    headers: &HeaderMap,
+    (ip, headers): (ClientIp, &HeaderMap),
     user_id: &str,
     upstream_id: &str,
     request_id: Option<String>,
@@ -408,6 +422,8 @@ pub(super) async fn complete(
 ) -> Result<Response, AppError> {
     let request_id = forms::live_request(state, request_id.as_deref()).await?;
     tracing::info!(%user_id, upstream = %upstream_id, "login through upstream");
+    let event = Event::new(Action::SignIn).actor(user_id);
+    audit::record(state, ip.0, headers, event.detail(format!("fed:{upstream_id}"))).await;
     let first = sessions::First::Upstream { id: upstream_id, mfa };
     // Second-factor failures after an upstream sign-in count against the username's lockout.
     let username = state

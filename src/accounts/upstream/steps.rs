@@ -10,6 +10,7 @@ use super::{browser_hash, complete, expired, problem, Pending, Step};
 use crate::accounts::forms::{self, CONFIRM_TTL};
 use crate::accounts::lockout::{self, Verdict};
 use crate::accounts::mail::{self as account_mail, Link};
+use crate::audit::{self, Action, Event};
 use crate::client_ip::ClientIp;
 use crate::error::AppError;
 use crate::http::read_form;
@@ -155,7 +156,12 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<R
 }
 
 /// `POST /login/upstream/username`: creates the account from the upstream's claims.
-pub async fn username(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, AppError> {
+pub async fn username(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
     let params = read_form(&headers, body).await.unwrap_or_default();
     let Some(pending) = load(&state, &headers)
         .await?
@@ -246,6 +252,10 @@ pub async fn username(State(state): State<AppState>, headers: HeaderMap, body: B
     }
     let _ = take(&state, &headers).await?;
     tracing::info!(user_id = %id, upstream = %pending.upstream_id, email_verified = identity.email_verified, "signed up through upstream");
+    let event = Event::new(Action::SignUp)
+        .actor(&id)
+        .detail(format!("fed:{}", pending.upstream_id));
+    audit::record(&state, ip.0, &headers, event).await;
     if !identity.email_verified {
         let Some(account) = state.store.account_by_id(&id).await? else {
             return Ok(expired(&state, &headers));
@@ -261,7 +271,7 @@ pub async fn username(State(state): State<AppState>, headers: HeaderMap, body: B
     }
     complete(
         &state,
-        &headers,
+        (ip, &headers),
         &id,
         &pending.upstream_id,
         pending.request_id,
@@ -320,6 +330,7 @@ pub struct TokenQuery {
 /// `GET /login/upstream/confirm?token=`: the address of a new upstream account confirmed.
 pub async fn confirmed(
     State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
     headers: HeaderMap,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, AppError> {
@@ -344,6 +355,8 @@ pub async fn confirmed(
     if !state.store.set_email_verified(&link.user_id, &link.email, now).await? {
         return Ok(expired(&state, &headers));
     }
+    let event = Event::new(Action::EmailConfirmed).actor(&link.user_id);
+    audit::record(&state, ip.0, &headers, event).await;
     let identity = state.store.identities_of(&link.user_id).await?.into_iter().next();
     // By issuer: the upstream's id may have been renamed since the link was made.
     let upstream_id = identity
@@ -354,7 +367,7 @@ pub async fn confirmed(
         .unwrap_or_default();
     complete(
         &state,
-        &headers,
+        (ip, &headers),
         &link.user_id,
         &upstream_id,
         link.request_id,
@@ -398,6 +411,7 @@ pub(super) async fn link(
 /// Finishes a proven link: single-use, then signed in.
 async fn link_and_sign_in(
     state: &AppState,
+    ip: ClientIp,
     headers: &HeaderMap,
     pending: Pending,
     account: &Account,
@@ -407,7 +421,7 @@ async fn link_and_sign_in(
     }
     complete(
         state,
-        headers,
+        (ip, headers),
         &account.id,
         &pending.upstream_id,
         pending.request_id,
@@ -476,7 +490,7 @@ pub async fn link_with_password(
     let password = params.get("password").unwrap_or_default();
     // The login page's lockout, on the same account: linking is no side door for guessing.
     match lockout::verify(&state, &account.username, password, account.password_hash.as_deref()).await? {
-        Verdict::Correct => link_and_sign_in(&state, &headers, pending, &account).await,
+        Verdict::Correct => link_and_sign_in(&state, ip, &headers, pending, &account).await,
         Verdict::Wrong => {
             let error = "That password is not correct.";
             render(&state, &headers, &pending, StatusCode::UNAUTHORIZED, None, Some(error)).await
@@ -541,6 +555,7 @@ pub async fn link_by_email(
 /// `GET /login/upstream/link/confirm?token=`: the emailed proof, in the browser that asked.
 pub async fn link_confirmed(
     State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
     headers: HeaderMap,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, AppError> {
@@ -562,5 +577,5 @@ pub async fn link_confirmed(
     if state.store.take_email_token(&digest, &purpose, now).await?.is_none() {
         return Ok(expired(&state, &headers));
     }
-    link_and_sign_in(&state, &headers, pending, &account).await
+    link_and_sign_in(&state, ip, &headers, pending, &account).await
 }

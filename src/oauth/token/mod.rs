@@ -8,12 +8,13 @@ mod refresh_token;
 use super::claims::{self, Subject};
 use super::client_auth;
 use super::error::{ErrorCode, OAuthError};
+use crate::client_ip::ClientIp;
 use crate::clients::Client;
 use crate::http::{read_form, split_list};
 use crate::secrets;
 use crate::state::AppState;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -32,8 +33,13 @@ pub struct TokenResponse {
     scope: String,
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    let mut response = match token(&state, &headers, body).await {
+pub async fn post(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let mut response = match token(&state, ip, &headers, body).await {
         Ok(tokens) => Json(tokens).into_response(),
         Err(e) => e.into_response(),
     };
@@ -44,7 +50,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
     response
 }
 
-async fn token(state: &AppState, headers: &HeaderMap, body: Body) -> Result<TokenResponse, OAuthError> {
+async fn token(state: &AppState, ip: ClientIp, headers: &HeaderMap, body: Body) -> Result<TokenResponse, OAuthError> {
     let params = read_form(headers, body).await.map_err(OAuthError::invalid_request)?;
     let grant_type = params
         .get("grant_type")
@@ -68,7 +74,7 @@ async fn token(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Toke
     let exchange = || async {
         match grant_type.as_str() {
             "authorization_code" => authorization_code::exchange(state, &client, &params).await,
-            "refresh_token" => refresh_token::exchange(state, &client, &params).await,
+            "refresh_token" => refresh_token::exchange(state, ip, headers, &client, &params).await,
             _ => client_credentials::exchange(state, &client, &params).await,
         }
     };

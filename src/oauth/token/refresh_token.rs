@@ -12,6 +12,8 @@
 //! tokens are dropped and it signs inside, as before.
 
 use super::{early_claims, issue, refresh_expiry, requested_id_token_claims, TokenResponse, UserTokens};
+use crate::audit::{self, Action, Event};
+use crate::client_ip::ClientIp;
 use crate::clients::Client;
 use crate::http::{split_list, Params};
 use crate::oauth::claims::Requested;
@@ -22,7 +24,13 @@ use crate::store::grants::GrantRow;
 use crate::store::tokens::Rotation;
 use crate::store::Store;
 
-pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params) -> Result<TokenResponse, OAuthError> {
+pub(super) async fn exchange(
+    state: &AppState,
+    ip: ClientIp,
+    headers: &axum::http::HeaderMap,
+    client: &Client,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
     let presented = params.require("refresh_token").map_err(OAuthError::invalid_request)?;
     let now = state.clock.now();
     let early = sign_early(state, client, params, &secrets::digest(presented), now).await?;
@@ -35,6 +43,9 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
                 state.store.revoke_grant(&grant_id, now).await?;
                 tracing::warn!(client_id = %client.id, "refresh token reused; its family is revoked");
                 state.metrics.refresh_token_reuse.inc();
+                let owner = state.store.grant(&grant_id).await.ok().flatten().map(|g| g.user_id);
+                let event = Event::new(Action::RefreshTokenReuse).maybe_actor(owner.as_deref());
+                audit::record(state, ip.0, headers, event.target(&client.id).client(&client.id)).await;
                 return Err(OAuthError::invalid_grant("the refresh token was already used"));
             }
             Rotation::OtherClient => {
