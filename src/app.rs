@@ -2,7 +2,8 @@
 //! workers. Nothing imports this module but `main` and the tests.
 
 use crate::accounts::{
-    consents, email_change, login, passkeys, profile, recovery, second_factor, signup, two_factor, upstream, whoami,
+    consents, device, email_change, login, passkeys, profile, recovery, second_factor, signup, two_factor, upstream,
+    whoami,
 };
 use crate::client_cache::ClientCache;
 use crate::client_ip;
@@ -234,6 +235,9 @@ pub fn router(state: AppState) -> Router {
         .merge(two_factor::routes())
         .route(oauth::END_SESSION, get(end_session::get).post(end_session::post))
         .route("/logout/confirm", axum::routing::post(end_session::confirm))
+        .route(oauth::DEVICE_AUTHORIZATION, axum::routing::post(oauth::device::post))
+        .route(device::PATH, get(device::show).post(device::submit))
+        .route("/device/decide", axum::routing::post(device::decide))
         .route(oauth::INTROSPECT, axum::routing::post(introspect::post))
         .route(oauth::REVOKE, axum::routing::post(revoke::post))
         .route("/", get(login::home))

@@ -40,7 +40,15 @@ pub struct Client {
 /// Scopes we understand. Others are ignored, as RFC 6749 §3.3 allows.
 pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
 
-pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
+/// The device authorization grant (RFC 8628).
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+pub const GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    DEVICE_CODE_GRANT,
+];
 
 impl Client {
     pub fn is_public(&self) -> bool {

@@ -35,6 +35,8 @@ const EMBEDDED: &[(&str, &str)] = &[
     ),
     ("upstream_link.html", include_str!("../templates/upstream_link.html")),
     ("second_factor.html", include_str!("../templates/second_factor.html")),
+    ("device.html", include_str!("../templates/device.html")),
+    ("device_confirm.html", include_str!("../templates/device_confirm.html")),
     ("two_factor.html", include_str!("../templates/two_factor.html")),
     ("totp_setup.html", include_str!("../templates/totp_setup.html")),
     ("recovery_codes.html", include_str!("../templates/recovery_codes.html")),

@@ -46,6 +46,12 @@ pub enum ErrorCode {
     InvalidToken,
     /// RFC 6750 §3.1
     InsufficientScope,
+    /// RFC 8628 §3.5
+    AuthorizationPending,
+    /// RFC 8628 §3.5
+    SlowDown,
+    /// RFC 8628 §3.5
+    ExpiredToken,
 }
 
 impl ErrorCode {
@@ -69,6 +75,9 @@ impl ErrorCode {
             ErrorCode::ConsentRequired => "consent_required",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::AuthorizationPending => "authorization_pending",
+            ErrorCode::SlowDown => "slow_down",
+            ErrorCode::ExpiredToken => "expired_token",
         }
     }
 }
@@ -106,6 +115,9 @@ constructors! {
     access_denied => AccessDenied,
     temporarily_unavailable => TemporarilyUnavailable,
     insufficient_scope => InsufficientScope,
+    authorization_pending => AuthorizationPending,
+    slow_down => SlowDown,
+    expired_token => ExpiredToken,
 }
 
 impl OAuthError {

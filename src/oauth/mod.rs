@@ -8,6 +8,7 @@ pub mod client_assertion;
 pub mod client_auth;
 pub mod consent;
 pub mod cors;
+pub mod device;
 pub mod discovery;
 pub mod end_session;
 pub mod error;
@@ -28,6 +29,9 @@ pub const USERINFO: &str = "/userinfo";
 pub const INTROSPECT: &str = "/introspect";
 pub const REVOKE: &str = "/revoke";
 pub const END_SESSION: &str = "/logout";
+pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
+/// Where a device's user types its code (a hosted page, `accounts::device`).
+pub const DEVICE_PAGE: &str = "/device";
 
 /// The claims we can release, for discovery's `claims_supported`.
 pub const SUPPORTED_CLAIMS: &[&str] = &[

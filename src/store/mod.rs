@@ -8,6 +8,7 @@ pub mod audit;
 pub mod clients;
 pub mod codes;
 pub mod consents;
+pub mod device_codes;
 pub mod email_tokens;
 pub mod factors;
 pub mod federation;

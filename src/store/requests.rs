@@ -56,6 +56,7 @@ impl Store {
         for sql in [
             "DELETE FROM authorization_requests WHERE expires_at <= $1",
             "DELETE FROM pending_sign_ins WHERE expires_at <= $1",
+            "DELETE FROM device_codes WHERE expires_at <= $1",
             "DELETE FROM webauthn_challenges WHERE expires_at <= $1",
             // Keep consumed codes until expiry so a replay is still recognised as one.
             "DELETE FROM authorization_codes WHERE expires_at <= $1",

@@ -526,3 +526,34 @@ fn client_options_for_services_and_updates() {
     let missing = run(&["client", "update", "nobody", "--name", "x"]);
     assert!(stderr(&missing).contains("no client"));
 }
+
+/// The README's device-grant registration, as written.
+#[test]
+fn the_readmes_device_client_registers() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = gatehouse(
+        dir.path(),
+        &[
+            "client",
+            "create",
+            "--name",
+            "Living Room TV",
+            "--public",
+            "--grant-type",
+            "urn:ietf:params:oauth:grant-type:device_code",
+            "--grant-type",
+            "refresh_token",
+            "--json",
+        ],
+        &[],
+        None,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let created: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        created["grant_types"],
+        serde_json::json!(["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"])
+    );
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(readme.contains("--grant-type urn:ietf:params:oauth:grant-type:device_code --grant-type refresh_token"));
+}

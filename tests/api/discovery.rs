@@ -18,7 +18,15 @@ on_both_backends! {
             ("code_challenge_methods_supported", serde_json::json!(["S256"])),
             ("id_token_signing_alg_values_supported", serde_json::json!(["RS256"])),
             ("subject_types_supported", serde_json::json!(["public"])),
-            ("grant_types_supported", serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])),
+            (
+                "grant_types_supported",
+                serde_json::json!([
+                    "authorization_code",
+                    "refresh_token",
+                    "client_credentials",
+                    "urn:ietf:params:oauth:grant-type:device_code"
+                ]),
+            ),
             ("response_modes_supported", serde_json::json!(["query", "form_post"])),
             ("backchannel_logout_supported", serde_json::json!(true)),
             ("request_parameter_supported", serde_json::json!(false)),
@@ -34,6 +42,7 @@ on_both_backends! {
         for field in [
             "authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri",
             "end_session_endpoint", "introspection_endpoint", "revocation_endpoint",
+            "device_authorization_endpoint",
         ] {
             let url = doc[field].as_str().unwrap();
             assert!(url.starts_with(&app.base), "{field}: {url}");

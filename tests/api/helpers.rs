@@ -421,6 +421,9 @@ impl Browser {
         if let Some(id) = hidden_input(html, "request_id") {
             form.push(("request_id", id));
         }
+        if let Some(back) = hidden_input(html, "return_to") {
+            form.push(("return_to", back));
+        }
         self.http
             .post(format!("{}/login", self.base))
             .form(&form)

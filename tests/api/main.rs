@@ -16,6 +16,8 @@ mod claims_request;
 mod cli;
 mod conformance;
 mod consent;
+mod device;
+mod device_browser;
 mod discovery;
 mod hardening;
 mod introspection;

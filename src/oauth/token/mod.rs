@@ -3,6 +3,7 @@
 
 mod authorization_code;
 mod client_credentials;
+mod device_code;
 mod refresh_token;
 
 use super::claims::{self, Subject};
@@ -58,10 +59,7 @@ async fn token(state: &AppState, ip: ClientIp, headers: &HeaderMap, body: Body) 
         .to_string();
     let endpoint = state.config.url_for(super::TOKEN);
     let client = client_auth::authenticate(state, headers, &params, &endpoint).await?;
-    if !matches!(
-        grant_type.as_str(),
-        "authorization_code" | "refresh_token" | "client_credentials"
-    ) {
+    if !crate::clients::GRANT_TYPES.contains(&grant_type.as_str()) {
         return Err(OAuthError::unsupported_grant_type(format!(
             "grant_type {grant_type:?} is not supported"
         )));
@@ -75,6 +73,7 @@ async fn token(state: &AppState, ip: ClientIp, headers: &HeaderMap, body: Body) 
         match grant_type.as_str() {
             "authorization_code" => authorization_code::exchange(state, &client, &params).await,
             "refresh_token" => refresh_token::exchange(state, ip, headers, &client, &params).await,
+            crate::clients::DEVICE_CODE_GRANT => device_code::exchange(state, &client, &params).await,
             _ => client_credentials::exchange(state, &client, &params).await,
         }
     };
