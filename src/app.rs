@@ -238,6 +238,7 @@ pub fn router(state: AppState) -> Router {
         .route(oauth::DEVICE_AUTHORIZATION, axum::routing::post(oauth::device::post))
         .route(device::PATH, get(device::show).post(device::submit))
         .route("/device/decide", axum::routing::post(device::decide))
+        .route(oauth::PAR, axum::routing::post(oauth::par::post))
         .route(oauth::INTROSPECT, axum::routing::post(introspect::post))
         .route(oauth::REVOKE, axum::routing::post(revoke::post))
         .route("/", get(login::home))

@@ -35,6 +35,8 @@ pub struct Client {
     pub refresh_absolute_ttl_secs: Option<i64>,
     /// Every sign-in for this client needs a second factor.
     pub require_mfa: bool,
+    /// Its authorization requests must be pushed first (RFC 9126).
+    pub require_par: bool,
 }
 
 /// Scopes we understand. Others are ignored, as RFC 6749 §3.3 allows.
@@ -130,6 +132,7 @@ impl Client {
             refresh_idle_ttl_secs: None,
             refresh_absolute_ttl_secs: None,
             require_mfa: false,
+            require_par: false,
         }
     }
 }

@@ -100,6 +100,9 @@ pub struct Settings {
     /// Every sign-in for this app needs a second factor (users without one set one up)
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     require_mfa: Option<bool>,
+    /// Its authorization requests must be pushed to /par first (RFC 9126)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    require_par: Option<bool>,
     /// Access token lifetime in seconds [default: tokens.access_token_ttl_secs]
     #[arg(long)]
     access_token_ttl: Option<i64>,
@@ -151,6 +154,9 @@ impl Settings {
         }
         if let Some(v) = self.require_mfa {
             client.require_mfa = v;
+        }
+        if let Some(v) = self.require_par {
+            client.require_par = v;
         }
         client.access_token_ttl_secs = self.access_token_ttl.or(client.access_token_ttl_secs);
         client.refresh_idle_ttl_secs = self.refresh_idle_ttl.or(client.refresh_idle_ttl_secs);
@@ -326,6 +332,7 @@ fn client_json(client: &Client) -> serde_json::Value {
         "refresh_idle_ttl_secs": client.refresh_idle_ttl_secs,
         "refresh_absolute_ttl_secs": client.refresh_absolute_ttl_secs,
         "require_mfa": client.require_mfa,
+        "require_par": client.require_par,
         "created_at": client.created_at,
     })
 }

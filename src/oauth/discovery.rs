@@ -34,6 +34,9 @@ pub fn document(config: &Config) -> String {
         "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": crate::clients::GRANT_TYPES,
         "device_authorization_endpoint": config.url_for(super::DEVICE_AUTHORIZATION),
+        "pushed_authorization_request_endpoint": config.url_for(super::PAR),
+        // Per client (`--require-par`), not for all.
+        "require_pushed_authorization_requests": false,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,

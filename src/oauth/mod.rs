@@ -15,6 +15,7 @@ pub mod error;
 pub mod inspect;
 pub mod introspect;
 pub mod jwks;
+pub mod par;
 pub mod pkce;
 pub mod revoke;
 pub mod token;
@@ -29,6 +30,8 @@ pub const USERINFO: &str = "/userinfo";
 pub const INTROSPECT: &str = "/introspect";
 pub const REVOKE: &str = "/revoke";
 pub const END_SESSION: &str = "/logout";
+/// Pushed authorization requests (RFC 9126).
+pub const PAR: &str = "/par";
 pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
 /// Where a device's user types its code (a hosted page, `accounts::device`).
 pub const DEVICE_PAGE: &str = "/device";

@@ -56,6 +56,7 @@ impl Store {
         for sql in [
             "DELETE FROM authorization_requests WHERE expires_at <= $1",
             "DELETE FROM pending_sign_ins WHERE expires_at <= $1",
+            "DELETE FROM pushed_requests WHERE expires_at <= $1",
             "DELETE FROM device_codes WHERE expires_at <= $1",
             "DELETE FROM webauthn_challenges WHERE expires_at <= $1",
             // Keep consumed codes until expiry so a replay is still recognised as one.
@@ -70,5 +71,42 @@ impl Store {
             removed += sqlx::query(sql).bind(now).execute(self.pool()).await?.rows_affected();
         }
         Ok(removed)
+    }
+}
+
+impl Store {
+    /// Keeps a pushed authorization request (RFC 9126) under the digest of its id.
+    pub async fn push_request(
+        &self,
+        id: &str,
+        client_id: &str,
+        params_json: &str,
+        expires_at: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO pushed_requests (id, client_id, params, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(client_id)
+            .bind(params_json)
+            .bind(expires_at)
+            .execute(self.pool())
+            .await
+            .map(|_| ())
+    }
+
+    /// Takes a live pushed request of `client_id`: used once, whoever asks first.
+    pub async fn take_pushed_request(
+        &self,
+        id: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "DELETE FROM pushed_requests WHERE id = $1 AND client_id = $2 AND expires_at > $3 RETURNING params",
+        )
+        .bind(id)
+        .bind(client_id)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await
     }
 }

@@ -398,7 +398,7 @@ pub fn screenshot_dir(test: &str) -> PathBuf {
 }
 
 /// A tiny relying party: answers GET /cb (and /signed-out) with a small HTML page.
-async fn start_partner_site() -> String {
+pub(crate) async fn start_partner_site() -> String {
     use axum::response::Html;
     use axum::routing::get;
     let site = axum::Router::new()

@@ -136,6 +136,17 @@ fn clients_are_created_listed_shown_and_deleted() {
     let strict = gatehouse(dir.path(), &["client", "show", "spa", "--json"], &[], None);
     let strict: Value = serde_json::from_str(&stdout(&strict)).unwrap();
     assert_eq!(strict["require_mfa"], true, "{strict}");
+    assert_eq!(strict["require_par"], false, "{strict}");
+    let pushed = gatehouse(dir.path(), &["client", "update", "spa", "--require-par"], &[], None);
+    assert!(pushed.status.success(), "{}", stderr(&pushed));
+    let pushed: Value = serde_json::from_str(&stdout(&gatehouse(
+        dir.path(),
+        &["client", "show", "spa", "--json"],
+        &[],
+        None,
+    )))
+    .unwrap();
+    assert_eq!(pushed["require_par"], true, "{pushed}");
     assert!(public.get("client_secret").is_none());
     let duplicate = gatehouse(
         dir.path(),

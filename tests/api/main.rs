@@ -27,6 +27,8 @@ mod metrics;
 mod module_graph;
 mod multinode;
 mod pages;
+mod par;
+mod par_browser;
 mod passkeys;
 mod readme;
 mod refresh;

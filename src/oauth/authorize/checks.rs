@@ -11,7 +11,12 @@ use crate::state::AppState;
 const PROMPTS: &[&str] = &["none", "login", "consent", "select_account"];
 const MAX_VALUE_LEN: usize = 2048;
 
-pub(super) async fn validate(state: &AppState, params: &Params) -> Result<AuthorizeRequest, AuthorizeError> {
+/// `pushed`: the request arrived at `/par` (RFC 9126), not straight at `/authorize`.
+pub(crate) async fn validate(
+    state: &AppState,
+    params: &Params,
+    pushed: bool,
+) -> Result<AuthorizeRequest, AuthorizeError> {
     let show = |msg: &'static str| AuthorizeError::Show(OAuthError::invalid_request(msg));
     // RFC 6749 §4.1.2.1: unknown client — never redirect.
     let client_id = params.get("client_id").ok_or(show("The request has no client_id."))?;
@@ -39,6 +44,12 @@ pub(super) async fn validate(state: &AppState, params: &Params) -> Result<Author
     let fail = |e: OAuthError| AuthorizeError::Redirect(target.clone(), e);
     if !matches!(response_mode, None | Some("query") | Some("form_post")) {
         return Err(fail(OAuthError::invalid_request("unsupported response_mode")));
+    }
+    // RFC 9126 §5: a client registered to push its requests may not send them in the URL.
+    if client.require_par && !pushed {
+        return Err(fail(OAuthError::invalid_request(
+            "this client must push its authorization requests to the pushed_authorization_request_endpoint",
+        )));
     }
     // OIDC Core §6: request objects are not supported (and not advertised).
     if params.get("request").is_some() {

@@ -6,7 +6,7 @@
 //! page; only after that may they go back to the client. [`Verified`] can only be built
 //! by the checks, and is what an error redirect needs: the rule is in the types.
 
-mod checks;
+pub(crate) mod checks;
 mod response;
 
 use super::claims::{self, Requested};
@@ -189,13 +189,41 @@ pub async fn deny(state: &AppState, id: &str, request: &AuthorizeRequest) -> Res
 
 async fn handle(state: &AppState, ip: ClientIp, headers: &HeaderMap, params: Result<Params, String>) -> Response {
     let result = match params {
-        Ok(params) => match checks::validate(state, &params).await {
+        Ok(params) if params.get("request_uri").is_some() => match pushed(state, &params).await {
+            Ok(request) => proceed(state, ip, headers, request, None).await,
+            Err(e) => Err(e),
+        },
+        Ok(params) => match checks::validate(state, &params, false).await {
             Ok(request) => proceed(state, ip, headers, request, None).await,
             Err(e) => Err(e),
         },
         Err(e) => Err(AuthorizeError::Show(OAuthError::invalid_request(e))),
     };
     result.unwrap_or_else(|e| render(state, e))
+}
+
+/// What every `request_uri` from `/par` starts with (RFC 9126 §2.2).
+pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+
+/// The request a client pushed to `/par` (RFC 9126 §4), by its `request_uri`: once, by the
+/// client that pushed it, while it lives. Parameters beside it in the URL are ignored,
+/// as the request pushed is the one that was authenticated and checked.
+async fn pushed(state: &AppState, params: &Params) -> Result<AuthorizeRequest, AuthorizeError> {
+    let show = |msg: &'static str| AuthorizeError::Show(OAuthError::invalid_request(msg));
+    let client_id = params.get("client_id").ok_or(show("The request has no client_id."))?;
+    let gone = "This sign-in link has expired or was already used. Go back to the app and start again.";
+    let id = params
+        .get("request_uri")
+        .and_then(|uri| uri.strip_prefix(REQUEST_URI_PREFIX))
+        .ok_or(show(gone))?;
+    let json = state
+        .store
+        .take_pushed_request(&secrets::digest(id), client_id, state.clock.now())
+        .await
+        .map_err(|e| AuthorizeError::Show(e.into()))?
+        .ok_or(show(gone))?;
+    serde_json::from_str(&json)
+        .map_err(|e| AuthorizeError::Show(anyhow::anyhow!("unreadable pushed request: {e}").into()))
 }
 
 /// Decides between the login page, the consent page, an error, and a code. `parked` is the
