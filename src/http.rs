@@ -44,6 +44,15 @@ impl Params {
     pub fn require(&self, name: &str) -> Result<&str, String> {
         self.get(name).ok_or_else(|| format!("missing parameter {name:?}"))
     }
+
+    /// These parameters with `overrides` replacing (or adding) values and `removed` gone:
+    /// a request object's parameters over the URL's (OIDC Core §6.1).
+    pub fn merged(&self, overrides: impl IntoIterator<Item = (String, String)>, removed: &str) -> Params {
+        let mut map = self.0.clone();
+        map.remove(removed);
+        map.extend(overrides);
+        Params(map)
+    }
 }
 
 fn decode(raw: &[u8]) -> Result<String, String> {

@@ -55,7 +55,9 @@ pub fn document(config: &Config) -> String {
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
         "claims_parameter_supported": true,
-        "request_parameter_supported": false,
+        "request_parameter_supported": true,
+        // Signed with a key of the client's registered JWK Set; never `none`.
+        "request_object_signing_alg_values_supported": ["RS256", "ES256"],
         "request_uri_parameter_supported": false,
         "require_request_uri_registration": false,
     })

@@ -46,6 +46,8 @@ pub enum ErrorCode {
     InvalidToken,
     /// RFC 6750 §3.1
     InsufficientScope,
+    /// OIDC Core §3.1.2.6
+    InvalidRequestObject,
     /// RFC 8628 §3.5
     AuthorizationPending,
     /// RFC 8628 §3.5
@@ -75,6 +77,7 @@ impl ErrorCode {
             ErrorCode::ConsentRequired => "consent_required",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::InvalidRequestObject => "invalid_request_object",
             ErrorCode::AuthorizationPending => "authorization_pending",
             ErrorCode::SlowDown => "slow_down",
             ErrorCode::ExpiredToken => "expired_token",
@@ -115,6 +118,7 @@ constructors! {
     access_denied => AccessDenied,
     temporarily_unavailable => TemporarilyUnavailable,
     insufficient_scope => InsufficientScope,
+    invalid_request_object => InvalidRequestObject,
     authorization_pending => AuthorizationPending,
     slow_down => SlowDown,
     expired_token => ExpiredToken,

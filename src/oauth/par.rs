@@ -4,8 +4,8 @@
 //! `/authorize?client_id=…&request_uri=…`. The parameters never travel through the
 //! browser, so they can be neither read nor altered there.
 
-use super::authorize::checks;
 use super::authorize::AuthorizeError;
+use super::authorize::{checks, request_object};
 use super::client_auth;
 use super::error::OAuthError;
 use crate::http::read_form;
@@ -54,6 +54,7 @@ async fn push(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Pushe
         return Err(OAuthError::invalid_request("request_uri cannot be pushed"));
     }
     // Every error is the client's to read, here in JSON: nothing has reached a browser.
+    let params = request_object::expand(state, &params).await?;
     let request = checks::validate(state, &params, true).await.map_err(|e| match e {
         AuthorizeError::Show(e) | AuthorizeError::Redirect(_, e) => e,
     })?;

@@ -77,7 +77,8 @@ on_both_backends! {
             (&[("response_type", "id_token token")], "unsupported_response_type"),
             (&[("response_type", "")], "invalid_request"),
             (&[("scope", "email profile")], "invalid_scope"),
-            (&[("request", "eyJhbGciOiJub25lIn0.e30.")], "request_not_supported"),
+            // Unsigned, and from a client with no keys: refused, back at the URL's redirect URI.
+            (&[("request", "eyJhbGciOiJub25lIn0.e30.")], "invalid_request_object"),
             (&[("request_uri", "https://rp.example/req")], "request_uri_not_supported"),
             (&[("prompt", "none login")], "invalid_request"),
             (&[("prompt", "bogus")], "invalid_request"),

@@ -32,6 +32,7 @@ mod par_browser;
 mod passkeys;
 mod readme;
 mod refresh;
+mod request_objects;
 mod resource_server;
 mod security_md;
 mod server_limits;

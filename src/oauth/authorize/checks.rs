@@ -51,7 +51,8 @@ pub(crate) async fn validate(
             "this client must push its authorization requests to the pushed_authorization_request_endpoint",
         )));
     }
-    // OIDC Core §6: request objects are not supported (and not advertised).
+    // A request object is verified and expanded before these checks
+    // (`request_object::expand`); one that reaches here was never verified.
     if params.get("request").is_some() {
         return Err(fail(OAuthError::request_not_supported(
             "request objects are not supported",

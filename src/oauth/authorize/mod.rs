@@ -7,6 +7,7 @@
 //! by the checks, and is what an error redirect needs: the rule is in the types.
 
 pub(crate) mod checks;
+pub(crate) mod request_object;
 mod response;
 
 use super::claims::{self, Requested};
@@ -189,17 +190,38 @@ pub async fn deny(state: &AppState, id: &str, request: &AuthorizeRequest) -> Res
 
 async fn handle(state: &AppState, ip: ClientIp, headers: &HeaderMap, params: Result<Params, String>) -> Response {
     let result = match params {
-        Ok(params) if params.get("request_uri").is_some() => match pushed(state, &params).await {
-            Ok(request) => proceed(state, ip, headers, request, None).await,
-            Err(e) => Err(e),
-        },
-        Ok(params) => match checks::validate(state, &params, false).await {
-            Ok(request) => proceed(state, ip, headers, request, None).await,
-            Err(e) => Err(e),
+        // Only our own request_uris (from /par); others are refused by the checks below.
+        Ok(params)
+            if params
+                .get("request_uri")
+                .is_some_and(|uri| uri.starts_with(REQUEST_URI_PREFIX)) =>
+        {
+            match pushed(state, &params).await {
+                Ok(request) => proceed(state, ip, headers, request, None).await,
+                Err(e) => Err(e),
+            }
+        }
+        Ok(params) => match request_object::expand(state, &params).await {
+            Ok(params) => match checks::validate(state, &params, false).await {
+                Ok(request) => proceed(state, ip, headers, request, None).await,
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(refused_object(state, &params, e).await),
         },
         Err(e) => Err(AuthorizeError::Show(OAuthError::invalid_request(e))),
     };
     result.unwrap_or_else(|e| render(state, e))
+}
+
+/// A request object that was refused goes back to the client when the URL's own
+/// client_id and redirect_uri pass their checks (never to a redirect URI inside the
+/// unverified object); otherwise it is shown on our page.
+async fn refused_object(state: &AppState, params: &Params, error: OAuthError) -> AuthorizeError {
+    match checks::validate(state, &params.merged([], "request"), false).await {
+        Ok(request) => AuthorizeError::Redirect(Verified::of(&request), error),
+        Err(AuthorizeError::Redirect(target, _)) => AuthorizeError::Redirect(target, error),
+        Err(AuthorizeError::Show(_)) => AuthorizeError::Show(error),
+    }
 }
 
 /// What every `request_uri` from `/par` starts with (RFC 9126 §2.2).
