@@ -4,9 +4,10 @@
 
 mod client;
 
+use crate::admin::keys::{self as admin_keys, KeyError};
 use crate::clock::Clock;
 use crate::config::{Config, Overrides};
-use crate::keys::{self, Keys};
+use crate::keys::Keys;
 use crate::password::{self, PasswordHasherPool};
 use crate::secrets;
 use crate::store::{self, accounts::NewAccount, Store};
@@ -183,39 +184,37 @@ async fn serve(config: Config, clock: Clock) -> anyhow::Result<()> {
 async fn keys_command(config: &Config, cmd: KeysCommand, now: i64) -> anyhow::Result<()> {
     let store = open_store(config).await?;
     let keys = Keys::open(&store, config, now).await?;
+    let cli_error = |e: KeyError| match e {
+        KeyError::Internal(e) => e,
+        other => anyhow::anyhow!("{other}"),
+    };
     match cmd {
         KeysCommand::List => {
             println!("{:<44} {:<10} {:>12} {:>12}", "KID", "STATE", "CREATED", "SIGNS FROM");
-            for meta in keys.stored().await? {
-                let state = match meta.retired_at {
-                    Some(_) => "retired",
-                    None if meta.signing_from > now => "published",
-                    None => "active",
-                };
+            for key in admin_keys::list(&keys, now).await.map_err(cli_error)? {
                 println!(
                     "{:<44} {:<10} {:>12} {:>12}",
-                    meta.kid, state, meta.created_at, meta.signing_from
+                    key.kid, key.state, key.created_at, key.signing_from
                 );
             }
             Ok(())
         }
         KeysCommand::Rotate => {
-            let from = now + config.keys.rotation_delay_secs;
-            let meta = keys.rotate(config.keys.rsa_bits, now, from).await?;
-            println!("added key {} (published now, signing from unix time {from})", meta.kid);
+            let key = admin_keys::rotate(&keys, config, now).await.map_err(cli_error)?;
+            println!(
+                "added key {} (published now, signing from unix time {})",
+                key.kid, key.signing_from
+            );
             println!("every running instance publishes it within seconds");
             Ok(())
         }
         KeysCommand::Retire { kid, force } => {
-            let stored = keys.stored().await?;
-            let longest = config.tokens.id_token_ttl_secs.max(config.tokens.access_token_ttl_secs);
-            if let Err(why) = keys::retire_check(&stored, &kid, now, longest) {
-                if !force {
-                    bail!("refusing to retire {kid}: {why}");
-                }
+            if let Some(why) = admin_keys::retire(&keys, config, &kid, force, now)
+                .await
+                .map_err(cli_error)?
+            {
                 eprintln!("warning: {why}");
             }
-            keys.retire(&kid, now).await?;
             println!("retired key {kid}; every running instance stops publishing it within seconds");
             Ok(())
         }
