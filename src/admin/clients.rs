@@ -78,7 +78,7 @@ pub struct ClientSettings {
     pub grant_types: Option<Vec<String>>,
     /// A first-party app skips the consent screen.
     pub first_party: Option<bool>,
-    /// Scopes it may request.
+    /// Scopes it may request (`gatehouse:admin` only with client_credentials).
     pub scopes: Option<Vec<String>>,
     /// Resources (RFC 8707) it may get client_credentials tokens for; the first is the default.
     pub audiences: Option<Vec<String>>,
@@ -196,6 +196,20 @@ pub fn validate(client: &Client) -> Result<(), Invalid> {
                 "client_credentials needs at least one --audience (the API its tokens are for)",
             ));
         }
+    }
+    let admin = client
+        .allowed_scopes
+        .iter()
+        .flatten()
+        .any(|s| s == clients::ADMIN_SCOPE);
+    if admin && !client.may_use_grant("client_credentials") {
+        return Err(invalid(
+            "scopes",
+            format!(
+                "the {} scope needs the client_credentials grant (--grant-type client_credentials)",
+                clients::ADMIN_SCOPE
+            ),
+        ));
     }
     for audience in &client.audiences {
         url::Url::parse(audience).map_err(|_| {
