@@ -2,5 +2,6 @@
 //! service functions below it that the CLI calls too, so a change is validated the same
 //! way whichever door it came through.
 
+pub mod api;
 pub mod clients;
 pub mod keys;

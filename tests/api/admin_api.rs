@@ -1,0 +1,295 @@
+//! The admin API (`/admin/api/v1`) as automation uses it: a real access token from /token
+//! by client credentials with the `gatehouse:admin` scope, then JSON over HTTP. RFC 6750
+//! refusals, the client lifecycle (the secret shown once, rotation and deletion felt at
+//! /token), validation identical to the CLI's, keys, users, and the OpenAPI document.
+
+use crate::cli::{gatehouse, stderr};
+use crate::helpers::{add_client, TestApp, TestClient};
+use crate::on_both_backends;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const ADMIN_SCOPE: &str = "gatehouse:admin";
+
+/// Registers a client-credentials client for the admin API with `scopes`.
+async fn automation(app: &TestApp, id: &str, scopes: &[&str]) -> TestClient {
+    let audience = app.url("/admin/api/v1");
+    let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+    add_client(&app.store, id, true, app.clock.now(), |c| {
+        c.grant_types = vec!["client_credentials".into()];
+        c.allowed_scopes = Some(scopes);
+        c.audiences = vec![audience];
+    })
+    .await
+}
+
+/// A token from /token by client credentials, for the admin API.
+async fn token_for(app: &TestApp, client: &TestClient) -> String {
+    let resource = app.url("/admin/api/v1");
+    let response = app
+        .token_request(client, &[("grant_type", "client_credentials"), ("resource", &resource)])
+        .await;
+    assert_eq!(response.status(), 200, "client credentials for {}", client.id);
+    let body: Value = response.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+async fn admin_token(app: &TestApp) -> String {
+    let admin = automation(app, "automation", &[ADMIN_SCOPE]).await;
+    token_for(app, &admin).await
+}
+
+/// An admin API call: the status and the JSON body (Null when there is none).
+async fn call(
+    app: &TestApp,
+    token: Option<&str>,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let (status, _, body) = call_with_headers(app, token, method, path, body).await;
+    (status, body)
+}
+
+async fn call_with_headers(
+    app: &TestApp,
+    token: Option<&str>,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let http = reqwest::Client::new();
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut request = http.request(method, app.url(&format!("/admin/api/v1{path}")));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("admin API call");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON answer, got {text:?}"))
+    };
+    (status, headers, body)
+}
+
+/// Client credentials for `id` with `secret`, at /token: the status.
+async fn client_credentials_status(app: &TestApp, id: &str, secret: &str) -> u16 {
+    let client = TestClient {
+        id: id.into(),
+        secret: Some(secret.into()),
+        redirect_uri: String::new(),
+    };
+    app.token_request(&client, &[("grant_type", "client_credentials")])
+        .await
+        .status()
+        .as_u16()
+}
+
+on_both_backends! {
+    /// RFC 6750 §3.1: no token is invalid_token (401 with a Bearer challenge), a token
+    /// without the scope is insufficient_scope (403), a revoked token is invalid_token.
+    async fn admin_api_refuses_missing_unscoped_and_revoked_tokens_rfc6750_3_1(app) {
+        let (status, headers, body) = call_with_headers(&app, None, "GET", "/clients", None).await;
+        assert_eq!(status, 401);
+        assert_eq!(body["error"], "invalid_token");
+        let challenge = headers["www-authenticate"].to_str().unwrap();
+        assert!(challenge.starts_with("Bearer") && challenge.contains("invalid_token"), "{challenge}");
+        let (status, _) = call(&app, Some("not-a-token"), "GET", "/clients", None).await;
+        assert_eq!(status, 401);
+
+        let reader = automation(&app, "reader", &["reports:read"]).await;
+        let unscoped = token_for(&app, &reader).await;
+        let (status, headers, body) = call_with_headers(&app, Some(&unscoped), "GET", "/clients", None).await;
+        assert_eq!(status, 403, "{body}");
+        assert_eq!(body["error"], "insufficient_scope");
+        assert!(headers["www-authenticate"].to_str().unwrap().contains("insufficient_scope"));
+
+        // A user's code flow never carries the admin scope, even when asked for by a
+        // client that may have it.
+        let mut app_client = app.store.client(&app.client.id).await.unwrap().unwrap();
+        app_client.allowed_scopes = Some(["openid", "profile", "email", ADMIN_SCOPE].map(String::from).to_vec());
+        app.store.update_client(&app_client).await.unwrap();
+        app.state.clients.refresh(&app.store).await.unwrap();
+        let tokens = app.tokens_with(&app.client, &[("scope", "openid gatehouse:admin")]).await;
+        let (status, _) = call(&app, tokens["access_token"].as_str(), "GET", "/clients", None).await;
+        assert_eq!(status, 401, "a user's token is not for the admin API");
+        assert!(!tokens["scope"].as_str().unwrap_or_default().contains(ADMIN_SCOPE), "{tokens}");
+
+        let admin = automation(&app, "automation", &[ADMIN_SCOPE]).await;
+        let token = token_for(&app, &admin).await;
+        let (status, _) = call(&app, Some(&token), "GET", "/clients", None).await;
+        assert_eq!(status, 200);
+        let revoked = app
+            .token_request_to("/revoke", &admin, &[("token", &token), ("token_type_hint", "access_token")])
+            .await;
+        assert_eq!(revoked.status(), 200);
+        let (status, body) = call(&app, Some(&token), "GET", "/clients", None).await;
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(body["error"], "invalid_token");
+    }
+
+    /// Create (the secret shown once), show (no secret), update, rotate (the old secret is
+    /// refused at /token, the new one works), delete (its client credentials refused).
+    async fn admin_api_client_lifecycle(app) {
+        let token = admin_token(&app).await;
+        let (status, created) = call(&app, Some(&token), "POST", "/clients", Some(json!({
+            "name": "Billing",
+            "client_id": "billing",
+            "grant_types": ["client_credentials"],
+            "audiences": ["https://api.example.com"],
+            "scopes": ["invoices:read"],
+        }))).await;
+        assert_eq!(status, 201, "{created}");
+        assert_eq!(created["client_id"], "billing");
+        let first_secret = created["client_secret"].as_str().unwrap().to_string();
+        assert_eq!(client_credentials_status(&app, "billing", &first_secret).await, 200);
+
+        let (status, shown) = call(&app, Some(&token), "GET", "/clients/billing", None).await;
+        assert_eq!(status, 200);
+        assert_eq!(shown["name"], "Billing");
+        assert!(shown.get("client_secret").is_none() && !shown.to_string().contains(&first_secret), "{shown}");
+        let (_, listed) = call(&app, Some(&token), "GET", "/clients", None).await;
+        assert!(listed.as_array().unwrap().iter().any(|c| c["client_id"] == "billing"));
+        assert!(!listed.to_string().contains(&first_secret));
+
+        let (status, updated) = call(&app, Some(&token), "PATCH", "/clients/billing", Some(json!({
+            "name": "Billing v2",
+            "first_party": false,
+        }))).await;
+        assert_eq!(status, 200, "{updated}");
+        assert_eq!(updated["name"], "Billing v2");
+        assert_eq!(updated["first_party"], false);
+        assert_eq!(updated["grant_types"], json!(["client_credentials"]), "unchanged fields keep their value");
+
+        let (status, rotated) = call(&app, Some(&token), "POST", "/clients/billing/secret", None).await;
+        assert_eq!(status, 200, "{rotated}");
+        let second_secret = rotated["client_secret"].as_str().unwrap().to_string();
+        assert_ne!(first_secret, second_secret);
+        assert_eq!(client_credentials_status(&app, "billing", &first_secret).await, 401);
+        assert_eq!(client_credentials_status(&app, "billing", &second_secret).await, 200);
+
+        let (status, body) = call(&app, Some(&token), "DELETE", "/clients/billing", None).await;
+        assert_eq!(status, 204, "{body}");
+        assert_eq!(client_credentials_status(&app, "billing", &second_secret).await, 401);
+        let (status, body) = call(&app, Some(&token), "GET", "/clients/billing", None).await;
+        assert_eq!(status, 404);
+        assert_eq!(body["error"], "not_found");
+        let (status, _) = call(&app, Some(&token), "DELETE", "/clients/billing", None).await;
+        assert_eq!(status, 404);
+        let (status, _) = call(&app, Some(&token), "POST", "/clients/spa/secret", None).await;
+        assert_eq!(status, 409, "a public client has no secret to rotate");
+    }
+
+    /// Every refusal names the field and says what the CLI says for the same input.
+    async fn admin_api_refuses_invalid_clients_exactly_as_the_cli_does(app) {
+        let token = admin_token(&app).await;
+        let dir = tempfile::tempdir().unwrap();
+        let cases: [(Value, &[&str], &str); 4] = [
+            (
+                json!({"name": "x", "redirect_uris": ["javascript:alert(1)"]}),
+                &["--redirect-uri", "javascript:alert(1)"],
+                "redirect_uris",
+            ),
+            (
+                json!({"name": "x", "grant_types": ["password"], "redirect_uris": ["https://a.example/cb"]}),
+                &["--grant-type", "password", "--redirect-uri", "https://a.example/cb"],
+                "grant_types",
+            ),
+            (
+                json!({"name": "x", "grant_types": ["client_credentials"]}),
+                &["--grant-type", "client_credentials"],
+                "audiences",
+            ),
+            (
+                json!({"name": "x", "scopes": ["gatehouse:admin"], "redirect_uris": ["https://a.example/cb"]}),
+                &["--scope", "gatehouse:admin", "--redirect-uri", "https://a.example/cb"],
+                "scopes",
+            ),
+        ];
+        for (body, flags, field) in cases {
+            let (status, refused) = call(&app, Some(&token), "POST", "/clients", Some(body.clone())).await;
+            assert_eq!(status, 422, "{body}: {refused}");
+            assert_eq!(refused["error"], "invalid_request");
+            assert_eq!(refused["field"], field, "{refused}");
+            let mut args = vec!["client", "create", "--name", "x"];
+            args.extend(flags);
+            let output = gatehouse(dir.path(), &args, &[], None);
+            assert!(!output.status.success());
+            let description = refused["error_description"].as_str().unwrap();
+            assert!(stderr(&output).contains(description), "CLI said {:?}, API said {description:?}", stderr(&output));
+        }
+        let (status, refused) = call(&app, Some(&token), "PATCH", "/clients/client", Some(json!({
+            "redirect_uris": ["javascript:alert(1)"],
+        }))).await;
+        assert_eq!((status.as_u16(), refused["field"].as_str()), (422, Some("redirect_uris")), "{refused}");
+        let (status, refused) = call(&app, Some(&token), "POST", "/clients", Some(json!({"name": "x", "redirect_uri": "https://a.example/cb"}))).await;
+        assert!(status.is_client_error(), "{status}");
+        assert!(refused["error_description"].as_str().unwrap().contains("redirect_uri"), "an unknown field is named: {refused}");
+        let (status, _) = call(&app, Some(&token), "POST", "/clients", Some(json!({"name": "x", "client_id": "client", "redirect_uris": ["https://a.example/cb"]}))).await;
+        assert_eq!(status, 409, "the client_id is taken");
+    }
+
+    /// A rotated key shows in the list as published; an unknown kid is 404.
+    async fn admin_api_keys_rotate_shows_in_list(app) {
+        let token = admin_token(&app).await;
+        let (status, before) = call(&app, Some(&token), "GET", "/keys", None).await;
+        assert_eq!(status, 200);
+        let before = before.as_array().unwrap().len();
+        let (status, added) = call(&app, Some(&token), "POST", "/keys", None).await;
+        assert_eq!(status, 201, "{added}");
+        let (_, after) = call(&app, Some(&token), "GET", "/keys", None).await;
+        let after = after.as_array().unwrap();
+        assert_eq!(after.len(), before + 1);
+        let listed = after.iter().find(|k| k["kid"] == added["kid"]).expect("the new key is listed");
+        assert_eq!(listed["state"], added["state"]);
+        let (status, body) = call(&app, Some(&token), "POST", "/keys/no-such-kid/retire", None).await;
+        assert_eq!(status, 404, "{body}");
+        // The one signing key has no successor yet: refused without force.
+        let active = after.iter().find(|k| k["state"] == "active").unwrap();
+        let kid = active["kid"].as_str().unwrap();
+        let (status, body) = call(&app, Some(&token), "POST", &format!("/keys/{kid}/retire"), None).await;
+        assert_eq!(status, 409, "{body}");
+    }
+
+    /// The document is OpenAPI 3.1, has the bearer scheme, and names exactly the routes
+    /// the router has under /admin/api/v1, each of which answers (never 404 or 405).
+    async fn admin_api_openapi_document_names_every_route(app) {
+        let response = reqwest::get(app.url("/admin/api/v1/openapi.json")).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let doc: Value = response.json().await.expect("the document is JSON");
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1."), "{}", doc["openapi"]);
+        assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+        let mut documented: Vec<(String, String)> = vec![];
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                    documented.push((method.to_uppercase(), path.clone()));
+                }
+            }
+        }
+        let mut routed: Vec<(String, String)> = gatehouse::admin::api::route_table()
+            .into_iter()
+            .map(|(method, path)| (method.to_string(), path.to_string()))
+            .collect();
+        documented.sort();
+        routed.sort();
+        assert_eq!(documented, routed);
+        for (method, path) in &documented {
+            let concrete = path.replace("{client_id}", "client").replace("{kid}", "k").replace("{user_id}", "u");
+            let response = reqwest::Client::new()
+                .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), app.url(&concrete))
+                .send()
+                .await
+                .unwrap();
+            let expected = if path.ends_with("openapi.json") { 200 } else { 401 };
+            assert_eq!(response.status(), expected, "{method} {path}");
+        }
+    }
+}
