@@ -5,3 +5,4 @@
 pub mod api;
 pub mod clients;
 pub mod keys;
+pub mod users;

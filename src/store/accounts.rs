@@ -55,6 +55,34 @@ impl Store {
             .await
     }
 
+    /// Users whose username, email or name contains `query` (case-insensitively; every
+    /// user when `None`), in id order after the id `after`, at most `limit` of them.
+    pub async fn search_accounts(
+        &self,
+        query: Option<&str>,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Account>, sqlx::Error> {
+        let pattern = query.map(|q| {
+            let escaped = identifier_key(q)
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        sqlx::query_as::<_, Account>(&format!(
+            "SELECT {COLUMNS} FROM users WHERE id > $1 AND ($2 IS NULL \
+             OR username_key LIKE $2 ESCAPE '\\' OR email_key LIKE $2 ESCAPE '\\' \
+             OR LOWER(given_name || ' ' || family_name) LIKE $2 ESCAPE '\\') \
+             ORDER BY id LIMIT $3"
+        ))
+        .bind(after.unwrap_or_default())
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+    }
+
     pub async fn set_email_verified(&self, user_id: &str, email: &str, now: i64) -> Result<bool, sqlx::Error> {
         sqlx::query("UPDATE users SET email_verified = 1, updated_at = $3 WHERE id = $1 AND email = $2")
             .bind(user_id)

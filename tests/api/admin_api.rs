@@ -4,7 +4,7 @@
 //! /token), validation identical to the CLI's, keys, users, and the OpenAPI document.
 
 use crate::cli::{gatehouse, stderr};
-use crate::helpers::{add_client, TestApp, TestClient};
+use crate::helpers::{add_client, create_user, signed_in_browser, TestApp, TestClient, PASSWORD};
 use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -291,5 +291,69 @@ on_both_backends! {
             let expected = if path.ends_with("openapi.json") { 200 } else { 401 };
             assert_eq!(response.status(), expected, "{method} {path}");
         }
+    }
+
+    /// Search matches username, email and name, case-insensitively, and pages with a
+    /// cursor: every match exactly once.
+    async fn admin_api_users_search_finds_by_email_and_paginates(app) {
+        let token = admin_token(&app).await;
+        let now = app.clock.now();
+        for name in ["bob", "carol", "dave", "erin"] {
+            create_user(&app.store, name, &format!("{name}@corp.example"), now).await;
+        }
+        let (status, found) = call(&app, Some(&token), "GET", "/users?q=CAROL@corp", None).await;
+        assert_eq!(status, 200, "{found}");
+        let users = found["users"].as_array().unwrap();
+        assert_eq!(users.len(), 1, "{found}");
+        assert_eq!(users[0]["username"], "carol");
+        assert!(users[0].get("password_hash").is_none());
+        let (_, by_name) = call(&app, Some(&token), "GET", "/users?q=liddell", None).await;
+        assert_eq!(by_name["users"].as_array().unwrap().len(), 5, "every test user is an Alice Liddell");
+        let (_, none) = call(&app, Some(&token), "GET", "/users?q=100%25", None).await;
+        assert!(none["users"].as_array().unwrap().is_empty(), "% is matched literally: {none}");
+
+        let mut seen = vec![];
+        let mut path = "/users?q=corp.example&limit=3".to_string();
+        loop {
+            let (status, page) = call(&app, Some(&token), "GET", &path, None).await;
+            assert_eq!(status, 200, "{page}");
+            let users = page["users"].as_array().unwrap();
+            assert!(users.len() <= 3);
+            seen.extend(users.iter().map(|u| u["username"].as_str().unwrap().to_string()));
+            match page["next_cursor"].as_str() {
+                Some(cursor) => path = format!("/users?q=corp.example&limit=3&cursor={cursor}"),
+                None => break,
+            }
+        }
+        seen.sort();
+        assert_eq!(seen, ["bob", "carol", "dave", "erin"]);
+        let (status, refused) = call(&app, Some(&token), "GET", "/users?limit=0", None).await;
+        assert_eq!((status.as_u16(), refused["field"].as_str()), (422, Some("limit")));
+
+        let (status, shown) = call(&app, Some(&token), "GET", &format!("/users/{}", app.user.id), None).await;
+        assert_eq!(status, 200);
+        assert_eq!(shown["email"], app.user.email);
+        let (status, _) = call(&app, Some(&token), "GET", "/users/nobody", None).await;
+        assert_eq!(status, 404);
+    }
+
+    /// Ending a user's sessions signs every browser of theirs out; deleting them removes
+    /// the account.
+    async fn admin_api_users_end_sessions_and_delete(app) {
+        let token = admin_token(&app).await;
+        let browser = signed_in_browser(&app, &app.user.username, PASSWORD).await;
+        assert_eq!(browser.get("/session/whoami").await.status(), 200);
+        let (status, ended) = call(&app, Some(&token), "POST", &format!("/users/{}/sessions/end", app.user.id), None).await;
+        assert_eq!(status, 200, "{ended}");
+        assert_eq!(ended["sessions_ended"], 1);
+        assert_eq!(browser.get("/session/whoami").await.status(), 401, "the session cookie no longer works");
+
+        let (status, _) = call(&app, Some(&token), "DELETE", &format!("/users/{}", app.user.id), None).await;
+        assert_eq!(status, 204);
+        assert!(app.store.account_by_id(&app.user.id).await.unwrap().is_none());
+        let (status, _) = call(&app, Some(&token), "DELETE", &format!("/users/{}", app.user.id), None).await;
+        assert_eq!(status, 404);
+        let (status, _) = call(&app, Some(&token), "POST", "/users/nobody/sessions/end", None).await;
+        assert_eq!(status, 404);
     }
 }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod clients;
 pub mod error;
 pub mod keys;
+pub mod users;
 
 use crate::state::AppState;
 use axum::http::Method;
@@ -44,6 +45,14 @@ fn endpoints() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::GET, "/admin/api/v1/keys", get(keys::list)),
         (Method::POST, "/admin/api/v1/keys", post(keys::rotate)),
         (Method::POST, "/admin/api/v1/keys/{kid}/retire", post(keys::retire)),
+        (Method::GET, "/admin/api/v1/users", get(users::search)),
+        (Method::GET, "/admin/api/v1/users/{user_id}", get(users::show)),
+        (Method::DELETE, "/admin/api/v1/users/{user_id}", delete(users::delete)),
+        (
+            Method::POST,
+            "/admin/api/v1/users/{user_id}/sessions/end",
+            post(users::end_sessions),
+        ),
     ]
 }
 
@@ -82,6 +91,10 @@ pub fn route_table() -> Vec<(Method, &'static str)> {
         keys::list,
         keys::rotate,
         keys::retire,
+        users::search,
+        users::show,
+        users::delete,
+        users::end_sessions,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerScheme),
@@ -89,6 +102,7 @@ pub fn route_table() -> Vec<(Method, &'static str)> {
     tags(
         (name = "clients", description = "Registered relying parties"),
         (name = "keys", description = "Signing keys"),
+        (name = "users", description = "User accounts"),
         (name = "meta", description = "This document"),
     )
 )]

@@ -1,0 +1,102 @@
+//! `/admin/api/v1/users`: search (username, email, name; a cursor), show, end every
+//! session, delete.
+
+use super::auth::Admin;
+use super::error::{ApiError, ErrorBody, Query};
+use crate::admin::users::{self as service, UserPage, UserView, DEFAULT_LIMIT};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    q: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionsEnded {
+    pub sessions_ended: usize,
+}
+
+fn no_user(id: &str) -> ApiError {
+    ApiError::not_found(format!("no user with id {id:?}"))
+}
+
+#[utoipa::path(get, path = "/admin/api/v1/users", tag = "users",
+    params(
+        ("q" = Option<String>, Query, description = "Part of a username, email or name (case-insensitive)"),
+        ("limit" = Option<i64>, Query, description = "Users per page, 1 to 200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The next_cursor of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of users, in id order", body = UserPage),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    ))]
+pub async fn search(
+    _: Admin,
+    State(state): State<AppState>,
+    Query(query): Query<SearchQuery>,
+) -> Result<Json<UserPage>, ApiError> {
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=service::MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid("limit", "limit must be between 1 and 200"));
+    }
+    let page = service::search(&state, query.q.as_deref(), query.cursor.as_deref(), limit).await?;
+    Ok(Json(page))
+}
+
+#[utoipa::path(get, path = "/admin/api/v1/users/{user_id}", tag = "users",
+    params(("user_id" = String, Path, description = "The user's id (their sub)")),
+    responses(
+        (status = 200, body = UserView),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ))]
+pub async fn show(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+) -> Result<Json<UserView>, ApiError> {
+    let user = service::show(&state, &user_id)
+        .await?
+        .ok_or_else(|| no_user(&user_id))?;
+    Ok(Json(user))
+}
+
+#[utoipa::path(post, path = "/admin/api/v1/users/{user_id}/sessions/end", tag = "users",
+    params(("user_id" = String, Path, description = "The user's id (their sub)")),
+    responses(
+        (status = 200, description = "Signed out everywhere; their apps get back-channel logout", body = SessionsEnded),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ))]
+pub async fn end_sessions(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+) -> Result<Json<SessionsEnded>, ApiError> {
+    let ended = service::end_sessions(&state, &user_id)
+        .await?
+        .ok_or_else(|| no_user(&user_id))?;
+    Ok(Json(SessionsEnded { sessions_ended: ended }))
+}
+
+#[utoipa::path(delete, path = "/admin/api/v1/users/{user_id}", tag = "users",
+    params(("user_id" = String, Path, description = "The user's id (their sub)")),
+    responses(
+        (status = 204, description = "Deleted, after their apps were told"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ))]
+pub async fn delete(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if !service::delete(&state, &user_id).await? {
+        return Err(no_user(&user_id));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

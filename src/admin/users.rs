@@ -1,0 +1,96 @@
+//! User administration below the admin API: search, show, sign a user out everywhere, and
+//! delete. Ending sessions goes through `sessions::ended`, so the apps the user was
+//! signed in to get back-channel logout tokens, exactly as when the user signs out.
+
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::users::Account;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Most users one search page holds.
+pub const MAX_LIMIT: i64 = 200;
+pub const DEFAULT_LIMIT: i64 = 50;
+
+/// A user as the admin API shows it: never the password hash.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    /// The `sub` claim.
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub given_name: String,
+    pub family_name: String,
+    pub has_password: bool,
+    pub updated_at: i64,
+}
+
+impl From<Account> for UserView {
+    fn from(a: Account) -> Self {
+        UserView {
+            has_password: a.password_hash.is_some(),
+            id: a.id,
+            username: a.username,
+            email: a.email,
+            email_verified: a.email_verified != 0,
+            given_name: a.given_name,
+            family_name: a.family_name,
+            updated_at: a.updated_at,
+        }
+    }
+}
+
+/// One page of a search, and the cursor of the next when there may be more.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserPage {
+    pub users: Vec<UserView>,
+    pub next_cursor: Option<String>,
+}
+
+pub async fn search(
+    state: &AppState,
+    query: Option<&str>,
+    cursor: Option<&str>,
+    limit: i64,
+) -> Result<UserPage, AppError> {
+    let limit = limit.clamp(1, MAX_LIMIT);
+    let query = query.map(str::trim).filter(|q| !q.is_empty());
+    let mut found = state.store.search_accounts(query, cursor, limit + 1).await?;
+    let more = found.len() as i64 > limit;
+    found.truncate(limit as usize);
+    let next_cursor = more.then(|| found.last().map(|a| a.id.clone())).flatten();
+    Ok(UserPage {
+        users: found.into_iter().map(UserView::from).collect(),
+        next_cursor,
+    })
+}
+
+pub async fn show(state: &AppState, id: &str) -> Result<Option<UserView>, AppError> {
+    Ok(state.store.account_by_id(id).await?.map(UserView::from))
+}
+
+/// Ends every session of the user and revokes their offline access; returns how many
+/// sessions ended, or `None` when there is no such user.
+pub async fn end_sessions(state: &AppState, id: &str) -> Result<Option<usize>, AppError> {
+    if state.store.account_by_id(id).await?.is_none() {
+        return Ok(None);
+    }
+    let ended = state.store.end_user_sessions(id, None).await?;
+    let offline = state.store.revoke_offline_grants(id, None, state.clock.now()).await?;
+    crate::sessions::ended(state, &ended).await?;
+    tracing::info!(user_id = %id, sessions = ended.len(), offline_grants = offline, "an admin ended every session");
+    Ok(Some(ended.len()))
+}
+
+/// Deletes the user after telling their apps; `false` when there is no such user.
+pub async fn delete(state: &AppState, id: &str) -> Result<bool, AppError> {
+    if state.store.account_by_id(id).await?.is_none() {
+        return Ok(false);
+    }
+    let open = state.store.user_sessions(id, state.clock.now()).await?;
+    crate::sessions::ended(state, &open).await?;
+    state.store.delete_account(id).await?;
+    tracing::info!(user_id = %id, "an admin deleted the account");
+    Ok(true)
+}
