@@ -40,8 +40,8 @@ pub struct Client {
 /// Scopes we understand. Others are ignored, as RFC 6749 §3.3 allows.
 pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
 
-/// The scope of the admin API. It reaches a token only through the client credentials
-/// grant of a client registered with it, never through /authorize.
+/// The scope of the admin API, for first-party clients registered with it: through the
+/// client credentials grant, or through /authorize for a user with the admin role only.
 pub const ADMIN_SCOPE: &str = "gatehouse:admin";
 
 pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];

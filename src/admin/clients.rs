@@ -78,7 +78,7 @@ pub struct ClientSettings {
     pub grant_types: Option<Vec<String>>,
     /// A first-party app skips the consent screen.
     pub first_party: Option<bool>,
-    /// Scopes it may request (`gatehouse:admin` only with client_credentials).
+    /// Scopes it may request (`gatehouse:admin` only for first-party clients).
     pub scopes: Option<Vec<String>>,
     /// Resources (RFC 8707) it may get client_credentials tokens for; the first is the default.
     pub audiences: Option<Vec<String>>,
@@ -202,11 +202,11 @@ pub fn validate(client: &Client) -> Result<(), Invalid> {
         .iter()
         .flatten()
         .any(|s| s == clients::ADMIN_SCOPE);
-    if admin && !client.may_use_grant("client_credentials") {
+    if admin && !client.first_party {
         return Err(invalid(
             "scopes",
             format!(
-                "the {} scope needs the client_credentials grant (--grant-type client_credentials)",
+                "the {} scope is for first-party clients only (drop --third-party)",
                 clients::ADMIN_SCOPE
             ),
         ));

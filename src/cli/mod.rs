@@ -99,6 +99,11 @@ enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Give a user the admin role: a first-party app allowed the gatehouse:admin scope
+    /// then gets it for them
+    GrantAdmin { username: String },
+    /// Take the admin role away (their admin tokens stop working at once)
+    RevokeAdmin { username: String },
 }
 
 impl Cli {
@@ -228,13 +233,17 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Store> {
 }
 
 async fn user_command(config: &Config, cmd: UserCommand, now: i64) -> anyhow::Result<()> {
-    let UserCommand::Create {
-        username,
-        email,
-        given_name,
-        family_name,
-        password_stdin: _,
-    } = cmd;
+    let (username, email, given_name, family_name) = match cmd {
+        UserCommand::Create {
+            username,
+            email,
+            given_name,
+            family_name,
+            password_stdin: _,
+        } => (username, email, given_name, family_name),
+        UserCommand::GrantAdmin { username } => return set_admin(config, &username, true, now).await,
+        UserCommand::RevokeAdmin { username } => return set_admin(config, &username, false, now).await,
+    };
     let username = users::validate_username(&username).map_err(|e| anyhow::anyhow!("invalid --username: {e}"))?;
     let email = users::validate_email(&email).map_err(|e| anyhow::anyhow!("invalid --email: {e}"))?;
     let given_name = given_name
@@ -275,5 +284,17 @@ async fn user_command(config: &Config, cmd: UserCommand, now: i64) -> anyhow::Re
         }
     })?;
     println!("created user {username} (sub {id})");
+    Ok(())
+}
+
+async fn set_admin(config: &Config, username: &str, admin: bool, now: i64) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    if !store.set_admin(username, admin, now).await? {
+        bail!("no user with username {username:?}");
+    }
+    match admin {
+        true => println!("{username} is now an admin"),
+        false => println!("{username} is no longer an admin"),
+    }
     Ok(())
 }

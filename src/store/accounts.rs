@@ -3,7 +3,8 @@
 use super::Store;
 use crate::users::{identifier_key, Account};
 
-const COLUMNS: &str = "id, username, email, email_verified, given_name, family_name, password_hash, updated_at";
+const COLUMNS: &str =
+    "id, username, email, email_verified, given_name, family_name, password_hash, updated_at, is_admin, disabled_at";
 
 pub struct NewAccount<'a> {
     pub id: &'a str,
@@ -81,6 +82,18 @@ impl Store {
         .bind(limit)
         .fetch_all(self.pool())
         .await
+    }
+
+    /// Grants or takes away the admin role of the user with this username; returns
+    /// whether there is one.
+    pub async fn set_admin(&self, username: &str, admin: bool, now: i64) -> Result<bool, sqlx::Error> {
+        sqlx::query("UPDATE users SET is_admin = $2, updated_at = $3 WHERE username_key = $1")
+            .bind(identifier_key(username))
+            .bind(admin as i64)
+            .bind(now)
+            .execute(self.pool())
+            .await
+            .map(|r| r.rows_affected() > 0)
     }
 
     pub async fn set_email_verified(&self, user_id: &str, email: &str, now: i64) -> Result<bool, sqlx::Error> {

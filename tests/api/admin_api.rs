@@ -4,7 +4,9 @@
 //! /token), validation identical to the CLI's, keys, users, and the OpenAPI document.
 
 use crate::cli::{gatehouse, stderr};
-use crate::helpers::{add_client, create_user, signed_in_browser, TestApp, TestClient, PASSWORD};
+use crate::helpers::{
+    add_client, create_user, signed_in_browser, TestApp, TestClient, CONFIDENTIAL_REDIRECT, PASSWORD,
+};
 use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -118,8 +120,8 @@ on_both_backends! {
         app.store.update_client(&app_client).await.unwrap();
         app.state.clients.refresh(&app.store).await.unwrap();
         let tokens = app.tokens_with(&app.client, &[("scope", "openid gatehouse:admin")]).await;
-        let (status, _) = call(&app, tokens["access_token"].as_str(), "GET", "/clients", None).await;
-        assert_eq!(status, 401, "a user's token is not for the admin API");
+        let (status, body) = call(&app, tokens["access_token"].as_str(), "GET", "/clients", None).await;
+        assert_eq!(status, 403, "alice is no admin: {body}");
         assert!(!tokens["scope"].as_str().unwrap_or_default().contains(ADMIN_SCOPE), "{tokens}");
 
         let admin = automation(&app, "automation", &[ADMIN_SCOPE]).await;
@@ -208,8 +210,8 @@ on_both_backends! {
                 "audiences",
             ),
             (
-                json!({"name": "x", "scopes": ["gatehouse:admin"], "redirect_uris": ["https://a.example/cb"]}),
-                &["--scope", "gatehouse:admin", "--redirect-uri", "https://a.example/cb"],
+                json!({"name": "x", "scopes": ["gatehouse:admin"], "first_party": false, "redirect_uris": ["https://a.example/cb"]}),
+                &["--scope", "gatehouse:admin", "--third-party", "--redirect-uri", "https://a.example/cb"],
                 "scopes",
             ),
         ];
@@ -355,5 +357,40 @@ on_both_backends! {
         assert_eq!(status, 404);
         let (status, _) = call(&app, Some(&token), "POST", "/users/nobody/sessions/end", None).await;
         assert_eq!(status, 404);
+    }
+
+    /// `gatehouse user grant-admin` gives a user the role: a first-party app allowed the
+    /// scope then gets gatehouse:admin for them (and not before); `revoke-admin` ends it,
+    /// for tokens already issued too.
+    async fn admin_api_admin_role_from_the_cli_reaches_a_users_token(app) {
+        use secrecy::ExposeSecret;
+        let console = add_client(&app.store, "console", true, app.clock.now(), |c| {
+            c.redirect_uris = vec![CONFIDENTIAL_REDIRECT.into()];
+            c.allowed_scopes = Some(["openid", "profile", "email", ADMIN_SCOPE].map(String::from).to_vec());
+        })
+        .await;
+        let ask = [("scope", "openid gatehouse:admin")];
+        let before = app.tokens_with(&console, &ask).await;
+        assert_eq!(before["scope"], "openid", "not an admin yet: {before}");
+        let (status, _) = call(&app, before["access_token"].as_str(), "GET", "/clients", None).await;
+        assert_eq!(status, 403);
+
+        let dir = tempfile::tempdir().unwrap();
+        let database = app.state.config.database_url.expose_secret().to_string();
+        let env = [("GATEHOUSE_DATABASE_URL", database.as_str())];
+        let granted = gatehouse(dir.path(), &["user", "grant-admin", &app.user.username], &env, None);
+        assert!(granted.status.success(), "{}", stderr(&granted));
+        let nobody = gatehouse(dir.path(), &["user", "grant-admin", "nobody"], &env, None);
+        assert!(!nobody.status.success() && stderr(&nobody).contains("no user"), "{}", stderr(&nobody));
+
+        let after = app.tokens_with(&console, &ask).await;
+        assert_eq!(after["scope"], "openid gatehouse:admin", "{after}");
+        let token = after["access_token"].as_str();
+        let (status, body) = call(&app, token, "GET", "/clients", None).await;
+        assert_eq!(status, 200, "{body}");
+        let revoked = gatehouse(dir.path(), &["user", "revoke-admin", &app.user.username], &env, None);
+        assert!(revoked.status.success(), "{}", stderr(&revoked));
+        let (status, body) = call(&app, token, "GET", "/clients", None).await;
+        assert_eq!(status, 403, "the role is checked on every call: {body}");
     }
 }

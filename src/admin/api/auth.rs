@@ -1,8 +1,8 @@
 //! Who may call the admin API: a bearer access token (RFC 6750) that Gatehouse issued,
-//! still valid and unrevoked (the same check as userinfo and introspection), meant for
-//! the admin API (`aud` is its base URL) and carrying the `gatehouse:admin` scope. Such a
-//! token comes only from the client credentials grant of a client registered with that
-//! scope; /authorize never releases it.
+//! still valid and unrevoked (the same check as userinfo and introspection), carrying the
+//! `gatehouse:admin` scope. Either a client's own (client credentials, `aud` the admin
+//! API's base URL), or a user's through a first-party app: /authorize grants the scope
+//! only to a user with the admin role, and the role is checked again on every call.
 
 use crate::clients::ADMIN_SCOPE;
 use crate::oauth::error::OAuthError;
@@ -23,11 +23,14 @@ impl FromRequestParts<AppState> for Admin {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Admin, OAuthError> {
         let token = crate::oauth::userinfo::bearer(&parts.headers, None)?;
         let now = state.clock.now();
-        let (claims, _grant) = crate::oauth::inspect::active_access_token(state, &token, now)
+        let (claims, grant) = crate::oauth::inspect::active_access_token(state, &token, now)
             .await?
             .ok_or_else(|| OAuthError::invalid_token("the access token is invalid, expired or revoked"))?;
-        let audience = state.config.url_for(super::BASE);
-        if !crate::oauth::inspect::audience_contains(claims.get("aud"), &audience) {
+        let aud = claims.get("aud");
+        let for_admin_api = crate::oauth::inspect::audience_contains(aud, &state.config.url_for(super::BASE));
+        // A user's token (one that belongs to a grant) is meant for Gatehouse itself.
+        let users_token = grant.is_some() && crate::oauth::inspect::audience_contains(aud, state.config.issuer_str());
+        if !for_admin_api && !users_token {
             return Err(OAuthError::invalid_token("the token is not meant for the admin API"));
         }
         let scope = claims.get("scope").and_then(Value::as_str).unwrap_or_default();
@@ -41,6 +44,13 @@ impl FromRequestParts<AppState> for Admin {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
+        if grant.is_some() {
+            // The role is checked on every call, so revoking it takes effect at once.
+            let account = state.store.account_by_id(&subject).await?;
+            if !account.is_some_and(|a| a.is_admin != 0 && a.disabled_at.is_none()) {
+                return Err(OAuthError::insufficient_scope("the user no longer has the admin role"));
+            }
+        }
         Ok(Admin { subject })
     }
 }

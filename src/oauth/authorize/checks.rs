@@ -76,8 +76,6 @@ pub(super) async fn validate(state: &AppState, params: &Params) -> Result<Author
     let scope = requested
         .iter()
         .filter(|s| s.as_str() == "openid" || client.may_request_scope(s))
-        // The admin API's scope is for client credentials only: no user gets it here.
-        .filter(|s| s.as_str() != crate::clients::ADMIN_SCOPE)
         .filter(|s| s.as_str() != "offline_access" || client.may_use_grant("refresh_token"))
         .cloned()
         .collect::<Vec<_>>()
