@@ -23,6 +23,10 @@ pub struct UserView {
     pub given_name: String,
     pub family_name: String,
     pub has_password: bool,
+    /// Gets the gatehouse:admin scope through a first-party app allowed it.
+    pub is_admin: bool,
+    /// When the account was disabled; `null` while enabled.
+    pub disabled_at: Option<i64>,
     pub updated_at: i64,
 }
 
@@ -30,6 +34,8 @@ impl From<Account> for UserView {
     fn from(a: Account) -> Self {
         UserView {
             has_password: a.password_hash.is_some(),
+            is_admin: a.is_admin != 0,
+            disabled_at: a.disabled_at,
             id: a.id,
             username: a.username,
             email: a.email,
@@ -81,6 +87,26 @@ pub async fn end_sessions(state: &AppState, id: &str) -> Result<Option<usize>, A
     crate::sessions::ended(state, &ended).await?;
     tracing::info!(user_id = %id, sessions = ended.len(), offline_grants = offline, "an admin ended every session");
     Ok(Some(ended.len()))
+}
+
+/// Disables the user (they cannot sign in, and every session and grant of theirs ends)
+/// or enables them again; `None` when there is no such user.
+pub async fn set_disabled(state: &AppState, id: &str, disabled: bool) -> Result<Option<UserView>, AppError> {
+    let now = state.clock.now();
+    let Some(account) = state.store.account_by_id(id).await? else {
+        return Ok(None);
+    };
+    let at = match (disabled, account.disabled_at) {
+        (true, Some(since)) => Some(since),
+        (true, None) => Some(now),
+        (false, _) => None,
+    };
+    state.store.set_disabled(id, at, now).await?;
+    if disabled {
+        end_sessions(state, id).await?;
+    }
+    tracing::info!(user_id = %id, disabled, "an admin changed whether the account is disabled");
+    show(state, id).await
 }
 
 /// Deletes the user after telling their apps; `false` when there is no such user.

@@ -96,6 +96,18 @@ impl Store {
             .map(|r| r.rows_affected() > 0)
     }
 
+    /// Disables the user from `at`, or enables them with `None`; returns whether the user
+    /// exists.
+    pub async fn set_disabled(&self, user_id: &str, at: Option<i64>, now: i64) -> Result<bool, sqlx::Error> {
+        sqlx::query("UPDATE users SET disabled_at = $2, updated_at = $3 WHERE id = $1")
+            .bind(user_id)
+            .bind(at)
+            .bind(now)
+            .execute(self.pool())
+            .await
+            .map(|r| r.rows_affected() > 0)
+    }
+
     pub async fn set_email_verified(&self, user_id: &str, email: &str, now: i64) -> Result<bool, sqlx::Error> {
         sqlx::query("UPDATE users SET email_verified = 1, updated_at = $3 WHERE id = $1 AND email = $2")
             .bind(user_id)

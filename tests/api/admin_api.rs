@@ -393,4 +393,41 @@ on_both_backends! {
         let (status, body) = call(&app, token, "GET", "/clients", None).await;
         assert_eq!(status, 403, "the role is checked on every call: {body}");
     }
+
+    /// A disabled user cannot refresh (refused at the token endpoint) or sign in (refused
+    /// after the password held), and their sessions end; enabled again, they sign in.
+    async fn admin_api_disabled_users_cannot_sign_in_or_refresh(app) {
+        let token = admin_token(&app).await;
+        let tokens = app.tokens_with(&app.client, &[("scope", "openid offline_access")]).await;
+        let refresh = tokens["refresh_token"].as_str().expect("a refresh token").to_string();
+        // The token endpoint's own check, before any grant is revoked.
+        let now = app.clock.now();
+        assert!(app.store.set_disabled(&app.user.id, Some(now), now).await.unwrap());
+        let (status, error) = crate::helpers::oauth_error(app.refresh(&app.client, &refresh, &[]).await).await;
+        assert_eq!((status, error.as_str()), (400, "invalid_grant"));
+        app.store.set_disabled(&app.user.id, None, now).await.unwrap();
+
+        let browser = signed_in_browser(&app, &app.user.username, PASSWORD).await;
+        let tokens = app.tokens_with(&app.client, &[("scope", "openid offline_access")]).await;
+        let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+        let (status, disabled) = call(&app, Some(&token), "POST", &format!("/users/{}/disable", app.user.id), None).await;
+        assert_eq!(status, 200, "{disabled}");
+        assert!(disabled["disabled_at"].is_i64(), "{disabled}");
+        assert_eq!(browser.get("/session/whoami").await.status(), 401, "their sessions ended");
+        assert_eq!(app.refresh(&app.client, &refresh, &[]).await.status(), 400);
+        let fresh = app.browser();
+        let html = fresh.get("/login").await.text().await.unwrap();
+        let refused = fresh.submit_login(&html, &app.user.username, PASSWORD).await;
+        assert_eq!(refused.status(), 403);
+        assert!(refused.text().await.unwrap().contains("disabled"));
+        assert_eq!(fresh.get("/session/whoami").await.status(), 401);
+
+        let (status, enabled) = call(&app, Some(&token), "POST", &format!("/users/{}/enable", app.user.id), None).await;
+        assert_eq!(status, 200, "{enabled}");
+        assert!(enabled["disabled_at"].is_null());
+        let again = signed_in_browser(&app, &app.user.username, PASSWORD).await;
+        assert_eq!(again.get("/session/whoami").await.status(), 200);
+        let (status, _) = call(&app, Some(&token), "POST", "/users/nobody/disable", None).await;
+        assert_eq!(status, 404);
+    }
 }

@@ -53,6 +53,16 @@ fn endpoints() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             "/admin/api/v1/users/{user_id}/sessions/end",
             post(users::end_sessions),
         ),
+        (
+            Method::POST,
+            "/admin/api/v1/users/{user_id}/disable",
+            post(users::disable),
+        ),
+        (
+            Method::POST,
+            "/admin/api/v1/users/{user_id}/enable",
+            post(users::enable),
+        ),
     ]
 }
 
@@ -95,6 +105,8 @@ pub fn route_table() -> Vec<(Method, &'static str)> {
         users::show,
         users::delete,
         users::end_sessions,
+        users::disable,
+        users::enable,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerScheme),

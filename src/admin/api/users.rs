@@ -1,5 +1,5 @@
 //! `/admin/api/v1/users`: search (username, email, name; a cursor), show, end every
-//! session, delete.
+//! session, disable and enable, delete.
 
 use super::auth::Admin;
 use super::error::{ApiError, ErrorBody, Query};
@@ -82,6 +82,40 @@ pub async fn end_sessions(
         .await?
         .ok_or_else(|| no_user(&user_id))?;
     Ok(Json(SessionsEnded { sessions_ended: ended }))
+}
+
+#[utoipa::path(post, path = "/admin/api/v1/users/{user_id}/disable", tag = "users",
+    params(("user_id" = String, Path, description = "The user's id (their sub)")),
+    responses(
+        (status = 200, description = "Disabled: no sign-in, no refresh; every session and grant ended", body = UserView),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ))]
+pub async fn disable(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+) -> Result<Json<UserView>, ApiError> {
+    let user = service::set_disabled(&state, &user_id, true)
+        .await?
+        .ok_or_else(|| no_user(&user_id))?;
+    Ok(Json(user))
+}
+
+#[utoipa::path(post, path = "/admin/api/v1/users/{user_id}/enable", tag = "users",
+    params(("user_id" = String, Path, description = "The user's id (their sub)")),
+    responses(
+        (status = 200, description = "Enabled: the user may sign in again", body = UserView),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ))]
+pub async fn enable(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+) -> Result<Json<UserView>, ApiError> {
+    let user = service::set_disabled(&state, &user_id, false)
+        .await?
+        .ok_or_else(|| no_user(&user_id))?;
+    Ok(Json(user))
 }
 
 #[utoipa::path(delete, path = "/admin/api/v1/users/{user_id}", tag = "users",
