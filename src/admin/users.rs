@@ -1,9 +1,10 @@
-//! User administration below the admin API: search, show, sign a user out everywhere, and
-//! delete. Ending sessions goes through `sessions::ended`, so the apps the user was
+//! User administration below the admin API: search, show, sign a user out everywhere,
+//! disable, force a password reset, list and revoke grants, delete. Ending sessions goes through `sessions::ended`, so the apps the user was
 //! signed in to get back-channel logout tokens, exactly as when the user signs out.
 
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::store::grants::GrantRow;
 use crate::users::Account;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -119,4 +120,73 @@ pub async fn delete(state: &AppState, id: &str) -> Result<bool, AppError> {
     state.store.delete_account(id).await?;
     tracing::info!(user_id = %id, "an admin deleted the account");
     Ok(true)
+}
+
+/// A grant: what the user allowed an app through one sign-in. Revoking it stops its
+/// access and refresh tokens at once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GrantView {
+    pub id: String,
+    pub client_id: String,
+    pub scope: String,
+    pub auth_time: i64,
+    /// When its refresh tokens stop, if it has any.
+    pub refresh_expires_at: Option<i64>,
+    /// Whether it lives on after the sign-in session (offline access).
+    pub offline: bool,
+}
+
+impl From<GrantRow> for GrantView {
+    fn from(g: GrantRow) -> Self {
+        GrantView {
+            offline: g.scope.split(' ').any(|s| s == "offline_access"),
+            id: g.id,
+            client_id: g.client_id,
+            scope: g.scope,
+            auth_time: g.auth_time,
+            refresh_expires_at: g.refresh_expires_at,
+        }
+    }
+}
+
+/// The user's live grants; `None` when there is no such user.
+pub async fn grants(state: &AppState, id: &str) -> Result<Option<Vec<GrantView>>, AppError> {
+    if state.store.account_by_id(id).await?.is_none() {
+        return Ok(None);
+    }
+    let grants = state.store.user_grants(id).await?;
+    Ok(Some(grants.into_iter().map(GrantView::from).collect()))
+}
+
+/// Revokes one of the user's grants; `false` when the user has no such live grant.
+pub async fn revoke_grant(state: &AppState, user_id: &str, grant_id: &str) -> Result<bool, AppError> {
+    match state.store.grant(grant_id).await? {
+        Some(g) if g.user_id == user_id && g.revoked_at.is_none() => {
+            state.store.revoke_grant(grant_id, state.clock.now()).await?;
+            tracing::info!(user_id, grant_id, "an admin revoked a grant");
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+pub enum ResetOutcome {
+    NoSuchUser,
+    /// A link to an address nobody proved is theirs could hand the account to a stranger.
+    EmailUnverified,
+    Sent,
+}
+
+/// Emails the user the same password-reset link as "forgot password" does.
+pub async fn send_password_reset(state: &AppState, id: &str) -> Result<ResetOutcome, AppError> {
+    let Some(account) = state.store.account_by_id(id).await? else {
+        return Ok(ResetOutcome::NoSuchUser);
+    };
+    if account.email_verified == 0 {
+        return Ok(ResetOutcome::EmailUnverified);
+    }
+    let link = crate::accounts::recovery::reset_link(&account, None);
+    crate::accounts::mail::link(state, link, minijinja::Value::default()).await?;
+    tracing::info!(user_id = %id, "an admin sent a password-reset link");
+    Ok(ResetOutcome::Sent)
 }

@@ -284,7 +284,8 @@ on_both_backends! {
         routed.sort();
         assert_eq!(documented, routed);
         for (method, path) in &documented {
-            let concrete = path.replace("{client_id}", "client").replace("{kid}", "k").replace("{user_id}", "u");
+            let concrete = path.replace("{client_id}", "client").replace("{kid}", "k").replace("{user_id}", "u")
+                .replace("{grant_id}", "g");
             let response = reqwest::Client::new()
                 .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), app.url(&concrete))
                 .send()
@@ -428,6 +429,40 @@ on_both_backends! {
         let again = signed_in_browser(&app, &app.user.username, PASSWORD).await;
         assert_eq!(again.get("/session/whoami").await.status(), 200);
         let (status, _) = call(&app, Some(&token), "POST", "/users/nobody/disable", None).await;
+        assert_eq!(status, 404);
+    }
+
+    /// A user's grants are listed and one revoked stops its tokens; a forced password
+    /// reset mails the forgot-password link, which opens the reset form.
+    async fn admin_api_users_grants_and_password_reset(app) {
+        let token = admin_token(&app).await;
+        let tokens = app.tokens_with(&app.client, &[("scope", "openid offline_access")]).await;
+        let access = tokens["access_token"].as_str().unwrap();
+        assert_eq!(app.userinfo_status(access).await, 200);
+        let grants_path = format!("/users/{}/grants", app.user.id);
+        let (status, grants) = call(&app, Some(&token), "GET", &grants_path, None).await;
+        assert_eq!(status, 200, "{grants}");
+        let grants = grants.as_array().unwrap();
+        assert_eq!(grants.len(), 1, "{grants:?}");
+        assert_eq!(grants[0]["client_id"], "client");
+        assert_eq!(grants[0]["offline"], true);
+        let grant = format!("{grants_path}/{}", grants[0]["id"].as_str().unwrap());
+        let (status, _) = call(&app, Some(&token), "DELETE", &grant, None).await;
+        assert_eq!(status, 204);
+        assert_eq!(app.userinfo_status(access).await, 401, "its access token stopped");
+        let (status, _) = call(&app, Some(&token), "DELETE", &grant, None).await;
+        assert_eq!(status, 404);
+        let (_, left) = call(&app, Some(&token), "GET", &grants_path, None).await;
+        assert!(left.as_array().unwrap().is_empty(), "{left}");
+
+        let (status, body) = call(&app, Some(&token), "POST", &format!("/users/{}/password-reset", app.user.id), None).await;
+        assert_eq!(status, 202, "{body}");
+        let link = app.mail.wait_for(&app.user.email, "Reset your").await.link();
+        assert!(link.contains("/reset?token="), "{link}");
+        let page = app.browser().follow(&link).await;
+        assert_eq!(page.status(), 200);
+        assert!(page.text().await.unwrap().contains("password"));
+        let (status, _) = call(&app, Some(&token), "POST", "/users/nobody/password-reset", None).await;
         assert_eq!(status, 404);
     }
 }

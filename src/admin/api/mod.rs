@@ -63,6 +63,17 @@ fn endpoints() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             "/admin/api/v1/users/{user_id}/enable",
             post(users::enable),
         ),
+        (
+            Method::POST,
+            "/admin/api/v1/users/{user_id}/password-reset",
+            post(users::password_reset),
+        ),
+        (Method::GET, "/admin/api/v1/users/{user_id}/grants", get(users::grants)),
+        (
+            Method::DELETE,
+            "/admin/api/v1/users/{user_id}/grants/{grant_id}",
+            delete(users::revoke_grant),
+        ),
     ]
 }
 
@@ -107,6 +118,9 @@ pub fn route_table() -> Vec<(Method, &'static str)> {
         users::end_sessions,
         users::disable,
         users::enable,
+        users::password_reset,
+        users::grants,
+        users::revoke_grant,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerScheme),

@@ -1,9 +1,9 @@
 //! `/admin/api/v1/users`: search (username, email, name; a cursor), show, end every
-//! session, disable and enable, delete.
+//! session, disable and enable, force a password reset, list and revoke grants, delete.
 
 use super::auth::Admin;
 use super::error::{ApiError, ErrorBody, Query};
-use crate::admin::users::{self as service, UserPage, UserView, DEFAULT_LIMIT};
+use crate::admin::users::{self as service, GrantView, ResetOutcome, UserPage, UserView, DEFAULT_LIMIT};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -116,6 +116,67 @@ pub async fn enable(
         .await?
         .ok_or_else(|| no_user(&user_id))?;
     Ok(Json(user))
+}
+
+#[utoipa::path(post, path = "/admin/api/v1/users/{user_id}/password-reset", tag = "users",
+    params(("user_id" = String, Path, description = "The user's id (their sub)")),
+    responses(
+        (status = 202, description = "The forgot-password link is on its way to the user's email"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "The user's email is not verified", body = ErrorBody),
+    ))]
+pub async fn password_reset(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    match service::send_password_reset(&state, &user_id).await? {
+        ResetOutcome::Sent => Ok(StatusCode::ACCEPTED),
+        ResetOutcome::NoSuchUser => Err(no_user(&user_id)),
+        ResetOutcome::EmailUnverified => Err(ApiError::conflict(
+            "the user's email address is not verified: a link there could reach someone else",
+        )),
+    }
+}
+
+#[utoipa::path(get, path = "/admin/api/v1/users/{user_id}/grants", tag = "users",
+    params(("user_id" = String, Path, description = "The user's id (their sub)")),
+    responses(
+        (status = 200, description = "The user's live grants", body = [GrantView]),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ))]
+pub async fn grants(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+) -> Result<Json<Vec<GrantView>>, ApiError> {
+    let grants = service::grants(&state, &user_id)
+        .await?
+        .ok_or_else(|| no_user(&user_id))?;
+    Ok(Json(grants))
+}
+
+#[utoipa::path(delete, path = "/admin/api/v1/users/{user_id}/grants/{grant_id}", tag = "users",
+    params(
+        ("user_id" = String, Path, description = "The user's id (their sub)"),
+        ("grant_id" = String, Path, description = "The grant's id"),
+    ),
+    responses(
+        (status = 204, description = "Revoked: its access and refresh tokens stop at once"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "The user has no such live grant", body = ErrorBody),
+    ))]
+pub async fn revoke_grant(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((user_id, grant_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    if !service::revoke_grant(&state, &user_id, &grant_id).await? {
+        return Err(ApiError::not_found(format!(
+            "user {user_id:?} has no live grant {grant_id:?}"
+        )));
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(delete, path = "/admin/api/v1/users/{user_id}", tag = "users",
