@@ -1,12 +1,17 @@
-//! User administration below the admin API: search, show, sign a user out everywhere,
-//! disable, force a password reset, list and revoke grants, delete. Ending sessions goes through `sessions::ended`, so the apps the user was
+//! User administration: create (shared with `gatehouse user create`) and update, search,
+//! show, sign a user out everywhere, disable, force a password reset, list and revoke
+//! grants, delete. Ending sessions goes through `sessions::ended`, so the apps the user was
 //! signed in to get back-channel logout tokens, exactly as when the user signs out.
 
+use crate::admin::clients::Invalid;
 use crate::error::AppError;
+use crate::password::{self, PasswordHasherPool};
 use crate::state::AppState;
 use crate::store::grants::GrantRow;
+use crate::store::{self, Store};
 use crate::users::Account;
-use serde::Serialize;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// Most users one search page holds.
@@ -189,4 +194,134 @@ pub async fn send_password_reset(state: &AppState, id: &str) -> Result<ResetOutc
     crate::accounts::mail::link(state, link, minijinja::Value::default()).await?;
     tracing::info!(user_id = %id, "an admin sent a password-reset link");
     Ok(ResetOutcome::Sent)
+}
+
+/// A new account; its email counts as verified (the administrator vouches for it).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub username: String,
+    pub email: String,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    /// At least 8 characters.
+    #[schema(value_type = String)]
+    pub password: SecretString,
+}
+
+/// Changes to an account; a field left out keeps its value.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UserChanges {
+    pub username: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum UserError {
+    Invalid(Invalid),
+    NotFound(String),
+    Conflict(String),
+    App(AppError),
+}
+
+impl std::fmt::Display for UserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UserError::Invalid(e) => f.write_str(&e.message),
+            UserError::NotFound(id) => write!(f, "no user with id {id:?}"),
+            UserError::Conflict(message) => f.write_str(message),
+            UserError::App(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<AppError> for UserError {
+    fn from(e: AppError) -> Self {
+        UserError::App(e)
+    }
+}
+
+impl From<sqlx::Error> for UserError {
+    fn from(e: sqlx::Error) -> Self {
+        UserError::App(e.into())
+    }
+}
+
+fn invalid(field: &'static str, message: String) -> UserError {
+    UserError::Invalid(Invalid { field, message })
+}
+
+fn taken(e: sqlx::Error) -> UserError {
+    if store::is_unique_violation(&e) {
+        UserError::Conflict("that username or email is already taken".into())
+    } else {
+        e.into()
+    }
+}
+
+fn valid_name(field: &'static str, flag: &str, raw: Option<&str>) -> Result<Option<String>, UserError> {
+    raw.map(|n| crate::users::validate_name(n).map_err(|e| invalid(field, format!("invalid {flag}: {e}"))))
+        .transpose()
+}
+
+/// Validates and creates an account, as `gatehouse user create` does; returns its id.
+pub async fn create(store: &Store, hasher: &PasswordHasherPool, new: NewUser, now: i64) -> Result<String, UserError> {
+    let username = crate::users::validate_username(&new.username)
+        .map_err(|e| invalid("username", format!("invalid --username: {e}")))?;
+    let email =
+        crate::users::validate_email(&new.email).map_err(|e| invalid("email", format!("invalid --email: {e}")))?;
+    let given_name = valid_name("given_name", "--given-name", new.given_name.as_deref())?;
+    let family_name = valid_name("family_name", "--family-name", new.family_name.as_deref())?;
+    let password = new.password.expose_secret();
+    if password.chars().count() < 8 {
+        return Err(invalid("password", "the password must be at least 8 characters".into()));
+    }
+    if password.len() > password::MAX_PASSWORD_BYTES {
+        return Err(invalid("password", "the password is too long".into()));
+    }
+    let hash = hasher.hash(password).await?;
+    let id = crate::secrets::random_id();
+    let account = store::accounts::NewAccount {
+        id: &id,
+        username: &username,
+        email: &email,
+        email_verified: true,
+        given_name: given_name.as_deref().unwrap_or_default(),
+        family_name: family_name.as_deref().unwrap_or_default(),
+        password_hash: &hash,
+    };
+    store.create_account(&account, now).await.map_err(taken)?;
+    Ok(id)
+}
+
+/// Renames the account or changes its names, with the same rules as at creation.
+pub async fn update(store: &Store, id: &str, changes: UserChanges, now: i64) -> Result<(), UserError> {
+    let account = store
+        .account_by_id(id)
+        .await?
+        .ok_or_else(|| UserError::NotFound(id.to_string()))?;
+    let username = changes
+        .username
+        .map(|u| {
+            crate::users::validate_username(&u).map_err(|e| invalid("username", format!("invalid --username: {e}")))
+        })
+        .transpose()?;
+    let given = valid_name("given_name", "--given-name", changes.given_name.as_deref())?;
+    let family = valid_name("family_name", "--family-name", changes.family_name.as_deref())?;
+    if let Some(username) = username {
+        store.set_username(id, &username, now).await.map_err(taken)?;
+    }
+    if given.is_some() || family.is_some() {
+        store
+            .set_names(
+                id,
+                given.as_deref().unwrap_or(&account.given_name),
+                family.as_deref().unwrap_or(&account.family_name),
+                now,
+            )
+            .await?;
+    }
+    Ok(())
 }

@@ -5,13 +5,12 @@
 mod client;
 
 use crate::admin::keys::{self as admin_keys, KeyError};
+use crate::admin::users::{self as admin_users, NewUser, UserError};
 use crate::clock::Clock;
 use crate::config::{Config, Overrides};
 use crate::keys::Keys;
-use crate::password::{self, PasswordHasherPool};
-use crate::secrets;
-use crate::store::{self, accounts::NewAccount, Store};
-use crate::users;
+use crate::password::PasswordHasherPool;
+use crate::store::{self, Store};
 use crate::{telemetry, App};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -244,45 +243,27 @@ async fn user_command(config: &Config, cmd: UserCommand, now: i64) -> anyhow::Re
         UserCommand::GrantAdmin { username } => return set_admin(config, &username, true, now).await,
         UserCommand::RevokeAdmin { username } => return set_admin(config, &username, false, now).await,
     };
-    let username = users::validate_username(&username).map_err(|e| anyhow::anyhow!("invalid --username: {e}"))?;
-    let email = users::validate_email(&email).map_err(|e| anyhow::anyhow!("invalid --email: {e}"))?;
-    let given_name = given_name
-        .map(|n| users::validate_name(&n).map_err(|e| anyhow::anyhow!("invalid --given-name: {e}")))
-        .transpose()?;
-    let family_name = family_name
-        .map(|n| users::validate_name(&n).map_err(|e| anyhow::anyhow!("invalid --family-name: {e}")))
-        .transpose()?;
     let mut password = String::new();
     std::io::stdin()
         .read_to_string(&mut password)
         .context("cannot read the password from stdin")?;
-    let password = password.trim_end_matches(['\r', '\n']);
-    if password.chars().count() < 8 {
-        bail!("the password must be at least 8 characters");
-    }
-    if password.len() > password::MAX_PASSWORD_BYTES {
-        bail!("the password is too long");
-    }
+    let password = password.trim_end_matches(['\r', '\n']).to_string();
+    let new = NewUser {
+        username,
+        email,
+        given_name,
+        family_name,
+        password: password.into(),
+    };
     let store = open_store(config).await?;
     let hasher = PasswordHasherPool::new(&config.password_hashing)?;
-    let hash = hasher.hash(password).await?;
-    let id = secrets::random_id();
-    let new = NewAccount {
-        id: &id,
-        username: &username,
-        email: &email,
-        email_verified: true,
-        given_name: given_name.as_deref().unwrap_or_default(),
-        family_name: family_name.as_deref().unwrap_or_default(),
-        password_hash: &hash,
-    };
-    store.create_account(&new, now).await.map_err(|e| {
-        if store::is_unique_violation(&e) {
-            anyhow::anyhow!("that username or email is already taken")
-        } else {
-            e.into()
-        }
-    })?;
+    let id = admin_users::create(&store, &hasher, new, now)
+        .await
+        .map_err(|e| match e {
+            UserError::App(e) => anyhow::Error::from(e),
+            other => anyhow::anyhow!("{other}"),
+        })?;
+    let username = store.account_by_id(&id).await?.map(|a| a.username).unwrap_or_default();
     println!("created user {username} (sub {id})");
     Ok(())
 }

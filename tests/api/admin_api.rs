@@ -465,4 +465,61 @@ on_both_backends! {
         let (status, _) = call(&app, Some(&token), "POST", "/users/nobody/password-reset", None).await;
         assert_eq!(status, 404);
     }
+
+    /// Users are created and renamed with the CLI's rules and messages; the new account
+    /// signs in with its password.
+    async fn admin_api_users_create_and_update_as_the_cli_does(app) {
+        let token = admin_token(&app).await;
+        let (status, created) = call(&app, Some(&token), "POST", "/users", Some(json!({
+            "username": "frank",
+            "email": "frank@corp.example",
+            "given_name": "Frank",
+            "password": PASSWORD,
+        }))).await;
+        assert_eq!(status, 201, "{created}");
+        assert_eq!(created["email_verified"], true);
+        assert!(!created.to_string().contains(PASSWORD));
+        signed_in_browser(&app, "frank", PASSWORD).await;
+
+        let dir = tempfile::tempdir().unwrap();
+        for (body, args, field) in [
+            (
+                json!({"username": "a@b", "email": "x@example.com", "password": PASSWORD}),
+                vec!["--username", "a@b", "--email", "x@example.com"],
+                "username",
+            ),
+            (
+                json!({"username": "grace", "email": "not-an-email", "password": PASSWORD}),
+                vec!["--username", "grace", "--email", "not-an-email"],
+                "email",
+            ),
+        ] {
+            let (status, refused) = call(&app, Some(&token), "POST", "/users", Some(body.clone())).await;
+            assert_eq!(status, 422, "{body}: {refused}");
+            assert_eq!(refused["field"], field, "{refused}");
+            let mut full = vec!["user", "create"];
+            full.extend(args);
+            full.push("--password-stdin");
+            let output = gatehouse(dir.path(), &full, &[], Some(PASSWORD));
+            let description = refused["error_description"].as_str().unwrap();
+            assert!(stderr(&output).contains(description), "CLI said {:?}, API said {description:?}", stderr(&output));
+        }
+        let (status, refused) = call(&app, Some(&token), "POST", "/users", Some(json!({
+            "username": "grace", "email": "grace@corp.example", "password": "short",
+        }))).await;
+        assert_eq!((status.as_u16(), refused["field"].as_str()), (422, Some("password")), "{refused}");
+        let (status, _) = call(&app, Some(&token), "POST", "/users", Some(json!({
+            "username": "FRANK", "email": "other@corp.example", "password": PASSWORD,
+        }))).await;
+        assert_eq!(status, 409, "usernames are unique case-insensitively");
+
+        let path = format!("/users/{}", created["id"].as_str().unwrap());
+        let (status, updated) = call(&app, Some(&token), "PATCH", &path, Some(json!({"username": "franklin", "family_name": "Stone"}))).await;
+        assert_eq!(status, 200, "{updated}");
+        assert_eq!((updated["username"].as_str(), updated["given_name"].as_str(), updated["family_name"].as_str()), (Some("franklin"), Some("Frank"), Some("Stone")));
+        let (status, refused) = call(&app, Some(&token), "PATCH", &path, Some(json!({"username": app.user.username}))).await;
+        assert_eq!(status, 409, "{refused}");
+        let (status, refused) = call(&app, Some(&token), "PATCH", &path, Some(json!({"given_name": ""}))).await;
+        assert_eq!((status.as_u16(), refused["field"].as_str()), (422, Some("given_name")), "{refused}");
+    }
 }

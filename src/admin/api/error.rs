@@ -4,6 +4,7 @@
 
 use crate::admin::clients::ClientError;
 use crate::admin::keys::KeyError;
+use crate::admin::users::UserError;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -100,6 +101,17 @@ impl From<KeyError> for ApiError {
             KeyError::NotFound(_) => ApiError::not_found(e.to_string()),
             KeyError::Refused(message) => ApiError::conflict(message),
             KeyError::Internal(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<UserError> for ApiError {
+    fn from(e: UserError) -> Self {
+        match e {
+            UserError::Invalid(e) => ApiError::invalid(e.field, e.message),
+            UserError::NotFound(_) => ApiError::not_found(e.to_string()),
+            UserError::Conflict(message) => ApiError::conflict(message),
+            UserError::App(e) => e.into(),
         }
     }
 }

@@ -46,6 +46,8 @@ fn endpoints() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::POST, "/admin/api/v1/keys", post(keys::rotate)),
         (Method::POST, "/admin/api/v1/keys/{kid}/retire", post(keys::retire)),
         (Method::GET, "/admin/api/v1/users", get(users::search)),
+        (Method::POST, "/admin/api/v1/users", post(users::create)),
+        (Method::PATCH, "/admin/api/v1/users/{user_id}", patch(users::update)),
         (Method::GET, "/admin/api/v1/users/{user_id}", get(users::show)),
         (Method::DELETE, "/admin/api/v1/users/{user_id}", delete(users::delete)),
         (
@@ -113,6 +115,8 @@ pub fn route_table() -> Vec<(Method, &'static str)> {
         keys::rotate,
         keys::retire,
         users::search,
+        users::create,
+        users::update,
         users::show,
         users::delete,
         users::end_sessions,

@@ -1,9 +1,12 @@
-//! `/admin/api/v1/users`: search (username, email, name; a cursor), show, end every
+//! `/admin/api/v1/users`: create and update (the CLI's rules), search (username, email,
+//! name; a cursor), show, end every
 //! session, disable and enable, force a password reset, list and revoke grants, delete.
 
 use super::auth::Admin;
-use super::error::{ApiError, ErrorBody, Query};
-use crate::admin::users::{self as service, GrantView, ResetOutcome, UserPage, UserView, DEFAULT_LIMIT};
+use super::error::{ApiError, Body, ErrorBody, Query};
+use crate::admin::users::{
+    self as service, GrantView, NewUser, ResetOutcome, UserChanges, UserPage, UserView, DEFAULT_LIMIT,
+};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -48,6 +51,45 @@ pub async fn search(
     }
     let page = service::search(&state, query.q.as_deref(), query.cursor.as_deref(), limit).await?;
     Ok(Json(page))
+}
+
+#[utoipa::path(post, path = "/admin/api/v1/users", tag = "users",
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "Created, its email counted as verified", body = UserView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, description = "The username or email is taken", body = ErrorBody),
+        (status = 422, description = "A field breaks a rule; `field` names it", body = ErrorBody),
+    ))]
+pub async fn create(
+    _: Admin,
+    State(state): State<AppState>,
+    Body(new): Body<NewUser>,
+) -> Result<(StatusCode, Json<UserView>), ApiError> {
+    let id = service::create(&state.store, &state.hasher, new, state.clock.now()).await?;
+    let user = service::show(&state, &id).await?.ok_or_else(|| no_user(&id))?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+#[utoipa::path(patch, path = "/admin/api/v1/users/{user_id}", tag = "users",
+    params(("user_id" = String, Path, description = "The user's id (their sub)")),
+    request_body = UserChanges,
+    responses(
+        (status = 200, description = "The account as changed", body = UserView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+    ))]
+pub async fn update(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+    Body(changes): Body<UserChanges>,
+) -> Result<Json<UserView>, ApiError> {
+    service::update(&state.store, &user_id, changes, state.clock.now()).await?;
+    let user = service::show(&state, &user_id)
+        .await?
+        .ok_or_else(|| no_user(&user_id))?;
+    Ok(Json(user))
 }
 
 #[utoipa::path(get, path = "/admin/api/v1/users/{user_id}", tag = "users",
