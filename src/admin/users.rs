@@ -1,6 +1,6 @@
 //! User administration: create (shared with `gatehouse user create`) and update, search,
 //! show, sign a user out everywhere, disable, force a password reset, list and revoke
-//! grants, delete. Ending sessions goes through `sessions::ended`, so the apps the user was
+//! grants, list and unlink upstream identities, delete. Ending sessions goes through `sessions::ended`, so the apps the user was
 //! signed in to get back-channel logout tokens, exactly as when the user signs out.
 
 use crate::admin::clients::Invalid;
@@ -324,4 +324,71 @@ pub async fn update(store: &Store, id: &str, changes: UserChanges, now: i64) -> 
             .await?;
     }
     Ok(())
+}
+
+/// An upstream identity ("Continue with …") linked to the account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IdentityView {
+    pub id: String,
+    /// The `[[upstream]]` provider's id.
+    pub upstream_id: String,
+    pub issuer: String,
+    pub subject: String,
+    /// The address the upstream last gave for it.
+    pub email: String,
+    pub linked_at: i64,
+    pub last_used_at: i64,
+}
+
+/// The user's linked identities; `None` when there is no such user.
+pub async fn identities(state: &AppState, id: &str) -> Result<Option<Vec<IdentityView>>, AppError> {
+    if state.store.account_by_id(id).await?.is_none() {
+        return Ok(None);
+    }
+    let found = state.store.identities_of(id).await?;
+    Ok(Some(
+        found
+            .into_iter()
+            .map(|i| IdentityView {
+                id: i.id,
+                upstream_id: i.upstream_id,
+                issuer: i.issuer,
+                subject: i.subject,
+                email: i.email,
+                linked_at: i.linked_at,
+                last_used_at: i.last_used_at,
+            })
+            .collect(),
+    ))
+}
+
+pub enum Unlinked {
+    Done,
+    NoSuchIdentity,
+    /// It is the account's only way to sign in.
+    LastWayIn,
+}
+
+/// Unlinks an identity as the account page does (never the last way to sign in) and
+/// tells the user by mail.
+pub async fn unlink_identity(state: &AppState, user_id: &str, identity_id: &str) -> Result<Unlinked, AppError> {
+    let Some(account) = state.store.account_by_id(user_id).await? else {
+        return Ok(Unlinked::NoSuchIdentity);
+    };
+    let linked = state.store.identities_of(user_id).await?;
+    if !linked.iter().any(|i| i.id == identity_id) {
+        return Ok(Unlinked::NoSuchIdentity);
+    }
+    if !state.store.unlink_identity(user_id, identity_id).await? {
+        return Ok(Unlinked::LastWayIn);
+    }
+    tracing::info!(user_id, "an admin unlinked an upstream identity");
+    crate::accounts::mail::notice(
+        state,
+        &account.email,
+        "identity_unlinked",
+        minijinja::context! { name => account.given_name },
+    )
+    .await?;
+    Ok(Unlinked::Done)
 }

@@ -285,7 +285,8 @@ on_both_backends! {
         assert_eq!(documented, routed);
         for (method, path) in &documented {
             let concrete = path.replace("{client_id}", "client").replace("{kid}", "k").replace("{user_id}", "u")
-                .replace("{grant_id}", "g");
+                .replace("{grant_id}", "g")
+                .replace("{identity_id}", "i");
             let response = reqwest::Client::new()
                 .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), app.url(&concrete))
                 .send()
@@ -521,5 +522,38 @@ on_both_backends! {
         assert_eq!(status, 409, "{refused}");
         let (status, refused) = call(&app, Some(&token), "PATCH", &path, Some(json!({"given_name": ""}))).await;
         assert_eq!((status.as_u16(), refused["field"].as_str()), (422, Some("given_name")), "{refused}");
+    }
+
+    /// Linked identities are listed and unlinked (the user is told by mail); an unknown
+    /// one is 404.
+    async fn admin_api_users_identities_are_listed_and_unlinked(app) {
+        let token = admin_token(&app).await;
+        app.store
+            .link_identity(
+                &gatehouse::store::federation::NewIdentity {
+                    id: "ident-1",
+                    issuer: "https://accounts.example.com",
+                    subject: "1234",
+                    user_id: &app.user.id,
+                    upstream_id: "example",
+                    email: "alice@elsewhere.example",
+                },
+                app.clock.now(),
+            )
+            .await
+            .unwrap();
+        let path = format!("/users/{}/identities", app.user.id);
+        let (status, linked) = call(&app, Some(&token), "GET", &path, None).await;
+        assert_eq!(status, 200, "{linked}");
+        assert_eq!(linked[0]["id"], "ident-1");
+        assert_eq!(linked[0]["upstream_id"], "example");
+        let (status, body) = call(&app, Some(&token), "DELETE", &format!("{path}/ident-1"), None).await;
+        assert_eq!(status, 204, "{body}");
+        let (_, left) = call(&app, Some(&token), "GET", &path, None).await;
+        assert_eq!(left, json!([]));
+        let (status, _) = call(&app, Some(&token), "DELETE", &format!("{path}/ident-1"), None).await;
+        assert_eq!(status, 404);
+        let (status, _) = call(&app, Some(&token), "GET", "/users/nobody/identities", None).await;
+        assert_eq!(status, 404);
     }
 }

@@ -72,6 +72,16 @@ fn endpoints() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         ),
         (Method::GET, "/admin/api/v1/users/{user_id}/grants", get(users::grants)),
         (
+            Method::GET,
+            "/admin/api/v1/users/{user_id}/identities",
+            get(users::identities),
+        ),
+        (
+            Method::DELETE,
+            "/admin/api/v1/users/{user_id}/identities/{identity_id}",
+            delete(users::unlink_identity),
+        ),
+        (
             Method::DELETE,
             "/admin/api/v1/users/{user_id}/grants/{grant_id}",
             delete(users::revoke_grant),
@@ -125,6 +135,8 @@ pub fn route_table() -> Vec<(Method, &'static str)> {
         users::password_reset,
         users::grants,
         users::revoke_grant,
+        users::identities,
+        users::unlink_identity,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerScheme),

@@ -1,11 +1,13 @@
 //! `/admin/api/v1/users`: create and update (the CLI's rules), search (username, email,
 //! name; a cursor), show, end every
-//! session, disable and enable, force a password reset, list and revoke grants, delete.
+//! session, disable and enable, force a password reset, list and revoke grants, list and
+//! unlink upstream identities, delete.
 
 use super::auth::Admin;
 use super::error::{ApiError, Body, ErrorBody, Query};
 use crate::admin::users::{
-    self as service, GrantView, NewUser, ResetOutcome, UserChanges, UserPage, UserView, DEFAULT_LIMIT,
+    self as service, GrantView, IdentityView, NewUser, ResetOutcome, Unlinked, UserChanges, UserPage, UserView,
+    DEFAULT_LIMIT,
 };
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -219,6 +221,49 @@ pub async fn revoke_grant(
         )));
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/admin/api/v1/users/{user_id}/identities", tag = "users",
+    params(("user_id" = String, Path, description = "The user's id (their sub)")),
+    responses(
+        (status = 200, description = "Upstream identities linked to the account", body = [IdentityView]),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ))]
+pub async fn identities(
+    _: Admin,
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+) -> Result<Json<Vec<IdentityView>>, ApiError> {
+    let found = service::identities(&state, &user_id)
+        .await?
+        .ok_or_else(|| no_user(&user_id))?;
+    Ok(Json(found))
+}
+
+#[utoipa::path(delete, path = "/admin/api/v1/users/{user_id}/identities/{identity_id}", tag = "users",
+    params(
+        ("user_id" = String, Path, description = "The user's id (their sub)"),
+        ("identity_id" = String, Path, description = "The linked identity's id"),
+    ),
+    responses(
+        (status = 204, description = "Unlinked; the user is told by mail"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "It is the account's only way to sign in", body = ErrorBody),
+    ))]
+pub async fn unlink_identity(
+    _: Admin,
+    State(state): State<AppState>,
+    Path((user_id, identity_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    match service::unlink_identity(&state, &user_id, &identity_id).await? {
+        Unlinked::Done => Ok(StatusCode::NO_CONTENT),
+        Unlinked::NoSuchIdentity => Err(ApiError::not_found(format!(
+            "user {user_id:?} has no linked identity {identity_id:?}"
+        ))),
+        Unlinked::LastWayIn => Err(ApiError::conflict(
+            "that identity is the account's only way to sign in: it needs a password or another identity first",
+        )),
+    }
 }
 
 #[utoipa::path(delete, path = "/admin/api/v1/users/{user_id}", tag = "users",
