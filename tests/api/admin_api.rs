@@ -141,7 +141,7 @@ on_both_backends! {
     /// refused at /token, the new one works), delete (its client credentials refused).
     async fn admin_api_client_lifecycle(app) {
         let token = admin_token(&app).await;
-        let (status, created) = call(&app, Some(&token), "POST", "/clients", Some(json!({
+        let (status, headers, created) = call_with_headers(&app, Some(&token), "POST", "/clients", Some(json!({
             "name": "Billing",
             "client_id": "billing",
             "grant_types": ["client_credentials"],
@@ -150,6 +150,7 @@ on_both_backends! {
         }))).await;
         assert_eq!(status, 201, "{created}");
         assert_eq!(created["client_id"], "billing");
+        assert_eq!(headers["cache-control"], "no-store", "an answer with a secret is never cached");
         let first_secret = created["client_secret"].as_str().unwrap().to_string();
         assert_eq!(client_credentials_status(&app, "billing", &first_secret).await, 200);
 

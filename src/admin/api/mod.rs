@@ -9,10 +9,11 @@ pub mod keys;
 pub mod users;
 
 use crate::state::AppState;
-use axum::http::Method;
+use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post, MethodRouter};
 use axum::{Json, Router};
+use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -94,6 +95,11 @@ pub fn routes() -> Router<AppState> {
     endpoints()
         .into_iter()
         .fold(Router::new(), |router, (_, path, handler)| router.route(path, handler))
+        // Answers carry secrets (a new client secret) and live state: never cached.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
 }
 
 /// (method, path) of every admin route, as the router has them.
