@@ -128,6 +128,15 @@ on_both_backends! {
         let token = token_for(&app, &admin).await;
         let (status, _) = call(&app, Some(&token), "GET", "/clients", None).await;
         assert_eq!(status, 200);
+        // Deleting a client (or taking the scope away) stops the tokens it already holds.
+        let other = automation(&app, "automation2", &[ADMIN_SCOPE]).await;
+        let other_token = token_for(&app, &other).await;
+        let (status, _) = call(&app, Some(&other_token), "GET", "/clients", None).await;
+        assert_eq!(status, 200);
+        let (status, _) = call(&app, Some(&token), "DELETE", "/clients/automation2", None).await;
+        assert_eq!(status, 204);
+        let (status, body) = call(&app, Some(&other_token), "GET", "/clients", None).await;
+        assert_eq!(status, 401, "{body}");
         let revoked = app
             .token_request_to("/revoke", &admin, &[("token", &token), ("token_type_hint", "access_token")])
             .await;
