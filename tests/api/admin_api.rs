@@ -293,6 +293,8 @@ on_both_backends! {
         documented.sort();
         routed.sort();
         assert_eq!(documented, routed);
+        let (status, body) = call(&app, None, "GET", "/no-such-endpoint", None).await;
+        assert_eq!((status.as_u16(), body["error"].as_str()), (404, Some("not_found")), "{body}");
         for (method, path) in &documented {
             let concrete = path.replace("{client_id}", "client").replace("{kid}", "k").replace("{user_id}", "u")
                 .replace("{grant_id}", "g")

@@ -95,11 +95,17 @@ pub fn routes() -> Router<AppState> {
     endpoints()
         .into_iter()
         .fold(Router::new(), |router, (_, path, handler)| router.route(path, handler))
+        // Anything else under the API is a JSON 404, not the HTML page.
+        .route("/admin/api/v1/{*rest}", axum::routing::any(unknown))
         // Answers carry secrets (a new client secret) and live state: never cached.
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
+}
+
+async fn unknown() -> error::ApiError {
+    error::ApiError::not_found("there is no such admin API endpoint; see /admin/api/v1/openapi.json")
 }
 
 /// (method, path) of every admin route, as the router has them.
