@@ -44,23 +44,25 @@ impl FromRequestParts<AppState> for Admin {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        if grant.is_none() {
-            // A client's own token: the client must still be there and still hold the
-            // scope, so deleting it or taking the scope away stops its tokens at once.
-            let client_id = claims.get("client_id").and_then(Value::as_str).unwrap_or_default();
-            let client = state.clients.get(&state.store, client_id).await?;
-            let still = client.is_some_and(|c| c.allowed_scopes.iter().flatten().any(|s| s == ADMIN_SCOPE));
-            if !still {
-                return Err(OAuthError::invalid_token(
-                    "the client this token was issued to is gone or may no longer use the admin API",
-                ));
+        match grant {
+            None => {
+                // A client's own token: the client must still be there and still hold the
+                // scope, so deleting it or taking the scope away stops its tokens at once.
+                let client_id = claims.get("client_id").and_then(Value::as_str).unwrap_or_default();
+                let client = state.clients.get(&state.store, client_id).await?;
+                if !client.is_some_and(|c| c.allowed_scopes.iter().flatten().any(|s| s == ADMIN_SCOPE)) {
+                    return Err(OAuthError::invalid_token(
+                        "the client this token was issued to is gone or may no longer use the admin API",
+                    ));
+                }
             }
-        }
-        if grant.is_some() {
-            // The role is checked on every call, so revoking it takes effect at once.
-            let account = state.store.account_by_id(&subject).await?;
-            if !account.is_some_and(|a| a.is_admin != 0 && a.disabled_at.is_none()) {
-                return Err(OAuthError::insufficient_scope("the user no longer has the admin role"));
+            Some(_) => {
+                // A user's: the role is checked on every call, so revoking it (or
+                // disabling the user) takes effect at once.
+                let account = state.store.account_by_id(&subject).await?;
+                if !account.is_some_and(|a| a.is_admin != 0 && a.disabled_at.is_none()) {
+                    return Err(OAuthError::insufficient_scope("the user no longer has the admin role"));
+                }
             }
         }
         Ok(Admin { subject })
