@@ -42,6 +42,10 @@ pub struct Client {
 /// Scopes we understand. Others are ignored, as RFC 6749 §3.3 allows.
 pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
 
+/// The scope of the admin API, for first-party clients registered with it: through the
+/// client credentials grant, or through /authorize for a user with the admin role only.
+pub const ADMIN_SCOPE: &str = "gatehouse:admin";
+
 /// The device authorization grant (RFC 8628).
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 

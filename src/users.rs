@@ -14,6 +14,10 @@ pub struct Account {
     pub family_name: String,
     pub password_hash: Option<String>,
     pub updated_at: i64,
+    /// May get the `gatehouse:admin` scope (through a first-party app that may ask for it).
+    pub is_admin: i64,
+    /// Set while disabled: no sign-in, no refresh.
+    pub disabled_at: Option<i64>,
 }
 
 impl Account {

@@ -33,6 +33,21 @@ pub async fn after_first_factor(
     request_id: Option<String>,
     return_to: Option<String>,
 ) -> Result<Response, AppError> {
+    // Every first factor (password, passkey, upstream) comes here: a disabled account
+    // stops at it, and only after its first factor held, so nobody learns it is disabled
+    // without that.
+    if state
+        .store
+        .account_by_id(user_id)
+        .await?
+        .is_some_and(|a| a.disabled_at.is_some())
+    {
+        return Ok(state.pages.error(
+            StatusCode::FORBIDDEN,
+            "Account disabled",
+            "This account is disabled. Ask your administrator to enable it.",
+        ));
+    }
     state.metrics.sign_in(first_label(first), "success");
     let sign_in = SignIn::one(first);
     let already_two = sign_in.amr().split(' ').any(|a| a == sessions::AMR_MFA);

@@ -1,13 +1,11 @@
 //! `gatehouse client …`: register, inspect, change and delete relying parties.
 
 use super::open_store;
-use crate::clients::{self, Client, GRANT_TYPES};
+use crate::admin::clients::{self as service, ClientError, ClientSettings, ClientView};
+use crate::clients::Client;
 use crate::config::Config;
-use crate::secrets;
-use crate::store;
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Args, Subcommand};
-use serde_json::json;
 
 #[derive(Subcommand, Debug)]
 pub enum ClientCommand {
@@ -115,145 +113,64 @@ pub struct Settings {
 }
 
 impl Settings {
-    fn apply(self, client: &mut Client) -> anyhow::Result<()> {
-        if !self.redirect_uris.is_empty() {
-            client.redirect_uris = self.redirect_uris;
-        }
-        if !self.post_logout_redirect_uris.is_empty() {
-            client.post_logout_redirect_uris = self.post_logout_redirect_uris;
-        }
-        if !self.grant_types.is_empty() {
-            client.grant_types = self.grant_types;
-        }
-        if self.third_party {
-            client.first_party = false;
-        }
-        if self.first_party {
-            client.first_party = true;
-        }
-        if !self.scopes.is_empty() {
-            client.allowed_scopes = Some(self.scopes);
-        }
-        if !self.audiences.is_empty() {
-            client.audiences = self.audiences;
-        }
-        if let Some(path) = self.jwks_file {
-            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            crate::oauth::client_assertion::validate_jwks(&text)
-                .map_err(|e| anyhow::anyhow!("invalid --jwks-file: {e}"))?;
-            client.jwks = Some(text);
-        }
-        if let Some(uri) = self.backchannel_logout_uri {
-            client.backchannel_logout_uri = Some(uri);
-        }
-        if let Some(v) = self.always_refresh {
-            client.always_refresh = v;
-        }
-        if let Some(v) = self.require_pkce {
-            client.require_pkce = v;
-        }
-        if let Some(v) = self.require_mfa {
-            client.require_mfa = v;
-        }
-        if let Some(v) = self.require_par {
-            client.require_par = v;
-        }
-        client.access_token_ttl_secs = self.access_token_ttl.or(client.access_token_ttl_secs);
-        client.refresh_idle_ttl_secs = self.refresh_idle_ttl.or(client.refresh_idle_ttl_secs);
-        client.refresh_absolute_ttl_secs = self.refresh_absolute_ttl.or(client.refresh_absolute_ttl_secs);
-        Ok(())
+    /// The shared settings type: an option left out (or a list not given) is `None`.
+    fn into_shared(self) -> anyhow::Result<ClientSettings> {
+        let list = |v: Vec<String>| (!v.is_empty()).then_some(v);
+        let jwks = match self.jwks_file {
+            Some(path) => {
+                Some(std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?)
+            }
+            None => None,
+        };
+        Ok(ClientSettings {
+            redirect_uris: list(self.redirect_uris),
+            post_logout_redirect_uris: list(self.post_logout_redirect_uris),
+            grant_types: list(self.grant_types),
+            first_party: match (self.third_party, self.first_party) {
+                (true, _) => Some(false),
+                (_, true) => Some(true),
+                _ => None,
+            },
+            scopes: list(self.scopes),
+            audiences: list(self.audiences),
+            jwks,
+            backchannel_logout_uri: self.backchannel_logout_uri,
+            always_refresh: self.always_refresh,
+            require_pkce: self.require_pkce,
+            require_mfa: self.require_mfa,
+            require_par: self.require_par,
+            access_token_ttl_secs: self.access_token_ttl,
+            refresh_idle_ttl_secs: self.refresh_idle_ttl,
+            refresh_absolute_ttl_secs: self.refresh_absolute_ttl,
+            ..ClientSettings::default()
+        })
     }
-}
-
-/// The rules a client's settings must satisfy, whoever set them.
-fn validate(client: &Client) -> anyhow::Result<()> {
-    // RFC 6749 Appendix A.1: a client id is printable ASCII. A `:` is fine: inside HTTP
-    // Basic the id is form-urlencoded first (§2.3.1), so an API can use its own URI as its
-    // client id and introspect the tokens issued for that audience.
-    if client.id.is_empty() || client.id.len() > 128 || !client.id.chars().all(|c| c.is_ascii_graphic()) {
-        bail!(
-            "invalid client id {:?}: 1-128 printable ASCII characters, no spaces",
-            client.id
-        );
-    }
-    for uri in client.redirect_uris.iter().chain(&client.post_logout_redirect_uris) {
-        clients::validate_redirect_uri(uri).map_err(|e| anyhow::anyhow!("invalid redirect URI: {e}"))?;
-    }
-    if let Some(uri) = &client.backchannel_logout_uri {
-        clients::validate_redirect_uri(uri).map_err(|e| anyhow::anyhow!("invalid back-channel logout URI: {e}"))?;
-    }
-    for grant in &client.grant_types {
-        if !GRANT_TYPES.contains(&grant.as_str()) {
-            bail!("unknown grant type {grant:?}: use one of {}", GRANT_TYPES.join(", "));
-        }
-    }
-    if client.may_use_grant("authorization_code") && client.redirect_uris.is_empty() {
-        bail!("the authorization_code grant needs at least one --redirect-uri");
-    }
-    if client.may_use_grant("client_credentials") {
-        if client.is_public() && client.jwks.is_none() {
-            bail!("client_credentials needs a confidential client (drop --public)");
-        }
-        if client.audiences.is_empty() {
-            bail!("client_credentials needs at least one --audience (the API its tokens are for)");
-        }
-    }
-    for audience in &client.audiences {
-        url::Url::parse(audience)
-            .map_err(|_| anyhow::anyhow!("invalid --audience {audience:?}: must be an absolute URI"))?;
-    }
-    for ttl in [
-        client.access_token_ttl_secs,
-        client.refresh_idle_ttl_secs,
-        client.refresh_absolute_ttl_secs,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        if ttl <= 0 {
-            bail!("lifetimes must be positive numbers of seconds");
-        }
-    }
-    Ok(())
 }
 
 pub async fn run(config: &Config, cmd: ClientCommand, now: i64) -> anyhow::Result<()> {
     let store = open_store(config).await?;
     match cmd {
         ClientCommand::Create(args) => {
-            let secret = (!args.public).then(clients::generate_secret);
-            let id = args.client_id.unwrap_or_else(secrets::random_id);
-            let mut client = Client::new(&id, &args.name, secret.as_deref().map(secrets::digest));
-            client.created_at = now;
-            args.settings.apply(&mut client)?;
-            validate(&client)?;
-            store.create_client(&client).await.map_err(|e| {
-                if store::is_unique_violation(&e) {
-                    anyhow::anyhow!("a client with id {:?} already exists", client.id)
-                } else {
-                    e.into()
-                }
-            })?;
-            print_created(&client, secret.as_deref(), args.json);
+            let settings = ClientSettings {
+                name: Some(args.name),
+                client_id: args.client_id,
+                public: Some(args.public),
+                ..args.settings.into_shared()?
+            };
+            let issued = service::create(&store, settings, now).await.map_err(cli_error)?;
+            print_created(&issued.client, issued.secret.as_deref(), args.json);
             Ok(())
         }
         ClientCommand::Update(args) => {
-            let mut client = store
-                .client(&args.client_id)
-                .await?
-                .with_context(|| format!("no client with id {:?}", args.client_id))?;
-            if let Some(name) = args.name {
-                client.name = name;
-            }
-            let secret = (args.rotate_secret && !client.is_public()).then(clients::generate_secret);
-            if let Some(secret) = &secret {
-                client.secret_hash = Some(secrets::digest(secret));
-            }
-            args.settings.apply(&mut client)?;
-            validate(&client)?;
-            store.update_client(&client).await?;
-            println!("updated client {}", client.id);
-            if let Some(secret) = secret {
+            let settings = ClientSettings {
+                name: args.name,
+                ..args.settings.into_shared()?
+            };
+            let issued = service::update(&store, &args.client_id, settings, args.rotate_secret)
+                .await
+                .map_err(cli_error)?;
+            println!("updated client {}", issued.client.id);
+            if let Some(secret) = issued.secret {
                 println!("client_secret: {secret}");
                 println!("Store the secret now: it is not kept and cannot be shown again.");
             }
@@ -273,10 +190,7 @@ pub async fn run(config: &Config, cmd: ClientCommand, now: i64) -> anyhow::Resul
             Ok(())
         }
         ClientCommand::Show { client_id, json } => {
-            let client = store
-                .client(&client_id)
-                .await?
-                .with_context(|| format!("no client with id {client_id:?}"))?;
+            let client = service::show(&store, &client_id).await.map_err(cli_error)?;
             if json {
                 println!("{}", client_json(&client));
             } else {
@@ -285,9 +199,7 @@ pub async fn run(config: &Config, cmd: ClientCommand, now: i64) -> anyhow::Resul
             Ok(())
         }
         ClientCommand::Delete { client_id } => {
-            if !store.delete_client(&client_id).await? {
-                bail!("no client with id {client_id:?}");
-            }
+            service::delete(&store, &client_id).await.map_err(cli_error)?;
             println!("deleted client {client_id}");
             Ok(())
         }
@@ -314,25 +226,13 @@ fn print_created(client: &Client, secret: Option<&str>, as_json: bool) {
 }
 
 fn client_json(client: &Client) -> serde_json::Value {
-    json!({
-        "client_id": client.id,
-        "name": client.name,
-        "public": client.is_public(),
-        "first_party": client.first_party,
-        "require_pkce": client.pkce_required(),
-        "grant_types": client.grant_types,
-        "redirect_uris": client.redirect_uris,
-        "post_logout_redirect_uris": client.post_logout_redirect_uris,
-        "allowed_scopes": client.allowed_scopes,
-        "audiences": client.audiences,
-        "private_key_jwt": client.jwks.is_some(),
-        "backchannel_logout_uri": client.backchannel_logout_uri,
-        "always_refresh": client.always_refresh,
-        "access_token_ttl_secs": client.access_token_ttl_secs,
-        "refresh_idle_ttl_secs": client.refresh_idle_ttl_secs,
-        "refresh_absolute_ttl_secs": client.refresh_absolute_ttl_secs,
-        "require_mfa": client.require_mfa,
-        "require_par": client.require_par,
-        "created_at": client.created_at,
-    })
+    serde_json::to_value(ClientView::from(client)).unwrap_or_default()
+}
+
+/// The service's refusal as the CLI prints it.
+fn cli_error(e: ClientError) -> anyhow::Error {
+    match e {
+        ClientError::Internal(e) => e,
+        other => anyhow::anyhow!("{other}"),
+    }
 }

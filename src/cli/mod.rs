@@ -4,13 +4,13 @@
 
 mod client;
 
+use crate::admin::keys::{self as admin_keys, KeyError};
+use crate::admin::users::{self as admin_users, NewUser, UserError};
 use crate::clock::Clock;
 use crate::config::{Config, Overrides};
-use crate::keys::{self, Keys};
-use crate::password::{self, PasswordHasherPool};
-use crate::secrets;
-use crate::store::{self, accounts::NewAccount, Store};
-use crate::users;
+use crate::keys::Keys;
+use crate::password::PasswordHasherPool;
+use crate::store::{self, Store};
 use crate::{telemetry, App};
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -98,6 +98,11 @@ enum UserCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Give a user the admin role: a first-party app allowed the gatehouse:admin scope
+    /// then gets it for them
+    GrantAdmin { username: String },
+    /// Take the admin role away (their admin tokens stop working at once)
+    RevokeAdmin { username: String },
 }
 
 impl Cli {
@@ -183,39 +188,37 @@ async fn serve(config: Config, clock: Clock) -> anyhow::Result<()> {
 async fn keys_command(config: &Config, cmd: KeysCommand, now: i64) -> anyhow::Result<()> {
     let store = open_store(config).await?;
     let keys = Keys::open(&store, config, now).await?;
+    let cli_error = |e: KeyError| match e {
+        KeyError::Internal(e) => e,
+        other => anyhow::anyhow!("{other}"),
+    };
     match cmd {
         KeysCommand::List => {
             println!("{:<44} {:<10} {:>12} {:>12}", "KID", "STATE", "CREATED", "SIGNS FROM");
-            for meta in keys.stored().await? {
-                let state = match meta.retired_at {
-                    Some(_) => "retired",
-                    None if meta.signing_from > now => "published",
-                    None => "active",
-                };
+            for key in admin_keys::list(&keys, now).await.map_err(cli_error)? {
                 println!(
                     "{:<44} {:<10} {:>12} {:>12}",
-                    meta.kid, state, meta.created_at, meta.signing_from
+                    key.kid, key.state, key.created_at, key.signing_from
                 );
             }
             Ok(())
         }
         KeysCommand::Rotate => {
-            let from = now + config.keys.rotation_delay_secs;
-            let meta = keys.rotate(config.keys.rsa_bits, now, from).await?;
-            println!("added key {} (published now, signing from unix time {from})", meta.kid);
+            let key = admin_keys::rotate(&keys, config, now).await.map_err(cli_error)?;
+            println!(
+                "added key {} (published now, signing from unix time {})",
+                key.kid, key.signing_from
+            );
             println!("every running instance publishes it within seconds");
             Ok(())
         }
         KeysCommand::Retire { kid, force } => {
-            let stored = keys.stored().await?;
-            let longest = config.tokens.id_token_ttl_secs.max(config.tokens.access_token_ttl_secs);
-            if let Err(why) = keys::retire_check(&stored, &kid, now, longest) {
-                if !force {
-                    bail!("refusing to retire {kid}: {why}");
-                }
+            if let Some(why) = admin_keys::retire(&keys, config, &kid, force, now)
+                .await
+                .map_err(cli_error)?
+            {
                 eprintln!("warning: {why}");
             }
-            keys.retire(&kid, now).await?;
             println!("retired key {kid}; every running instance stops publishing it within seconds");
             Ok(())
         }
@@ -229,52 +232,50 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Store> {
 }
 
 async fn user_command(config: &Config, cmd: UserCommand, now: i64) -> anyhow::Result<()> {
-    let UserCommand::Create {
-        username,
-        email,
-        given_name,
-        family_name,
-        password_stdin: _,
-    } = cmd;
-    let username = users::validate_username(&username).map_err(|e| anyhow::anyhow!("invalid --username: {e}"))?;
-    let email = users::validate_email(&email).map_err(|e| anyhow::anyhow!("invalid --email: {e}"))?;
-    let given_name = given_name
-        .map(|n| users::validate_name(&n).map_err(|e| anyhow::anyhow!("invalid --given-name: {e}")))
-        .transpose()?;
-    let family_name = family_name
-        .map(|n| users::validate_name(&n).map_err(|e| anyhow::anyhow!("invalid --family-name: {e}")))
-        .transpose()?;
+    let (username, email, given_name, family_name) = match cmd {
+        UserCommand::Create {
+            username,
+            email,
+            given_name,
+            family_name,
+            password_stdin: _,
+        } => (username, email, given_name, family_name),
+        UserCommand::GrantAdmin { username } => return set_admin(config, &username, true, now).await,
+        UserCommand::RevokeAdmin { username } => return set_admin(config, &username, false, now).await,
+    };
     let mut password = String::new();
     std::io::stdin()
         .read_to_string(&mut password)
         .context("cannot read the password from stdin")?;
-    let password = password.trim_end_matches(['\r', '\n']);
-    if password.chars().count() < 8 {
-        bail!("the password must be at least 8 characters");
-    }
-    if password.len() > password::MAX_PASSWORD_BYTES {
-        bail!("the password is too long");
-    }
+    let password = password.trim_end_matches(['\r', '\n']).to_string();
+    let new = NewUser {
+        username,
+        email,
+        given_name,
+        family_name,
+        password: password.into(),
+    };
     let store = open_store(config).await?;
     let hasher = PasswordHasherPool::new(&config.password_hashing)?;
-    let hash = hasher.hash(password).await?;
-    let id = secrets::random_id();
-    let new = NewAccount {
-        id: &id,
-        username: &username,
-        email: &email,
-        email_verified: true,
-        given_name: given_name.as_deref().unwrap_or_default(),
-        family_name: family_name.as_deref().unwrap_or_default(),
-        password_hash: &hash,
-    };
-    store.create_account(&new, now).await.map_err(|e| {
-        if store::is_unique_violation(&e) {
-            anyhow::anyhow!("that username or email is already taken")
-        } else {
-            e.into()
-        }
-    })?;
+    let id = admin_users::create(&store, &hasher, new, now)
+        .await
+        .map_err(|e| match e {
+            UserError::App(e) => anyhow::Error::from(e),
+            other => anyhow::anyhow!("{other}"),
+        })?;
+    let username = store.account_by_id(&id).await?.map(|a| a.username).unwrap_or_default();
     println!("created user {username} (sub {id})");
+    Ok(())
+}
+
+async fn set_admin(config: &Config, username: &str, admin: bool, now: i64) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    if !store.set_admin(username, admin, now).await? {
+        bail!("no user with username {username:?}");
+    }
+    match admin {
+        true => println!("{username} is now an admin"),
+        false => println!("{username} is no longer an admin"),
+    }
     Ok(())
 }

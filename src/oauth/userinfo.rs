@@ -37,7 +37,7 @@ fn respond(result: Result<serde_json::Map<String, Value>, OAuthError>) -> Respon
 }
 
 /// RFC 6750 §2.1 (header) and §2.2 (form body); exactly one of them.
-fn bearer(headers: &HeaderMap, form: Option<&Params>) -> Result<String, OAuthError> {
+pub(crate) fn bearer(headers: &HeaderMap, form: Option<&Params>) -> Result<String, OAuthError> {
     let from_header = match headers.get(header::AUTHORIZATION) {
         None => None,
         Some(value) => {

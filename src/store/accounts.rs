@@ -3,7 +3,8 @@
 use super::Store;
 use crate::users::{identifier_key, Account};
 
-const COLUMNS: &str = "id, username, email, email_verified, given_name, family_name, password_hash, updated_at";
+const COLUMNS: &str =
+    "id, username, email, email_verified, given_name, family_name, password_hash, updated_at, is_admin, disabled_at";
 
 pub struct NewAccount<'a> {
     pub id: &'a str,
@@ -53,6 +54,58 @@ impl Store {
             .bind(key)
             .fetch_optional(self.pool())
             .await
+    }
+
+    /// Users whose username, email or name contains `query` (case-insensitively; every
+    /// user when `None`), in id order after the id `after`, at most `limit` of them.
+    pub async fn search_accounts(
+        &self,
+        query: Option<&str>,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Account>, sqlx::Error> {
+        let pattern = query.map(|q| {
+            let escaped = identifier_key(q)
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        sqlx::query_as::<_, Account>(&format!(
+            "SELECT {COLUMNS} FROM users WHERE id > $1 AND ($2 IS NULL \
+             OR username_key LIKE $2 ESCAPE '\\' OR email_key LIKE $2 ESCAPE '\\' \
+             OR LOWER(given_name || ' ' || family_name) LIKE $2 ESCAPE '\\') \
+             ORDER BY id LIMIT $3"
+        ))
+        .bind(after.unwrap_or_default())
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    /// Grants or takes away the admin role of the user with this username; returns
+    /// whether there is one.
+    pub async fn set_admin(&self, username: &str, admin: bool, now: i64) -> Result<bool, sqlx::Error> {
+        sqlx::query("UPDATE users SET is_admin = $2, updated_at = $3 WHERE username_key = $1")
+            .bind(identifier_key(username))
+            .bind(admin as i64)
+            .bind(now)
+            .execute(self.pool())
+            .await
+            .map(|r| r.rows_affected() > 0)
+    }
+
+    /// Disables the user from `at`, or enables them with `None`; returns whether the user
+    /// exists.
+    pub async fn set_disabled(&self, user_id: &str, at: Option<i64>, now: i64) -> Result<bool, sqlx::Error> {
+        sqlx::query("UPDATE users SET disabled_at = $2, updated_at = $3 WHERE id = $1")
+            .bind(user_id)
+            .bind(at)
+            .bind(now)
+            .execute(self.pool())
+            .await
+            .map(|r| r.rows_affected() > 0)
     }
 
     pub async fn set_email_verified(&self, user_id: &str, email: &str, now: i64) -> Result<bool, sqlx::Error> {

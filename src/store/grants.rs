@@ -81,6 +81,16 @@ impl Store {
             .await
     }
 
+    /// The user's grants not revoked, newest sign-in first.
+    pub async fn user_grants(&self, user_id: &str) -> Result<Vec<GrantRow>, sqlx::Error> {
+        sqlx::query_as::<_, GrantRow>(&format!(
+            "SELECT {COLUMNS} FROM grants WHERE user_id = $1 AND revoked_at IS NULL ORDER BY auth_time DESC, id"
+        ))
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await
+    }
+
     /// Revokes a grant; tokens that point at it stop working at once.
     pub async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<(), sqlx::Error> {
         sqlx::query("UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")

@@ -313,6 +313,9 @@ async fn proceed(
             return Ok(found(&format!("/consent?request_id={id}")));
         }
     }
+    let scope = admin_scope_for(state, &request.scope, &session.user_id)
+        .await
+        .map_err(fail)?;
     let code = secrets::random_token();
     let row = CodeRow {
         grant_id: secrets::random_id(),
@@ -320,7 +323,7 @@ async fn proceed(
         user_id: session.user_id.clone(),
         session_id: session.id.clone(),
         redirect_uri: request.redirect_uri.clone(),
-        scope: request.scope.clone(),
+        scope,
         nonce: request.nonce.clone(),
         code_challenge: request.code_challenge.clone(),
         auth_time: session.auth_time,
@@ -340,6 +343,24 @@ async fn proceed(
         let _ = state.store.drop_request(&parked.id).await;
     }
     Ok(response::deliver(state, &target, &[("code", &code)]))
+}
+
+/// The granted scope: as asked for (and allowed to the client), less `gatehouse:admin`
+/// unless the user has the admin role. Only then is the user looked up.
+async fn admin_scope_for(state: &AppState, scope: &str, user_id: &str) -> Result<String, OAuthError> {
+    if !scope.split(' ').any(|s| s == crate::clients::ADMIN_SCOPE) {
+        return Ok(scope.to_string());
+    }
+    let admin = state
+        .store
+        .account_by_id(user_id)
+        .await?
+        .is_some_and(|a| a.is_admin != 0);
+    Ok(scope
+        .split(' ')
+        .filter(|s| admin || *s != crate::clients::ADMIN_SCOPE)
+        .collect::<Vec<_>>()
+        .join(" "))
 }
 
 /// Parks the request (once) and returns its id. Each parked request is a stored row made

@@ -65,6 +65,14 @@ pub(super) async fn exchange(
         tx.commit().await?;
         return Err(OAuthError::invalid_grant("the refresh token has expired"));
     }
+    // A disabled account keeps no access through the tokens its apps hold.
+    if Store::account_in(&mut tx, &grant.user_id)
+        .await?
+        .is_some_and(|a| a.disabled_at.is_some())
+    {
+        tx.commit().await?;
+        return Err(OAuthError::invalid_grant("the account is disabled"));
+    }
     // Without offline_access a refresh token lives only as long as the sign-in session
     // (OIDC Core §11): when the session ends, however it ends, so does the family.
     let offline = split_list(Some(&grant.scope)).iter().any(|s| s == "offline_access");

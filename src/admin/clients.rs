@@ -1,0 +1,365 @@
+//! Client administration shared by `gatehouse client …` and the admin API: the settings
+//! either may change, the rules a client must satisfy, and create, update, rotate, delete.
+//! Every change goes through the store, which moves the client-cache generation.
+
+use crate::clients::{self, Client, GRANT_TYPES};
+use crate::secrets;
+use crate::store::{self, Store};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A setting that breaks a rule: which field, and the message (the CLI prints it as is).
+#[derive(Debug, Clone)]
+pub struct Invalid {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> Invalid {
+    Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+#[derive(Debug)]
+pub enum ClientError {
+    Invalid(Invalid),
+    NotFound(String),
+    Conflict(String),
+    Internal(anyhow::Error),
+}
+
+impl From<Invalid> for ClientError {
+    fn from(e: Invalid) -> Self {
+        ClientError::Invalid(e)
+    }
+}
+
+impl From<sqlx::Error> for ClientError {
+    fn from(e: sqlx::Error) -> Self {
+        ClientError::Internal(e.into())
+    }
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientError::Invalid(e) => f.write_str(&e.message),
+            ClientError::NotFound(id) => write!(f, "no client with id {id:?}"),
+            ClientError::Conflict(message) => f.write_str(message),
+            ClientError::Internal(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+/// The settings of a client. On create, a field left out takes the default; on update,
+/// it keeps its value, and a list given replaces the old one.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSettings {
+    /// Name shown to users (required on create).
+    pub name: Option<String>,
+    /// Create only: choose the client_id instead of a random one.
+    pub client_id: Option<String>,
+    /// Create only: a public client (SPA, mobile, CLI) has no secret and must use PKCE.
+    pub public: Option<bool>,
+    /// Allowed redirect URIs, matched exactly.
+    pub redirect_uris: Option<Vec<String>>,
+    /// Allowed post-logout redirect URIs, matched exactly.
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// Grant types: authorization_code, refresh_token, client_credentials.
+    pub grant_types: Option<Vec<String>>,
+    /// A first-party app skips the consent screen.
+    pub first_party: Option<bool>,
+    /// Scopes it may request (`gatehouse:admin` only for first-party clients).
+    pub scopes: Option<Vec<String>>,
+    /// Resources (RFC 8707) it may get client_credentials tokens for; the first is the default.
+    pub audiences: Option<Vec<String>>,
+    /// A JWK Set (JSON text) of its public keys, enabling private_key_jwt.
+    pub jwks: Option<String>,
+    /// Where to POST back-channel logout tokens.
+    pub backchannel_logout_uri: Option<String>,
+    pub always_refresh: Option<bool>,
+    pub require_pkce: Option<bool>,
+    pub require_mfa: Option<bool>,
+    /// Must push its authorization requests to /par (RFC 9126).
+    pub require_par: Option<bool>,
+    pub access_token_ttl_secs: Option<i64>,
+    pub refresh_idle_ttl_secs: Option<i64>,
+    pub refresh_absolute_ttl_secs: Option<i64>,
+}
+
+impl ClientSettings {
+    /// Applies every field given, except the create-only ones and the name.
+    fn apply(self, client: &mut Client) -> Result<(), Invalid> {
+        if let Some(v) = self.redirect_uris {
+            client.redirect_uris = v;
+        }
+        if let Some(v) = self.post_logout_redirect_uris {
+            client.post_logout_redirect_uris = v;
+        }
+        if let Some(v) = self.grant_types {
+            client.grant_types = v;
+        }
+        if let Some(v) = self.first_party {
+            client.first_party = v;
+        }
+        if let Some(v) = self.scopes {
+            client.allowed_scopes = Some(v);
+        }
+        if let Some(v) = self.audiences {
+            client.audiences = v;
+        }
+        if let Some(text) = self.jwks {
+            crate::oauth::client_assertion::validate_jwks(&text)
+                .map_err(|e| invalid("jwks", format!("invalid --jwks-file: {e}")))?;
+            client.jwks = Some(text);
+        }
+        if let Some(uri) = self.backchannel_logout_uri {
+            client.backchannel_logout_uri = Some(uri);
+        }
+        if let Some(v) = self.always_refresh {
+            client.always_refresh = v;
+        }
+        if let Some(v) = self.require_pkce {
+            client.require_pkce = v;
+        }
+        if let Some(v) = self.require_mfa {
+            client.require_mfa = v;
+        }
+        if let Some(v) = self.require_par {
+            client.require_par = v;
+        }
+        client.access_token_ttl_secs = self.access_token_ttl_secs.or(client.access_token_ttl_secs);
+        client.refresh_idle_ttl_secs = self.refresh_idle_ttl_secs.or(client.refresh_idle_ttl_secs);
+        client.refresh_absolute_ttl_secs = self.refresh_absolute_ttl_secs.or(client.refresh_absolute_ttl_secs);
+        Ok(())
+    }
+}
+
+/// The rules a client's settings must satisfy, whoever set them.
+pub fn validate(client: &Client) -> Result<(), Invalid> {
+    // RFC 6749 Appendix A.1: a client id is printable ASCII. A `:` is fine: inside HTTP
+    // Basic the id is form-urlencoded first (§2.3.1), so an API can use its own URI as its
+    // client id and introspect the tokens issued for that audience.
+    if client.id.is_empty() || client.id.len() > 128 || !client.id.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(invalid(
+            "client_id",
+            format!(
+                "invalid client id {:?}: 1-128 printable ASCII characters, no spaces",
+                client.id
+            ),
+        ));
+    }
+    for uri in &client.redirect_uris {
+        clients::validate_redirect_uri(uri)
+            .map_err(|e| invalid("redirect_uris", format!("invalid redirect URI: {e}")))?;
+    }
+    for uri in &client.post_logout_redirect_uris {
+        clients::validate_redirect_uri(uri)
+            .map_err(|e| invalid("post_logout_redirect_uris", format!("invalid redirect URI: {e}")))?;
+    }
+    if let Some(uri) = &client.backchannel_logout_uri {
+        clients::validate_redirect_uri(uri).map_err(|e| {
+            invalid(
+                "backchannel_logout_uri",
+                format!("invalid back-channel logout URI: {e}"),
+            )
+        })?;
+    }
+    for grant in &client.grant_types {
+        if !GRANT_TYPES.contains(&grant.as_str()) {
+            return Err(invalid(
+                "grant_types",
+                format!("unknown grant type {grant:?}: use one of {}", GRANT_TYPES.join(", ")),
+            ));
+        }
+    }
+    if client.may_use_grant("authorization_code") && client.redirect_uris.is_empty() {
+        return Err(invalid(
+            "redirect_uris",
+            "the authorization_code grant needs at least one --redirect-uri",
+        ));
+    }
+    if client.may_use_grant("client_credentials") {
+        if client.is_public() && client.jwks.is_none() {
+            return Err(invalid(
+                "public",
+                "client_credentials needs a confidential client (drop --public)",
+            ));
+        }
+        if client.audiences.is_empty() {
+            return Err(invalid(
+                "audiences",
+                "client_credentials needs at least one --audience (the API its tokens are for)",
+            ));
+        }
+    }
+    let admin = client
+        .allowed_scopes
+        .iter()
+        .flatten()
+        .any(|s| s == clients::ADMIN_SCOPE);
+    if admin && !client.first_party {
+        return Err(invalid(
+            "scopes",
+            format!(
+                "the {} scope is for first-party clients only (drop --third-party)",
+                clients::ADMIN_SCOPE
+            ),
+        ));
+    }
+    for audience in &client.audiences {
+        url::Url::parse(audience).map_err(|_| {
+            invalid(
+                "audiences",
+                format!("invalid --audience {audience:?}: must be an absolute URI"),
+            )
+        })?;
+    }
+    for (field, ttl) in [
+        ("access_token_ttl_secs", client.access_token_ttl_secs),
+        ("refresh_idle_ttl_secs", client.refresh_idle_ttl_secs),
+        ("refresh_absolute_ttl_secs", client.refresh_absolute_ttl_secs),
+    ] {
+        if ttl.is_some_and(|t| t <= 0) {
+            return Err(invalid(field, "lifetimes must be positive numbers of seconds"));
+        }
+    }
+    Ok(())
+}
+
+/// A client as the CLI's `--json` and the API show it: never its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientView {
+    pub client_id: String,
+    pub name: String,
+    pub public: bool,
+    pub first_party: bool,
+    pub require_pkce: bool,
+    pub grant_types: Vec<String>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// `null`: the OpenID Connect scopes Gatehouse supports.
+    pub allowed_scopes: Option<Vec<String>>,
+    pub audiences: Vec<String>,
+    pub private_key_jwt: bool,
+    pub backchannel_logout_uri: Option<String>,
+    pub always_refresh: bool,
+    pub access_token_ttl_secs: Option<i64>,
+    pub refresh_idle_ttl_secs: Option<i64>,
+    pub refresh_absolute_ttl_secs: Option<i64>,
+    pub require_mfa: bool,
+    pub require_par: bool,
+    pub created_at: i64,
+}
+
+impl From<&Client> for ClientView {
+    fn from(client: &Client) -> Self {
+        ClientView {
+            client_id: client.id.clone(),
+            name: client.name.clone(),
+            public: client.is_public(),
+            first_party: client.first_party,
+            require_pkce: client.pkce_required(),
+            grant_types: client.grant_types.clone(),
+            redirect_uris: client.redirect_uris.clone(),
+            post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
+            allowed_scopes: client.allowed_scopes.clone(),
+            audiences: client.audiences.clone(),
+            private_key_jwt: client.jwks.is_some(),
+            backchannel_logout_uri: client.backchannel_logout_uri.clone(),
+            always_refresh: client.always_refresh,
+            access_token_ttl_secs: client.access_token_ttl_secs,
+            refresh_idle_ttl_secs: client.refresh_idle_ttl_secs,
+            refresh_absolute_ttl_secs: client.refresh_absolute_ttl_secs,
+            require_mfa: client.require_mfa,
+            require_par: client.require_par,
+            created_at: client.created_at,
+        }
+    }
+}
+
+/// A client and, when one was just issued, its secret (shown this once).
+pub struct Issued {
+    pub client: Client,
+    pub secret: Option<String>,
+}
+
+/// Registers a client from `settings` (`name` required).
+pub async fn create(store: &Store, mut settings: ClientSettings, now: i64) -> Result<Issued, ClientError> {
+    let name = settings
+        .name
+        .take()
+        .ok_or_else(|| invalid("name", "a client needs a name (--name)"))?;
+    let public = settings.public.take().unwrap_or(false);
+    let secret = (!public).then(clients::generate_secret);
+    let id = settings.client_id.take().unwrap_or_else(secrets::random_id);
+    let mut client = Client::new(&id, &name, secret.as_deref().map(secrets::digest));
+    client.created_at = now;
+    settings.apply(&mut client)?;
+    validate(&client)?;
+    store.create_client(&client).await.map_err(|e| {
+        if store::is_unique_violation(&e) {
+            ClientError::Conflict(format!("a client with id {:?} already exists", client.id))
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(Issued { client, secret })
+}
+
+/// Changes the settings given; with `rotate_secret` a confidential client gets a new secret
+/// (the old one stops working). A public client has none to rotate.
+pub async fn update(
+    store: &Store,
+    id: &str,
+    mut settings: ClientSettings,
+    rotate_secret: bool,
+) -> Result<Issued, ClientError> {
+    if settings.client_id.is_some() {
+        return Err(invalid("client_id", "a client's id cannot be changed").into());
+    }
+    if settings.public.is_some() {
+        return Err(invalid("public", "a client cannot change between public and confidential").into());
+    }
+    let mut client = store
+        .client(id)
+        .await?
+        .ok_or_else(|| ClientError::NotFound(id.to_string()))?;
+    if let Some(name) = settings.name.take() {
+        client.name = name;
+    }
+    let secret = (rotate_secret && !client.is_public()).then(clients::generate_secret);
+    if let Some(secret) = &secret {
+        client.secret_hash = Some(secrets::digest(secret));
+    }
+    settings.apply(&mut client)?;
+    validate(&client)?;
+    if !store.update_client(&client).await? {
+        return Err(ClientError::NotFound(id.to_string()));
+    }
+    Ok(Issued { client, secret })
+}
+
+pub async fn show(store: &Store, id: &str) -> Result<Client, ClientError> {
+    store
+        .client(id)
+        .await?
+        .ok_or_else(|| ClientError::NotFound(id.to_string()))
+}
+
+/// Deletes a client and everything issued to it.
+pub async fn delete(store: &Store, id: &str) -> Result<(), ClientError> {
+    if !store.delete_client(id).await? {
+        return Err(ClientError::NotFound(id.to_string()));
+    }
+    Ok(())
+}
