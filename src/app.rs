@@ -2,8 +2,8 @@
 //! workers. Nothing imports this module but `main` and the tests.
 
 use crate::accounts::{
-    consents, device, email_change, login, passkeys, profile, recovery, second_factor, signup, two_factor, upstream,
-    whoami,
+    consents, contact, device, email_change, login, passkeys, profile, recovery, second_factor, signup, two_factor,
+    upstream, whoami,
 };
 use crate::client_cache::ClientCache;
 use crate::client_ip;
@@ -212,6 +212,7 @@ pub fn router(state: AppState) -> Router {
         .route(whoami::PATH, get(whoami::get))
         .route("/account", get(profile::show))
         .route("/account/profile", axum::routing::post(profile::update_profile))
+        .route("/account/contact", axum::routing::post(contact::update))
         .route("/account/email", axum::routing::post(email_change::change_email))
         .route(
             "/account/email/confirm",

@@ -40,7 +40,7 @@ pub struct Client {
 }
 
 /// Scopes we understand. Others are ignored, as RFC 6749 §3.3 allows.
-pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "offline_access"];
+pub const SUPPORTED_SCOPES: &[&str] = &["openid", "profile", "email", "address", "phone", "offline_access"];
 
 /// The scope of the admin API, for first-party clients registered with it: through the
 /// client credentials grant, or through /authorize for a user with the admin role only.

@@ -17,6 +17,7 @@ pub mod client_ip;
 pub mod clients;
 pub mod clock;
 pub mod config;
+pub mod contact;
 pub mod cookies;
 pub mod error;
 pub mod http;

@@ -18,6 +18,8 @@ pub struct Account {
     pub is_admin: i64,
     /// Set while disabled: no sign-in, no refresh.
     pub disabled_at: Option<i64>,
+    #[sqlx(flatten)]
+    pub contact: crate::contact::Contact,
 }
 
 impl Account {

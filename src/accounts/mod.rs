@@ -3,6 +3,7 @@
 
 pub mod activity;
 pub mod consents;
+pub mod contact;
 pub mod device;
 pub mod email_change;
 pub mod forms;

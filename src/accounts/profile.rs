@@ -66,6 +66,9 @@ async fn page(
     let user = context! {
         username => account.username, email => account.email,
         given_name => account.given_name, family_name => account.family_name,
+        phone_number => account.contact.phone_number, street_address => account.contact.street_address,
+        locality => account.contact.locality, region => account.contact.region,
+        postal_code => account.contact.postal_code, country => account.contact.country,
     };
     let sign_in = super::upstream::methods::page_context(state, account).await?;
     let fresh = now - session.auth_time <= FRESH_SIGN_IN_SECS;

@@ -99,6 +99,9 @@ const USER_CLAIMS: &[(&str, &str)] = &[
     ("updated_at", "profile"),
     ("email", "email"),
     ("email_verified", "email"),
+    ("address", "address"),
+    ("phone_number", "phone"),
+    ("phone_number_verified", "phone"),
 ];
 
 fn user_claim(account: &Account, name: &str) -> Option<Value> {
@@ -110,6 +113,11 @@ fn user_claim(account: &Account, name: &str) -> Option<Value> {
         "updated_at" => account.updated_at.into(),
         "email" => account.email.clone().into(),
         "email_verified" => (account.email_verified != 0).into(),
+        // Claims with no value are left out (OIDC Core §5.3.2).
+        "address" => account.contact.address_claim()?,
+        "phone_number" => account.contact.phone_claim()?.into(),
+        // Gatehouse sends no SMS: a number it holds was typed, never proven.
+        "phone_number_verified" => account.contact.phone_claim().map(|_| false)?.into(),
         _ => return None,
     })
 }

@@ -30,6 +30,8 @@ pub fn describe_scope(scope: &str) -> String {
         "openid" => "Know who you are when you sign in".into(),
         "profile" => "See your name and username".into(),
         "email" => "See your email address".into(),
+        "address" => "See your postal address".into(),
+        "phone" => "See your phone number".into(),
         "offline_access" => "Stay connected to your account when you are not using it".into(),
         other => format!("Use the \u{201c}{other}\u{201d} permission"),
     }

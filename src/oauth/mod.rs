@@ -57,4 +57,7 @@ pub const SUPPORTED_CLAIMS: &[&str] = &[
     "updated_at",
     "email",
     "email_verified",
+    "address",
+    "phone_number",
+    "phone_number_verified",
 ];

@@ -1,10 +1,12 @@
 //! Users.
 
 use super::Store;
+use crate::contact::Contact;
 use crate::users::{identifier_key, Account};
 
 const COLUMNS: &str =
-    "id, username, email, email_verified, given_name, family_name, password_hash, updated_at, is_admin, disabled_at";
+    "id, username, email, email_verified, given_name, family_name, password_hash, updated_at, is_admin, disabled_at, \
+     phone_number, street_address, locality, region, postal_code, country";
 
 pub struct NewAccount<'a> {
     pub id: &'a str,
@@ -126,6 +128,24 @@ impl Store {
             .execute(self.pool())
             .await
             .map(|_| ())
+    }
+
+    pub async fn set_contact(&self, user_id: &str, contact: &Contact, now: i64) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE users SET phone_number = $2, street_address = $3, locality = $4, region = $5, \
+             postal_code = $6, country = $7, updated_at = $8 WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(&contact.phone_number)
+        .bind(&contact.street_address)
+        .bind(&contact.locality)
+        .bind(&contact.region)
+        .bind(&contact.postal_code)
+        .bind(&contact.country)
+        .bind(now)
+        .execute(self.pool())
+        .await
+        .map(|_| ())
     }
 
     pub async fn set_names(&self, user_id: &str, given: &str, family: &str, now: i64) -> Result<(), sqlx::Error> {

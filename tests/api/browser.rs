@@ -611,6 +611,21 @@ async fn account_journey(app: &TestApp, chrome: &Chrome) {
         .await;
     chrome.wait_for_text("Profile saved.").await;
 
+    // Address and phone, the street on two lines.
+    chrome.type_into("#phone_number", "+44 20 7946 0958").await;
+    chrome.type_into("#street_address", "221B Baker Street\nFlat 2").await;
+    chrome.type_into("#locality", "London").await;
+    chrome.type_into("#postal_code", "NW1 6XE").await;
+    chrome.type_into("#country", "United Kingdom").await;
+    chrome
+        .click("form[action='/account/contact'] button[type=submit]")
+        .await;
+    chrome.wait_for_text("Address and phone saved.").await;
+    chrome.screenshots("account-address").await;
+    let dana = app.store.account_by_identifier("dana").await.unwrap().unwrap();
+    assert_eq!(dana.contact.street_address, "221B Baker Street\nFlat 2");
+    assert_eq!(dana.contact.phone_number, "+44 20 7946 0958");
+
     // Delete the account: it asks for the password again, then it is gone.
     chrome.type_into("#delete_password", SECOND).await;
     chrome.click("form[action='/account/delete'] button[type=submit]").await;

@@ -56,6 +56,16 @@ async fn all_four_plans(backend: Backend) {
     let redirect = format!("http://127.0.0.1:{callback_port}/callback");
     let plru = format!("http://127.0.0.1:{callback_port}/post_logout_redirect");
     let now = app.clock.now();
+    // The scope-address, -phone and -all modules want the claims to have values.
+    let contact = gatehouse::contact::Contact {
+        phone_number: "+1 425 555 1212".into(),
+        street_address: "1 Main St".into(),
+        locality: "Springfield".into(),
+        region: "IL".into(),
+        postal_code: "62704".into(),
+        country: "USA".into(),
+    };
+    app.store.set_contact(&app.user.id, &contact, now).await.unwrap();
     let mut creds = Vec::new();
     for id in ["oidcc-client", "oidcc-client2"] {
         let client = add_client(&app.store, id, true, now, |c| {

@@ -51,6 +51,7 @@ on_both_backends! {
         assert!(html.contains("partner.example.com"), "the redirect host is shown");
         assert!(html.contains("See your email address"));
         assert!(html.contains("Stay connected"));
+        assert!(!html.contains("postal address"), "only the scopes asked for are listed");
         let to = decide(&app, &browser, &html, "allow").await;
         assert!(to.starts_with("https://partner.example.com/cb?code="), "{to}");
 
@@ -126,5 +127,13 @@ on_both_backends! {
         let response = browser.get(&format!("/authorize/resume/{wide_id}")).await;
         let next = location(response.headers()).unwrap();
         assert!(next.starts_with("/consent?request_id="), "{next}");
+    }
+
+    async fn the_consent_page_names_the_address_and_phone_scopes_in_plain_words(app) {
+        let partner = third_party(&app).await;
+        let browser = app.browser();
+        let html = consent_page(&app, &browser, &partner, &[("scope", "openid address phone")]).await;
+        assert!(html.contains("See your postal address"), "{html}");
+        assert!(html.contains("See your phone number"), "{html}");
     }
 }

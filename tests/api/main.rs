@@ -7,6 +7,7 @@ mod smtp;
 
 mod accounts;
 mod acr;
+mod address_phone;
 mod admin_api;
 mod audit;
 mod authorize;
