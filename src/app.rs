@@ -230,6 +230,7 @@ pub fn router(state: AppState) -> Router {
         .route("/account/delete", axum::routing::post(profile::delete))
         .merge(passkeys::routes())
         .merge(crate::admin::api::routes())
+        .merge(oauth::registration::routes(state.config.registration.mode))
         .route(
             second_factor::PATH,
             get(second_factor::show).post(second_factor::submit),

@@ -3,6 +3,7 @@
 //! environment variables, which override `gatehouse.toml`.
 
 mod client;
+mod registration;
 
 use crate::admin::keys::{self as admin_keys, KeyError};
 use crate::admin::users::{self as admin_users, NewUser, UserError};
@@ -63,6 +64,9 @@ enum Command {
     /// Manage user accounts
     #[command(subcommand)]
     User(UserCommand),
+    /// Dynamic Client Registration: initial access tokens
+    #[command(subcommand)]
+    Registration(registration::RegistrationCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -148,6 +152,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys(cmd) => keys_command(&config, cmd, clock.now()).await,
         Command::Client(cmd) => client::run(&config, cmd, clock.now()).await,
+        Command::Registration(cmd) => registration::run(&config, cmd, clock.now()).await,
         Command::User(cmd) => user_command(&config, cmd, clock.now()).await,
     }
 }

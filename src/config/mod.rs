@@ -11,7 +11,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use url::Url;
 
+pub mod registration;
 pub mod upstream;
+
+pub use registration::{RegistrationMode, RegistrationSettings};
 pub use upstream::{RawUpstream, Upstream, UpstreamKind};
 
 /// Environment variables with the GATEHOUSE_ prefix that belong to the CLI or the test
@@ -52,6 +55,7 @@ pub struct RawConfig {
     pub http: HttpSettings,
     pub database: DatabaseSettings,
     pub audit: AuditSettings,
+    pub registration: RegistrationSettings,
     /// `[[upstream]]`: providers to sign in with.
     pub upstream: Vec<RawUpstream>,
 }
@@ -78,6 +82,7 @@ impl Default for RawConfig {
             http: HttpSettings::default(),
             database: DatabaseSettings::default(),
             audit: AuditSettings::default(),
+            registration: RegistrationSettings::default(),
             upstream: Vec::new(),
         }
     }
@@ -352,6 +357,7 @@ pub struct Config {
     pub http: HttpSettings,
     pub database: DatabaseSettings,
     pub audit: AuditSettings,
+    pub registration: RegistrationSettings,
     pub upstreams: Vec<Upstream>,
 }
 
@@ -500,6 +506,7 @@ impl Config {
             http: raw.http,
             database: raw.database,
             audit: raw.audit,
+            registration: raw.registration,
         })
     }
 

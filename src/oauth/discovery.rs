@@ -20,7 +20,7 @@ pub async fn get(State(state): State<AppState>) -> Response {
 }
 
 pub fn document(config: &Config) -> String {
-    json!({
+    let mut doc = json!({
         "issuer": config.issuer_str(),
         "authorization_endpoint": config.url_for(AUTHORIZE),
         "token_endpoint": config.url_for(TOKEN),
@@ -60,6 +60,9 @@ pub fn document(config: &Config) -> String {
         "request_object_signing_alg_values_supported": ["RS256", "ES256"],
         "request_uri_parameter_supported": false,
         "require_request_uri_registration": false,
-    })
-    .to_string()
+    });
+    if config.registration.enabled() {
+        doc["registration_endpoint"] = config.url_for(super::registration::PATH).into();
+    }
+    doc.to_string()
 }

@@ -54,6 +54,12 @@ pub enum ErrorCode {
     SlowDown,
     /// RFC 8628 §3.5
     ExpiredToken,
+    /// RFC 7591 §3.2.2
+    InvalidRedirectUri,
+    /// RFC 7591 §3.2.2
+    InvalidClientMetadata,
+    /// RFC 7591 §3.2.2
+    InvalidSoftwareStatement,
 }
 
 impl ErrorCode {
@@ -81,6 +87,9 @@ impl ErrorCode {
             ErrorCode::AuthorizationPending => "authorization_pending",
             ErrorCode::SlowDown => "slow_down",
             ErrorCode::ExpiredToken => "expired_token",
+            ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
+            ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
+            ErrorCode::InvalidSoftwareStatement => "invalid_software_statement",
         }
     }
 }
@@ -122,6 +131,9 @@ constructors! {
     authorization_pending => AuthorizationPending,
     slow_down => SlowDown,
     expired_token => ExpiredToken,
+    invalid_redirect_uri => InvalidRedirectUri,
+    invalid_client_metadata => InvalidClientMetadata,
+    invalid_software_statement => InvalidSoftwareStatement,
 }
 
 impl OAuthError {

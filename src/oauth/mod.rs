@@ -17,6 +17,7 @@ pub mod introspect;
 pub mod jwks;
 pub mod par;
 pub mod pkce;
+pub mod registration;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;

@@ -17,6 +17,7 @@ pub mod logout;
 pub mod mail;
 pub mod outbox;
 pub mod passkeys;
+pub mod registrations;
 pub mod requests;
 pub mod sessions;
 pub mod signing_keys;

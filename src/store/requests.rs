@@ -66,6 +66,7 @@ impl Store {
             "DELETE FROM used_client_assertions WHERE expires_at <= $1",
             "DELETE FROM upstream_trips WHERE expires_at <= $1",
             "DELETE FROM upstream_pending WHERE expires_at <= $1",
+            "DELETE FROM initial_access_tokens WHERE expires_at <= $1",
             "DELETE FROM mail_caps WHERE window_start <= $1 - 3600",
         ] {
             removed += sqlx::query(sql).bind(now).execute(self.pool()).await?.rows_affected();

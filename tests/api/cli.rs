@@ -568,3 +568,49 @@ fn the_readmes_device_client_registers() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     assert!(readme.contains("--grant-type urn:ietf:params:oauth:grant-type:device_code --grant-type refresh_token"));
 }
+
+/// The README's registration recipe: an initial access token from the CLI opens
+/// `POST /register` on a server with `registration.mode = "token"`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readmes_registration_recipe_registers_a_client_with_a_cli_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let mode = [("GATEHOUSE_REGISTRATION__MODE", "token")];
+    let issued = gatehouse(
+        dir.path(),
+        &["registration", "issue-token", "--ttl-days", "7"],
+        &mode,
+        None,
+    );
+    assert!(issued.status.success(), "{}", stderr(&issued));
+    let printed = stdout(&issued);
+    let token = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("initial_access_token: "))
+        .expect("the token is printed")
+        .to_string();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(readme.contains("gatehouse registration issue-token --ttl-days 7"));
+    assert!(readme.contains("mode = \"token\""));
+
+    let server = crate::helpers::ServedBinary::start(dir.path(), crate::helpers::free_port(), &mode).await;
+    let body = serde_json::json!({"client_name": "Weather Widget", "redirect_uris": ["https://widget.example.com/cb"]});
+    let http = reqwest::Client::new();
+    let refused = http
+        .post(format!("{}/register", server.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let registered = http
+        .post(format!("{}/register", server.base))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201, "{}", server.logs());
+    let registered: Value = registered.json().await.unwrap();
+    assert_eq!(registered["client_name"], "Weather Widget");
+    assert!(registered["client_secret"].is_string() && registered["registration_access_token"].is_string());
+}

@@ -34,6 +34,7 @@ mod par_browser;
 mod passkeys;
 mod readme;
 mod refresh;
+mod registration;
 mod request_objects;
 mod resource_server;
 mod security_md;
