@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the four OpenID Foundation OP plans against a real Gatehouse binary over https,
+# Runs the five OpenID Foundation OP plans against a real Gatehouse binary over https,
 # with a throwaway CA made for the run. SQLite by default; DATABASE_URL=postgres://...
 # runs it on PostgreSQL (the database must exist; it is migrated).
 #
@@ -65,7 +65,8 @@ for id in oidcc-client oidcc-client2; do
   SECRET[$id]="$("$gatehouse" client delete "$id" >/dev/null 2>&1 || true
     "$gatehouse" client create --json --name "Conformance $id" --client-id "$id" \
       --redirect-uri "http://127.0.0.1:$CALLBACK_PORT/callback" \
-      --post-logout-redirect-uri "http://127.0.0.1:$CALLBACK_PORT/post_logout_redirect" | secret_of)"
+      --post-logout-redirect-uri "http://127.0.0.1:$CALLBACK_PORT/post_logout_redirect" \
+      --backchannel-logout-uri "http://127.0.0.1:$CALLBACK_PORT/backchannel_logout" | secret_of)"
 done
 # A user of its own each run, so a database kept from an earlier run cannot hold a stale one.
 USERNAME="conformance-$(date +%s)-$$"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the same four plans against panva's oidc-provider (a certified OP nobody here
+# Runs the same five plans against panva's oidc-provider (a certified OP nobody here
 # wrote), installed from npm into a temp dir by peers/run-oidc-provider.sh, and prints its
 # results beside Gatehouse's (conformance/results/gatehouse.json, from run-gatehouse.sh).
 #

@@ -115,6 +115,8 @@ const client = (id, secret) => ({
   response_types: ['code'],
   redirect_uris: [`${CALLBACK}/callback`],
   post_logout_redirect_uris: [`${CALLBACK}/post_logout_redirect`],
+  backchannel_logout_uri: `${CALLBACK}/backchannel_logout`,
+  backchannel_logout_session_required: true,
 });
 
 const configuration = {
@@ -154,12 +156,20 @@ const configuration = {
     profile: ['birthdate', 'family_name', 'gender', 'given_name', 'locale', 'middle_name', 'name',
       'nickname', 'picture', 'preferred_username', 'profile', 'updated_at', 'website', 'zoneinfo'],
   },
+  // oidc-provider refuses outgoing requests to special-use addresses (SSRF
+  // protection); the back-channel logout endpoint here is the runner's own
+  // loopback listener, so this fixture drops that dispatcher.
+  fetch: (url, options) => {
+    const { dispatcher, ...rest } = options;
+    return globalThis.fetch(url, rest);
+  },
   responseTypes: ['code'],
   subjectTypes: ['public'],
   features: {
     devInteractions: { enabled: false }, // own pages below (real password check)
     claimsParameter: { enabled: true },
     rpInitiatedLogout: { enabled: true },
+    backchannelLogout: { enabled: true },
     userinfo: { enabled: true },
     // Request objects are accepted (request=... parameter) but only signed
     // ones: `none` is not in requestObjectSigningAlgValues (the default list
@@ -177,6 +187,10 @@ const configuration = {
 };
 
 const provider = new Provider(ISSUER, configuration);
+
+provider.on('backchannel.error', (ctx, err, client) => {
+  console.error('backchannel.error', client?.clientId, err);
+});
 
 provider.on('server_error', (ctx, err) => {
   console.error('server_error', ctx?.method, ctx?.path, err);

@@ -1,13 +1,24 @@
 //! The relying party's redirect endpoint: a listener on loopback that answers every
 //! request to `/callback` and `/post_logout_redirect` with a JSON account of what arrived
 //! (method, content type, query and form body), which the browser hands to the module.
+//! POSTs to `/backchannel_logout` are the OP's back-channel logout requests: kept in the
+//! listener's [`Inbox`] for the module that waits for one, and answered 200 as the RP
+//! must (OpenID Connect Back-Channel Logout 1.0 §2.8).
 
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
+
+/// Where the RP's back-channel logout endpoint is, on the listener.
+pub const BACKCHANNEL_PATH: &str = "/backchannel_logout";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Arrival {
@@ -42,8 +53,41 @@ impl Arrival {
     }
 }
 
+/// The back-channel logout requests received so far, shared by every module.
+#[derive(Clone, Default)]
+pub struct Inbox {
+    arrivals: Arc<Mutex<Vec<Arrival>>>,
+    arrived: Arc<Notify>,
+}
+
+impl Inbox {
+    fn push(&self, arrival: Arrival) {
+        if let Ok(mut all) = self.arrivals.lock() {
+            all.push(arrival);
+        }
+        self.arrived.notify_waiters();
+    }
+
+    /// Waits up to `limit` for a request that `wanted` accepts, and takes it.
+    pub async fn wait_for(&self, limit: Duration, wanted: impl Fn(&Arrival) -> bool) -> Option<Arrival> {
+        let deadline = Instant::now() + limit;
+        loop {
+            // Registered before looking, so an arrival between the look and the wait wakes us.
+            let notified = self.arrived.notified();
+            if let Ok(mut all) = self.arrivals.lock() {
+                if let Some(at) = all.iter().position(&wanted) {
+                    return Some(all.remove(at));
+                }
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let _ = tokio::time::timeout(left, notified).await;
+        }
+    }
+}
+
 pub struct Listener {
     task: JoinHandle<()>,
+    pub inbox: Inbox,
 }
 
 impl Drop for Listener {
@@ -63,11 +107,12 @@ pub async fn start(port: u16) -> anyhow::Result<Listener> {
 /// Serves on a socket the caller bound, e.g. to port 0 before registering the clients.
 pub fn serve(listener: tokio::net::TcpListener) -> Listener {
     // Any path: a redirect to a URI the client never registered must be seen, not lost.
-    let app = Router::new().fallback(any(echo));
+    let inbox = Inbox::default();
+    let app = Router::new().fallback(any(echo)).with_state(inbox.clone());
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Listener { task }
+    Listener { task, inbox }
 }
 
 fn pairs(raw: &[u8]) -> Vec<(String, String)> {
@@ -76,7 +121,7 @@ fn pairs(raw: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn echo(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Json<Arrival> {
+async fn echo(State(inbox): State<Inbox>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -84,11 +129,17 @@ async fn echo(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Json
     let is_form = content_type
         .as_deref()
         .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
-    Json(Arrival {
+    let arrival = Arrival {
         path: uri.path().to_string(),
         method: method.to_string(),
         content_type,
         query: pairs(uri.query().unwrap_or("").as_bytes()),
         form: if is_form { pairs(&body) } else { Vec::new() },
-    })
+    };
+    if arrival.path == BACKCHANNEL_PATH && method == Method::POST {
+        inbox.push(arrival);
+        // §2.8: 200 OK, and the response must not be cached.
+        return ([(header::CACHE_CONTROL, "no-store")], "").into_response();
+    }
+    Json(arrival).into_response()
 }

@@ -144,6 +144,15 @@ impl Target {
         format!("http://127.0.0.1:{}/callback", self.callback_port)
     }
 
+    /// Where both clients register their back-channel logout endpoint.
+    pub fn backchannel_logout_uri(&self) -> String {
+        format!(
+            "http://127.0.0.1:{}{}",
+            self.callback_port,
+            crate::callback::BACKCHANNEL_PATH
+        )
+    }
+
     pub fn post_logout_redirect_uri(&self) -> String {
         format!("http://127.0.0.1:{}/post_logout_redirect", self.callback_port)
     }

@@ -1,5 +1,5 @@
-//! The OpenID Foundation OP certification plans (oidcc-basic, -config, -formpost-basic,
-//! -rp-initiated-logout), reproduced by `gatehouse-conformance`, against Gatehouse over
+//! The OpenID Foundation OP certification plans (oidcc-basic, -config, -formpost-basic, -rp-initiated-logout and
+//! -backchannel-rp-initiated-logout), reproduced by `gatehouse-conformance`, against Gatehouse over
 //! https with a throwaway CA, on each backend. Every module must pass, or end exactly as
 //! `conformance/gatehouse-expected.toml` says and explains.
 
@@ -30,7 +30,7 @@ fn expected() -> Expected {
     toml::from_str(&text).expect("gatehouse-expected.toml parses")
 }
 
-async fn all_four_plans(backend: Backend) {
+async fn every_plan(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let certs = gatehouse_conformance::ca::issue(&["127.0.0.1", "localhost"]).unwrap();
     gatehouse_conformance::ca::write(dir.path(), &certs).unwrap();
@@ -55,6 +55,7 @@ async fn all_four_plans(backend: Backend) {
     let callback_port = socket.local_addr().unwrap().port();
     let redirect = format!("http://127.0.0.1:{callback_port}/callback");
     let plru = format!("http://127.0.0.1:{callback_port}/post_logout_redirect");
+    let backchannel = format!("http://127.0.0.1:{callback_port}/backchannel_logout");
     let now = app.clock.now();
     // The scope-address, -phone and -all modules want the claims to have values.
     let contact = gatehouse::contact::Contact {
@@ -71,6 +72,7 @@ async fn all_four_plans(backend: Backend) {
         let client = add_client(&app.store, id, true, now, |c| {
             c.redirect_uris = vec![redirect.clone()];
             c.post_logout_redirect_uris = vec![plru.clone()];
+            c.backchannel_logout_uri = Some(backchannel.clone());
         })
         .await;
         creds.push(ClientCreds {
@@ -125,8 +127,8 @@ async fn all_four_plans(backend: Backend) {
     }
     assert_eq!(
         report.results.len(),
-        38 + 1 + 38 + 11,
-        "every module of the four plans ran"
+        38 + 1 + 38 + 11 + 2,
+        "every module of the five plans ran"
     );
     assert!(
         expected.module.iter().all(|e| !e.reason.trim().is_empty()),
@@ -140,11 +142,11 @@ async fn all_four_plans(backend: Backend) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn all_four_certification_plans_pass_on_sqlite() {
-    all_four_plans(Backend::Sqlite).await
+async fn every_certification_plan_passes_on_sqlite() {
+    every_plan(Backend::Sqlite).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn all_four_certification_plans_pass_on_postgres() {
-    all_four_plans(Backend::Postgres).await
+async fn every_certification_plan_passes_on_postgres() {
+    every_plan(Backend::Postgres).await
 }

@@ -229,7 +229,7 @@ fn refused_for(hint: String, unregistered: String, state: String) -> (Logout, Ex
     )
 }
 
-fn redirected_back(ctx: &mut Ctx, visit: &Visit, state: Option<&str>) -> Result<(), Stop> {
+pub(super) fn redirected_back(ctx: &mut Ctx, visit: &Visit, state: Option<&str>) -> Result<(), Stop> {
     let Some(arrival) = visit.callback() else {
         let (url, status) = visit
             .page()
@@ -268,7 +268,7 @@ fn redirected_back(ctx: &mut Ctx, visit: &Visit, state: Option<&str>) -> Result<
 }
 
 /// After logout, `prompt=none` must come back with login_required (or the like).
-async fn session_gone(ctx: &mut Ctx) -> Result<(), Stop> {
+pub(super) async fn session_gone(ctx: &mut Ctx) -> Result<(), Stop> {
     let (sent, visit) = ctx
         .authorize(&AuthRequest::new().param("prompt", "none"), Policy::NOBODY)
         .await?;

@@ -2,6 +2,7 @@
 //! module context (browser, log, variant), and the code flow broken into the steps the
 //! modules recombine.
 
+pub mod backchannel;
 pub mod basic;
 pub mod config;
 pub mod flow;
@@ -22,10 +23,17 @@ pub enum Plan {
     Config,
     FormPostBasic,
     RpInitiatedLogout,
+    BackchannelLogout,
 }
 
 impl Plan {
-    pub const ALL: [Plan; 4] = [Plan::Basic, Plan::Config, Plan::FormPostBasic, Plan::RpInitiatedLogout];
+    pub const ALL: [Plan; 5] = [
+        Plan::Basic,
+        Plan::Config,
+        Plan::FormPostBasic,
+        Plan::RpInitiatedLogout,
+        Plan::BackchannelLogout,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -33,6 +41,7 @@ impl Plan {
             Plan::Config => "oidcc-config-certification-test-plan",
             Plan::FormPostBasic => "oidcc-formpost-basic-certification-test-plan",
             Plan::RpInitiatedLogout => "oidcc-rp-initiated-logout-certification-test-plan",
+            Plan::BackchannelLogout => "oidcc-backchannel-rp-initiated-logout-certification-test-plan",
         }
     }
 
@@ -56,6 +65,7 @@ impl Plan {
             Plan::Basic | Plan::FormPostBasic => basic::MODULES,
             Plan::Config => config::MODULES,
             Plan::RpInitiatedLogout => logout::MODULES,
+            Plan::BackchannelLogout => backchannel::MODULES,
         }
     }
 }
@@ -69,6 +79,8 @@ pub struct Op {
     pub discovery_url: String,
     pub discovery: Fetched,
     pub jwks: Fetched,
+    /// Back-channel logout requests the callback listener received.
+    pub inbox: crate::callback::Inbox,
 }
 
 /// A document the OP served, or why it could not be had.
@@ -149,6 +161,7 @@ impl Op {
             discovery_url,
             discovery,
             jwks,
+            inbox: crate::callback::Inbox::default(),
         })
     }
 
@@ -210,7 +223,7 @@ pub async fn run_plans(target: Target, plans: &[Plan], only: &[String]) -> anyho
 /// As `run_plans`, with the callback listener already running on `target.callback_port`.
 pub async fn run_plans_with(
     target: Target,
-    _listener: crate::callback::Listener,
+    listener: crate::callback::Listener,
     plans: &[Plan],
     only: &[String],
 ) -> anyhow::Result<Report> {
@@ -222,7 +235,9 @@ pub async fn run_plans_with(
         anyhow::bail!("{unknown:?} is not a module of the plans chosen");
     }
     let concurrency = target.concurrency.max(1);
-    let op = Arc::new(Op::connect(target).await?);
+    let mut op = Op::connect(target).await?;
+    op.inbox = listener.inbox.clone();
+    let op = Arc::new(op);
     let jobs: Vec<(Plan, &'static str)> = plans
         .iter()
         .flat_map(|p| p.modules().iter().map(move |m| (*p, *m)))
@@ -270,6 +285,7 @@ async fn run_module(op: Arc<Op>, plan: Plan, module: &'static str) -> ModuleResu
                         ctx.setup()?;
                         match plan {
                             Plan::RpInitiatedLogout => logout::run(&mut ctx, module).await,
+                            Plan::BackchannelLogout => backchannel::run(&mut ctx, module).await,
                             _ => basic::run(&mut ctx, module).await,
                         }
                     }
