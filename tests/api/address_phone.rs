@@ -6,18 +6,6 @@ use crate::helpers::*;
 use crate::on_both_backends;
 use serde_json::{json, Value};
 
-async fn userinfo(app: &TestApp, access_token: &str) -> Value {
-    reqwest::Client::new()
-        .get(app.url("/userinfo"))
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 async fn save_contact(app: &TestApp, browser: &Browser, fields: &[(&str, &str)]) -> reqwest::Response {
     let html = browser.get("/account").await.text().await.unwrap();
     let mut form: Vec<(&str, String)> = vec![("csrf_token", hidden_input(&html, "csrf_token").unwrap())];
@@ -50,7 +38,7 @@ on_both_backends! {
         assert!(html.contains("value=\"Springfield\""), "the page shows what was saved");
 
         let tokens = app.tokens_with(&app.client, &[("scope", "openid address phone")]).await;
-        let info = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+        let info = app.userinfo(tokens["access_token"].as_str().unwrap()).await;
         assert_eq!(
             info["address"],
             json!({
@@ -69,7 +57,7 @@ on_both_backends! {
 
         // Without the scopes, nothing of it.
         let tokens = app.tokens_with(&app.client, &[("scope", "openid profile email")]).await;
-        let info = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+        let info = app.userinfo(tokens["access_token"].as_str().unwrap()).await;
         for claim in ["address", "phone_number", "phone_number_verified"] {
             assert!(info.get(claim).is_none(), "{claim} released without its scope: {info}");
         }
@@ -84,7 +72,7 @@ on_both_backends! {
 
     async fn an_account_with_no_address_or_phone_releases_no_such_claims(app) {
         let tokens = app.tokens_with(&app.client, &[("scope", "openid address phone")]).await;
-        let info = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+        let info = app.userinfo(tokens["access_token"].as_str().unwrap()).await;
         assert_eq!(info["sub"], app.user.id.as_str());
         for claim in ["address", "phone_number", "phone_number_verified"] {
             assert!(info.get(claim).is_none(), "{claim} released with no value: {info}");
@@ -102,7 +90,7 @@ on_both_backends! {
         assert_eq!(refused.status(), 400);
 
         let tokens = app.tokens_with(&app.client, &[("scope", "openid address phone")]).await;
-        let info = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+        let info = app.userinfo(tokens["access_token"].as_str().unwrap()).await;
         assert_eq!(info["address"]["locality"], "Springfield", "the refused forms saved nothing: {info}");
         assert_eq!(info["phone_number"], "+1 (425) 555-1212");
 
@@ -110,7 +98,7 @@ on_both_backends! {
         let cleared = save_contact(&app, &browser, &[]).await;
         assert_eq!(cleared.status(), 200);
         let tokens = app.tokens_with(&app.client, &[("scope", "openid address phone")]).await;
-        let info = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+        let info = app.userinfo(tokens["access_token"].as_str().unwrap()).await;
         assert!(info.get("address").is_none() && info.get("phone_number").is_none(), "{info}");
     }
 
@@ -130,7 +118,7 @@ on_both_backends! {
             .unwrap();
         assert_eq!(forged.status(), 403);
         let tokens = app.tokens_with(&app.client, &[("scope", "openid address")]).await;
-        let info = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+        let info = app.userinfo(tokens["access_token"].as_str().unwrap()).await;
         assert_eq!(info["address"]["street_address"], "<script>alert(1)</script>", "stored as typed, escaped when shown");
     }
 

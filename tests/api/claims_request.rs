@@ -6,23 +6,11 @@ use crate::helpers::*;
 use crate::on_both_backends;
 use serde_json::Value;
 
-async fn userinfo(app: &TestApp, access_token: &str) -> Value {
-    reqwest::Client::new()
-        .get(app.url("/userinfo"))
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 on_both_backends! {
     async fn claims_asked_for_by_name_are_released_where_asked(app) {
         let claims = r#"{"userinfo":{"name":{"essential":true}},"id_token":{"email":null,"picture":null}}"#;
         let tokens = app.tokens_with(&app.client, &[("scope", "openid"), ("claims", claims)]).await;
-        let info = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+        let info = app.userinfo(tokens["access_token"].as_str().unwrap()).await;
         assert_eq!(info["name"], "Alice Liddell", "{info}");
         assert!(info.get("email").is_none(), "email was asked for in the ID token only: {info}");
         assert!(info.get("preferred_username").is_none(), "the profile scope was not granted: {info}");
@@ -44,14 +32,14 @@ on_both_backends! {
         let refreshed: Value = app.refresh(&app.client, refresh, &[]).await.json().await.unwrap();
         let id_token = jwt_claims(refreshed["id_token"].as_str().unwrap());
         assert_eq!(id_token["preferred_username"], app.user.username.as_str());
-        let info = userinfo(&app, refreshed["access_token"].as_str().unwrap()).await;
+        let info = app.userinfo(refreshed["access_token"].as_str().unwrap()).await;
         assert_eq!(info["email"], app.user.email.as_str(), "{info}");
 
         // Narrowed at refresh (RFC 6749 §6): the narrower token gets no claims by name.
         let next = refreshed["refresh_token"].as_str().unwrap();
         let narrowed: Value = app.refresh(&app.client, next, &[("scope", "openid")]).await.json().await.unwrap();
         assert!(jwt_claims(narrowed["id_token"].as_str().unwrap()).get("preferred_username").is_none());
-        let info = userinfo(&app, narrowed["access_token"].as_str().unwrap()).await;
+        let info = app.userinfo(narrowed["access_token"].as_str().unwrap()).await;
         assert!(info.get("email").is_none(), "{info}");
     }
 
@@ -63,7 +51,7 @@ on_both_backends! {
         .await;
         let claims = r#"{"userinfo":{"name":null,"email":null},"id_token":{"given_name":null}}"#;
         let tokens = app.tokens_with(&narrow, &[("scope", "openid"), ("claims", claims)]).await;
-        let info = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+        let info = app.userinfo(tokens["access_token"].as_str().unwrap()).await;
         assert!(info.get("name").is_none(), "profile is not allowed to this client: {info}");
         assert_eq!(info["email"], app.user.email.as_str());
         assert!(jwt_claims(tokens["id_token"].as_str().unwrap()).get("given_name").is_none());

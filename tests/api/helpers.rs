@@ -279,6 +279,19 @@ impl TestApp {
         self.token_request(client, &form).await
     }
 
+    /// UserInfo's JSON answer for `access_token`.
+    pub async fn userinfo(&self, access_token: &str) -> serde_json::Value {
+        reqwest::Client::new()
+            .get(self.url("/userinfo"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .expect("userinfo")
+            .json()
+            .await
+            .expect("userinfo JSON")
+    }
+
     pub async fn userinfo_status(&self, access_token: &str) -> u16 {
         reqwest::Client::new()
             .get(self.url("/userinfo"))
