@@ -231,6 +231,18 @@ on_both_backends_with! {
         assert_eq!(app.store.clients().await.unwrap().len(), 3, "nothing was registered: only the test's own clients");
     }
 
+    async fn a3_script_and_data_uris_are_refused_at_dynamic_registration(app) {
+        for uri in ["javascript:alert(1)", "JaVaScRiPt:alert(1)", "data:text/html,<script>alert(1)</script>"] {
+            let as_redirect = register(&app, None, &json!({"redirect_uris": [uri]})).await;
+            assert_eq!(error_of(as_redirect).await, (400, "invalid_redirect_uri".into()), "{uri}");
+            let as_logout = register(&app, None, &json!({"redirect_uris": [RP_REDIRECT], "post_logout_redirect_uris": [uri]})).await;
+            assert_eq!(error_of(as_logout).await, (400, "invalid_redirect_uri".into()), "{uri}");
+            let as_backchannel = register(&app, None, &json!({"redirect_uris": [RP_REDIRECT], "backchannel_logout_uri": uri})).await;
+            assert_eq!(error_of(as_backchannel).await, (400, "invalid_client_metadata".into()), "{uri}");
+        }
+        assert_eq!(app.store.clients().await.unwrap().len(), 3, "nothing was registered");
+    }
+
     async fn public_and_private_key_jwt_clients_get_no_secret(app) {
         let public: Value = register(&app, None, &json!({"redirect_uris": ["http://127.0.0.1:7/cb"], "token_endpoint_auth_method": "none"})).await.json().await.unwrap();
         assert_eq!(public["token_endpoint_auth_method"], "none");
