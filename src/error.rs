@@ -24,6 +24,7 @@ impl AppError {
 
     /// Logs the full cause chain; call once, where the error becomes a response.
     pub fn log(&self) {
+        crate::request_id::note_failure(matches!(self, AppError::Unavailable(_)));
         match self {
             AppError::Unavailable(e) | AppError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), request_id = ?crate::request_id::current(), "{self}")

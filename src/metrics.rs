@@ -38,6 +38,8 @@ pub struct Metrics {
     pub db_up: IntGauge,
     /// Age in seconds of the key signing tokens now, read at scrape.
     pub signing_key_age: IntGauge,
+    /// kind (`database_unavailable`, `internal`): requests answered with our own failure.
+    pub server_errors: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -122,6 +124,11 @@ impl Metrics {
                 "This instance's database connections, by state.",
                 &["state"],
             )?,
+            server_errors: counter_vec(
+                "server_errors_total",
+                "Requests answered 503 because the database was unavailable, or 500, by kind.",
+                &["kind"],
+            )?,
             http_duration,
             hash_wait,
             refresh_token_reuse,
@@ -136,7 +143,12 @@ impl Metrics {
     /// Creates the series whose labels are known in advance, at zero: a dashboard's
     /// `rate()` then sees a counter from its start rather than from its first event.
     fn start_at_zero(&self) {
-        for grant in ["authorization_code", "refresh_token", "client_credentials"] {
+        for grant in [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            crate::clients::DEVICE_CODE_GRANT,
+        ] {
             self.tokens_issued.with_label_values(&[grant]);
         }
         for method in ["password", "totp", "recovery_code", "passkey", "upstream"] {
@@ -154,6 +166,9 @@ impl Metrics {
         }
         for state in ["idle", "in_use"] {
             self.db_connections.with_label_values(&[state]);
+        }
+        for kind in ["database_unavailable", "internal"] {
+            self.server_errors.with_label_values(&[kind]);
         }
     }
 

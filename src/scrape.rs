@@ -67,5 +67,12 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     m.http_requests
         .with_label_values(&[&route, method, response.status().as_str()])
         .inc();
+    let failed = crate::request_id::failures();
+    // One per request, however many times the failure was logged on its way out.
+    if failed.unavailable > 0 {
+        m.server_errors.with_label_values(&["database_unavailable"]).inc();
+    } else if failed.internal > 0 {
+        m.server_errors.with_label_values(&["internal"]).inc();
+    }
     response
 }

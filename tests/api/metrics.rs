@@ -173,3 +173,30 @@ async fn the_example_dashboard_queries_only_metrics_that_exist() {
     }
     assert!(asked >= 12, "the dashboard has its queries: {asked}");
 }
+
+/// Database trouble is a 503 to the user and one `database_unavailable` error per request
+/// on the dashboard, while `/metrics` itself keeps answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_failed_by_the_database_are_counted() {
+    let app = spawn_app(Backend::Sqlite).await.expect("sqlite app");
+    let url = app.url("/metrics");
+    let key = "gatehouse_server_errors_total{kind=database_unavailable}";
+    let before = scrape(&url).await;
+    assert!(before.contains_key(key), "the series exists from the start");
+    app.store.close().await;
+    let response = reqwest::Client::new()
+        .post(app.url("/token"))
+        .basic_auth(&app.client.id, app.client.secret.as_deref())
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", "anything")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let after = scrape(&url).await;
+    assert_eq!(moved(&before, &after, key), 1.0);
+    assert_eq!(value(&after, "gatehouse_database_up{}"), 0.0);
+    assert_eq!(
+        moved(&before, &after, "gatehouse_server_errors_total{kind=internal}"),
+        0.0
+    );
+}
