@@ -52,6 +52,7 @@ pub struct RawConfig {
     pub http: HttpSettings,
     pub database: DatabaseSettings,
     pub audit: AuditSettings,
+    pub dpop: DpopSettings,
     /// `[[upstream]]`: providers to sign in with.
     pub upstream: Vec<RawUpstream>,
 }
@@ -78,6 +79,7 @@ impl Default for RawConfig {
             http: HttpSettings::default(),
             database: DatabaseSettings::default(),
             audit: AuditSettings::default(),
+            dpop: DpopSettings::default(),
             upstream: Vec::new(),
         }
     }
@@ -138,6 +140,15 @@ impl Default for AuditSettings {
     fn default() -> Self {
         Self { retention_days: 90 }
     }
+}
+
+/// Sender-constrained tokens (DPoP, RFC 9449).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DpopSettings {
+    /// `/token` accepts a DPoP proof only with a nonce it issued (§8), answering
+    /// `use_dpop_nonce` and a `DPoP-Nonce` header first: proofs cannot be made ahead.
+    pub require_nonce: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -352,6 +363,7 @@ pub struct Config {
     pub http: HttpSettings,
     pub database: DatabaseSettings,
     pub audit: AuditSettings,
+    pub dpop: DpopSettings,
     pub upstreams: Vec<Upstream>,
 }
 
@@ -500,6 +512,7 @@ impl Config {
             http: raw.http,
             database: raw.database,
             audit: raw.audit,
+            dpop: raw.dpop,
         })
     }
 

@@ -54,6 +54,10 @@ pub enum ErrorCode {
     SlowDown,
     /// RFC 8628 §3.5
     ExpiredToken,
+    /// RFC 9449 §5, §7.1
+    InvalidDpopProof,
+    /// RFC 9449 §8, §9
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -81,6 +85,8 @@ impl ErrorCode {
             ErrorCode::AuthorizationPending => "authorization_pending",
             ErrorCode::SlowDown => "slow_down",
             ErrorCode::ExpiredToken => "expired_token",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }
@@ -122,6 +128,8 @@ constructors! {
     authorization_pending => AuthorizationPending,
     slow_down => SlowDown,
     expired_token => ExpiredToken,
+    invalid_dpop_proof => InvalidDpopProof,
+    use_dpop_nonce => UseDpopNonce,
 }
 
 impl OAuthError {
