@@ -14,14 +14,14 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 /// A client's DPoP key pair, and its RFC 7638 thumbprint computed here, not by the server.
-struct DpopKey {
+pub struct DpopKey {
     signer: Box<dyn JwsSigner>,
     public: josekit::jwk::Jwk,
-    jkt: String,
+    pub jkt: String,
 }
 
 impl DpopKey {
-    fn es256() -> DpopKey {
+    pub fn es256() -> DpopKey {
         let pair = ES256.generate_key_pair().unwrap();
         let public = pair.to_jwk_public_key();
         let p = |name: &str| public.parameter(name).unwrap().as_str().unwrap().to_string();
@@ -56,11 +56,16 @@ impl DpopKey {
 
     /// A fresh proof for `htm` at `htu`, with `extra` claims (ath, nonce, or overrides).
     fn proof(&self, app: &TestApp, htm: &str, htu: &str, extra: Value) -> String {
+        self.proof_at(app.clock.now(), htm, htu, extra)
+    }
+
+    /// As `proof`, made at `iat`.
+    pub fn proof_at(&self, iat: i64, htm: &str, htu: &str, extra: Value) -> String {
         let mut claims = json!({
             "jti": gatehouse::secrets::random_id(),
             "htm": htm,
             "htu": htu,
-            "iat": app.clock.now(),
+            "iat": iat,
         });
         for (k, v) in extra.as_object().unwrap() {
             claims[k] = v.clone();
