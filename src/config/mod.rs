@@ -146,8 +146,9 @@ impl Default for AuditSettings {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DpopSettings {
-    /// `/token` accepts a DPoP proof only with a nonce it issued (§8), answering
-    /// `use_dpop_nonce` and a `DPoP-Nonce` header first: proofs cannot be made ahead.
+    /// `/token` and `/par` accept a DPoP proof only with a nonce they issued (§8),
+    /// answering `use_dpop_nonce` and a `DPoP-Nonce` header first: proofs cannot be made
+    /// ahead.
     pub require_nonce: bool,
 }
 

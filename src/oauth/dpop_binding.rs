@@ -71,6 +71,19 @@ pub async fn verify(state: &AppState, headers: &HeaderMap, demand: &Demand<'_>) 
     Ok(Some(proof))
 }
 
+/// §8: while nonces are required, every answer to a request that sent a proof carries the
+/// current nonce, so the client's next proof can include it.
+pub async fn attach_nonce(state: &AppState, headers: &HeaderMap, response: &mut Response) -> Result<(), OAuthError> {
+    if !state.config.dpop.require_nonce || !headers.contains_key(HEADER) {
+        return Ok(());
+    }
+    let nonce = dpop_nonce::current(state).await?;
+    if let Ok(value) = HeaderValue::from_str(&nonce) {
+        response.headers_mut().insert(NONCE_HEADER, value);
+    }
+    Ok(())
+}
+
 /// The `token_type` of an access token bound to `jkt`, or of a bearer token (§5).
 pub fn token_type(jkt: Option<&str>) -> &'static str {
     match jkt {

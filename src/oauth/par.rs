@@ -34,6 +34,9 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         Ok(pushed) => (StatusCode::CREATED, Json(pushed)).into_response(),
         Err(e) => e.into_response(),
     };
+    if let Err(e) = dpop_binding::attach_nonce(&state, &headers, &mut response).await {
+        response = e.into_response();
+    }
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -64,7 +67,7 @@ async fn push(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Pushe
         method: "POST",
         path: super::PAR,
         access_token: None,
-        require_nonce: false,
+        require_nonce: state.config.dpop.require_nonce,
     };
     if let Some(proof) = dpop_binding::verify(state, headers, &demand).await? {
         if request.dpop_jkt.as_ref().is_some_and(|jkt| *jkt != proof.jkt) {

@@ -486,6 +486,22 @@ on_both_backends_with! {
         assert_ne!(response.headers()["dpop-nonce"].to_str().unwrap(), nonce);
         assert_eq!(refusal(response).await.1, "use_dpop_nonce");
 
+        // The same at /par.
+        let form = [
+            ("client_id", app.client.id.as_str()),
+            ("redirect_uri", app.client.redirect_uri.as_str()),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+            ("code_challenge_method", "S256"),
+        ];
+        let proof = key.proof(&app, "POST", &app.url("/par"), json!({}));
+        let pushed = post_with_proof(&app, "/par", &app.client, &form, Some(&proof)).await;
+        let nonce = pushed.headers()["dpop-nonce"].to_str().unwrap().to_string();
+        assert_eq!(refusal(pushed).await.1, "use_dpop_nonce");
+        let proof = key.proof(&app, "POST", &app.url("/par"), json!({ "nonce": nonce }));
+        assert_eq!(post_with_proof(&app, "/par", &app.client, &form, Some(&proof)).await.status(), 201);
+
         // A request without DPoP is not asked for a nonce.
         let plain = client_credentials(&app, &client, None).await;
         assert_eq!(plain.status(), 200);

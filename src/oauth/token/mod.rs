@@ -45,16 +45,8 @@ pub async fn post(
         Ok(tokens) => Json(tokens).into_response(),
         Err(e) => e.into_response(),
     };
-    // RFC 9449 §8: a client sending proofs learns the nonce to put in the next one.
-    if state.config.dpop.require_nonce && headers.contains_key(dpop_binding::HEADER) {
-        match super::dpop_nonce::current(&state).await {
-            Ok(nonce) => {
-                if let Ok(value) = HeaderValue::from_str(&nonce) {
-                    response.headers_mut().insert(dpop_binding::NONCE_HEADER, value);
-                }
-            }
-            Err(e) => return OAuthError::from(e).into_response(),
-        }
+    if let Err(e) = dpop_binding::attach_nonce(&state, &headers, &mut response).await {
+        response = e.into_response();
     }
     // RFC 6749 §5.1: never cached, errors included.
     let h = response.headers_mut();
