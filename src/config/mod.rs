@@ -56,6 +56,7 @@ pub struct RawConfig {
     pub database: DatabaseSettings,
     pub audit: AuditSettings,
     pub registration: RegistrationSettings,
+    pub dpop: DpopSettings,
     /// `[[upstream]]`: providers to sign in with.
     pub upstream: Vec<RawUpstream>,
 }
@@ -83,6 +84,7 @@ impl Default for RawConfig {
             database: DatabaseSettings::default(),
             audit: AuditSettings::default(),
             registration: RegistrationSettings::default(),
+            dpop: DpopSettings::default(),
             upstream: Vec::new(),
         }
     }
@@ -143,6 +145,16 @@ impl Default for AuditSettings {
     fn default() -> Self {
         Self { retention_days: 90 }
     }
+}
+
+/// Sender-constrained tokens (DPoP, RFC 9449).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DpopSettings {
+    /// `/token` and `/par` accept a DPoP proof only with a nonce they issued (§8),
+    /// answering `use_dpop_nonce` and a `DPoP-Nonce` header first: proofs cannot be made
+    /// ahead.
+    pub require_nonce: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -358,6 +370,7 @@ pub struct Config {
     pub database: DatabaseSettings,
     pub audit: AuditSettings,
     pub registration: RegistrationSettings,
+    pub dpop: DpopSettings,
     pub upstreams: Vec<Upstream>,
 }
 
@@ -507,6 +520,7 @@ impl Config {
             database: raw.database,
             audit: raw.audit,
             registration: raw.registration,
+            dpop: raw.dpop,
         })
     }
 

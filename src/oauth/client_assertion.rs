@@ -27,31 +27,43 @@ fn client_verifiers(json: &str) -> Result<Vec<ClientVerifier>, String> {
     let mut out: Vec<ClientVerifier> = Vec::new();
     for key in keys {
         let map = key.as_object().ok_or("each key must be a JSON object")?;
-        if ["d", "p", "q", "dp", "dq", "qi", "k"]
-            .iter()
-            .any(|m| map.contains_key(*m))
-        {
-            return Err("the JWK Set contains private key material; register public keys only".into());
-        }
-        let jwk = josekit::jwk::Jwk::from_map(map.clone()).map_err(|e| format!("invalid JWK: {e}"))?;
-        let kid = jwk.key_id().map(str::to_string);
-        match jwk.key_type() {
-            "RSA" => {
-                let verifier = RS256
-                    .verifier_from_jwk(&jwk)
-                    .map_err(|e| format!("invalid RSA key: {e}"))?;
-                out.push((kid, "RS256", Box::new(verifier)));
-            }
-            "EC" => {
-                let verifier = josekit::jws::ES256
-                    .verifier_from_jwk(&jwk)
-                    .map_err(|e| format!("invalid EC key (P-256 expected): {e}"))?;
-                out.push((kid, "ES256", Box::new(verifier)));
-            }
-            _ => {}
+        if let Some((alg, verifier)) = public_key_verifier(map)? {
+            let kid = map.get("kid").and_then(Value::as_str).map(str::to_string);
+            out.push((kid, alg, verifier));
         }
     }
     Ok(out)
+}
+
+/// The JWS alg a public key verifies, and its verifier.
+pub type KeyVerifier = (&'static str, Box<dyn JwsVerifier>);
+
+/// The JWS alg and verifier of one public JWK: RS256 for an RSA key, ES256 for a P-256
+/// key, None for other key types. Private members are refused, not ignored: a client that
+/// sends them has leaked its key. Shared with DPoP proofs, whose `jwk` header is one.
+pub fn public_key_verifier(map: &Map<String, Value>) -> Result<Option<KeyVerifier>, String> {
+    if ["d", "p", "q", "dp", "dq", "qi", "k"]
+        .iter()
+        .any(|m| map.contains_key(*m))
+    {
+        return Err("a key contains private key material; only public keys are accepted".into());
+    }
+    let jwk = josekit::jwk::Jwk::from_map(map.clone()).map_err(|e| format!("invalid JWK: {e}"))?;
+    Ok(match jwk.key_type() {
+        "RSA" => {
+            let verifier = RS256
+                .verifier_from_jwk(&jwk)
+                .map_err(|e| format!("invalid RSA key: {e}"))?;
+            Some(("RS256", Box::new(verifier)))
+        }
+        "EC" => {
+            let verifier = josekit::jws::ES256
+                .verifier_from_jwk(&jwk)
+                .map_err(|e| format!("invalid EC key (P-256 expected): {e}"))?;
+            Some(("ES256", Box::new(verifier)))
+        }
+        _ => None,
+    })
 }
 
 /// Verifies a client assertion (RFC 7523) against the client's registered JWK Set and

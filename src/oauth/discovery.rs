@@ -59,6 +59,8 @@ pub fn document(config: &Config) -> String {
         // Signed with a key of the client's registered JWK Set; never `none`.
         "request_object_signing_alg_values_supported": ["RS256", "ES256"],
         "request_uri_parameter_supported": false,
+        // RFC 9449 §5.1: the algs a DPoP proof may be signed with.
+        "dpop_signing_alg_values_supported": super::dpop::SIGNING_ALGS,
         "require_request_uri_registration": false,
     });
     if config.registration.enabled() {

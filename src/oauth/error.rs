@@ -60,6 +60,10 @@ pub enum ErrorCode {
     InvalidClientMetadata,
     /// RFC 7591 §3.2.2
     InvalidSoftwareStatement,
+    /// RFC 9449 §5, §7.1
+    InvalidDpopProof,
+    /// RFC 9449 §8, §9
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -90,6 +94,8 @@ impl ErrorCode {
             ErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
             ErrorCode::InvalidClientMetadata => "invalid_client_metadata",
             ErrorCode::InvalidSoftwareStatement => "invalid_software_statement",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }
@@ -134,6 +140,8 @@ constructors! {
     invalid_redirect_uri => InvalidRedirectUri,
     invalid_client_metadata => InvalidClientMetadata,
     invalid_software_statement => InvalidSoftwareStatement,
+    invalid_dpop_proof => InvalidDpopProof,
+    use_dpop_nonce => UseDpopNonce,
 }
 
 impl OAuthError {

@@ -41,7 +41,9 @@ async fn introspect(state: &AppState, headers: &HeaderMap, body: Body) -> Result
             if client_id != client.id && !audience_contains(claims.get("aud"), &client.id) {
                 return Ok(inactive);
             }
-            let mut answer = json!({ "active": true, "token_type": "Bearer" });
+            // RFC 9449 §6.2: a bound token's key, and its DPoP type.
+            let jkt = super::dpop_binding::bound_key(&claims);
+            let mut answer = json!({ "active": true, "token_type": super::dpop_binding::token_type(jkt) });
             for name in [
                 "scope",
                 "client_id",
@@ -52,6 +54,7 @@ async fn introspect(state: &AppState, headers: &HeaderMap, body: Body) -> Result
                 "iat",
                 "jti",
                 "auth_time",
+                "cnf",
             ] {
                 if let Some(value) = claims.get(name) {
                     answer[name] = value.clone();

@@ -7,6 +7,7 @@
 use super::authorize::AuthorizeError;
 use super::authorize::{checks, request_object};
 use super::client_auth;
+use super::dpop_binding::{self, Demand};
 use super::error::OAuthError;
 use crate::http::read_form;
 use crate::secrets;
@@ -33,6 +34,9 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body)
         Ok(pushed) => (StatusCode::CREATED, Json(pushed)).into_response(),
         Err(e) => e.into_response(),
     };
+    if let Err(e) = dpop_binding::attach_nonce(&state, &headers, &mut response).await {
+        response = e.into_response();
+    }
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -55,9 +59,24 @@ async fn push(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Pushe
     }
     // Every error is the client's to read, here in JSON: nothing has reached a browser.
     let params = request_object::expand(state, &params).await?;
-    let request = checks::validate(state, &params, true).await.map_err(|e| match e {
+    let mut request = checks::validate(state, &params, true).await.map_err(|e| match e {
         AuthorizeError::Show(e) | AuthorizeError::Redirect(_, e) => e,
     })?;
+    // RFC 9449 §10.1: a proof sent with the push binds the code to its key, as dpop_jkt does.
+    let demand = Demand {
+        method: "POST",
+        path: super::PAR,
+        access_token: None,
+        require_nonce: state.config.dpop.require_nonce,
+    };
+    if let Some(proof) = dpop_binding::verify(state, headers, &demand).await? {
+        if request.dpop_jkt.as_ref().is_some_and(|jkt| *jkt != proof.jkt) {
+            return Err(OAuthError::invalid_dpop_proof(
+                "dpop_jkt is not the thumbprint of the proof's key",
+            ));
+        }
+        request.dpop_jkt = Some(proof.jkt);
+    }
     let id = secrets::random_token();
     let json = serde_json::to_string(&request).map_err(anyhow::Error::from)?;
     let now = state.clock.now();

@@ -1,8 +1,11 @@
 //! `GET`/`POST /userinfo` (OIDC Core §5.3) with RFC 6750 bearer tokens. A token must be
 //! one of our RS256 access tokens (never an ID token), unexpired, and its grant still
 //! live: a JWT stays valid on paper after its grant is revoked, so we ask the database.
+//! A DPoP-bound token comes only as `Authorization: DPoP`, with a proof made with its key
+//! for this request (RFC 9449 §7); as a bearer token it is refused.
 
 use super::claims;
+use super::dpop_binding::{self, Demand};
 use super::error::OAuthError;
 use crate::http::{read_form, Params};
 use crate::state::AppState;
@@ -14,16 +17,46 @@ use axum::Json;
 use serde_json::Value;
 
 pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    respond(userinfo(&state, bearer(&headers, None)).await)
+    let token = presented(&headers, None);
+    respond(&token, userinfo(&state, &headers, "GET", token.clone()).await)
 }
 
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     // A body that is not a form simply carries no token; the header may.
     let params = read_form(&headers, body).await.ok();
-    respond(userinfo(&state, bearer(&headers, params.as_ref())).await)
+    let token = presented(&headers, params.as_ref());
+    respond(&token, userinfo(&state, &headers, "POST", token.clone()).await)
 }
 
-fn respond(result: Result<serde_json::Map<String, Value>, OAuthError>) -> Response {
+/// Why a request was refused, and whether the answer is a DPoP challenge (RFC 9449 §7.1)
+/// even though the token did not come under that scheme.
+struct Refusal {
+    error: OAuthError,
+    dpop: bool,
+}
+
+impl From<OAuthError> for Refusal {
+    fn from(error: OAuthError) -> Self {
+        Refusal { error, dpop: false }
+    }
+}
+
+impl From<crate::error::AppError> for Refusal {
+    fn from(error: crate::error::AppError) -> Self {
+        OAuthError::from(error).into()
+    }
+}
+
+impl From<sqlx::Error> for Refusal {
+    fn from(error: sqlx::Error) -> Self {
+        OAuthError::from(error).into()
+    }
+}
+
+fn respond(
+    token: &Result<(Scheme, String), OAuthError>,
+    result: Result<serde_json::Map<String, Value>, Refusal>,
+) -> Response {
     match result {
         Ok(claims) => {
             let mut response = Json(claims).into_response();
@@ -32,27 +65,52 @@ fn respond(result: Result<serde_json::Map<String, Value>, OAuthError>) -> Respon
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
-        Err(e) => e.into_response(),
+        Err(r) if r.dpop || matches!(token, Ok((Scheme::Dpop, _))) => dpop_binding::resource_error(r.error),
+        Err(r) => r.error.into_response(),
     }
+}
+
+/// The scheme a token came under: `Bearer` (RFC 6750, or the form body) or `DPoP`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Bearer,
+    Dpop,
 }
 
 /// RFC 6750 §2.1 (header) and §2.2 (form body); exactly one of them.
 pub(crate) fn bearer(headers: &HeaderMap, form: Option<&Params>) -> Result<String, OAuthError> {
+    match presented(headers, form)? {
+        (Scheme::Bearer, token) => Ok(token),
+        (Scheme::Dpop, _) => Err(OAuthError::invalid_token("expected a Bearer token")),
+    }
+}
+
+/// The token and its scheme: the Authorization header (`Bearer`, or `DPoP` of RFC 9449
+/// §7.1) or the form body; exactly one of them.
+fn presented(headers: &HeaderMap, form: Option<&Params>) -> Result<(Scheme, String), OAuthError> {
     let from_header = match headers.get(header::AUTHORIZATION) {
         None => None,
         Some(value) => {
             let value = value
                 .to_str()
                 .map_err(|_| OAuthError::invalid_token("malformed Authorization header"))?;
+            let scheme = |name: &str| match name {
+                _ if name.eq_ignore_ascii_case("bearer") => Some(Scheme::Bearer),
+                _ if name.eq_ignore_ascii_case("dpop") => Some(Scheme::Dpop),
+                _ => None,
+            };
             match value.split_once(' ') {
-                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
-                    Some(token.trim().to_string())
-                }
-                _ => return Err(OAuthError::invalid_token("expected a Bearer token")),
+                Some((name, token)) if !token.trim().is_empty() => match scheme(name) {
+                    Some(scheme) => Some((scheme, token.trim().to_string())),
+                    None => return Err(OAuthError::invalid_token("expected a Bearer or DPoP token")),
+                },
+                _ => return Err(OAuthError::invalid_token("expected a Bearer or DPoP token")),
             }
         }
     };
-    let from_form = form.and_then(|p| p.get("access_token")).map(str::to_string);
+    let from_form = form
+        .and_then(|p| p.get("access_token"))
+        .map(|t| (Scheme::Bearer, t.to_string()));
     match (from_header, from_form) {
         (Some(_), Some(_)) => Err(OAuthError::invalid_request("send the token in one place only")),
         (Some(t), None) | (None, Some(t)) => Ok(t),
@@ -62,21 +120,53 @@ pub(crate) fn bearer(headers: &HeaderMap, form: Option<&Params>) -> Result<Strin
 
 async fn userinfo(
     state: &AppState,
-    token: Result<String, OAuthError>,
-) -> Result<serde_json::Map<String, Value>, OAuthError> {
-    let token = token?;
+    headers: &HeaderMap,
+    method: &str,
+    token: Result<(Scheme, String), OAuthError>,
+) -> Result<serde_json::Map<String, Value>, Refusal> {
+    let (scheme, token) = token?;
     let now = state.clock.now();
     let issuer = state.config.issuer_str();
     let (claims, grant) = super::inspect::active_access_token(state, &token, now)
         .await?
         .ok_or_else(|| OAuthError::invalid_token("the access token is invalid, expired or revoked"))?;
     if !super::inspect::audience_contains(claims.get("aud"), issuer) {
-        return Err(OAuthError::invalid_token("the token is not meant for userinfo"));
+        return Err(OAuthError::invalid_token("the token is not meant for userinfo").into());
+    }
+    let demand = Demand {
+        method,
+        path: super::USERINFO,
+        access_token: Some(&token),
+        require_nonce: false,
+    };
+    match (scheme, dpop_binding::bound_key(&claims)) {
+        (Scheme::Dpop, Some(jkt)) => {
+            let proof = dpop_binding::verify(state, headers, &demand)
+                .await?
+                .ok_or_else(|| OAuthError::invalid_dpop_proof("a DPoP token needs a DPoP proof"))?;
+            if proof.jkt != jkt {
+                return Err(
+                    OAuthError::invalid_dpop_proof("the proof's key is not the one the token is bound to").into(),
+                );
+            }
+        }
+        (Scheme::Bearer, Some(_)) => {
+            return Err(Refusal {
+                error: OAuthError::invalid_token(
+                    "the token is DPoP-bound; send it as Authorization: DPoP with a proof",
+                ),
+                dpop: true,
+            })
+        }
+        (Scheme::Dpop, None) => {
+            return Err(OAuthError::invalid_token("the token is not DPoP-bound; send it as a Bearer token").into())
+        }
+        (Scheme::Bearer, None) => {}
     }
     let scope = claims.get("scope").and_then(Value::as_str).unwrap_or_default();
     let scopes: Vec<&str> = scope.split(' ').collect();
     if !scopes.contains(&"openid") {
-        return Err(OAuthError::insufficient_scope("userinfo needs the openid scope"));
+        return Err(OAuthError::insufficient_scope("userinfo needs the openid scope").into());
     }
     let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
     let account = state

@@ -20,10 +20,12 @@ pub struct CodeRow {
     pub acr: String,
     pub amr: String,
     pub idp: Option<String>,
+    /// The DPoP key thumbprint the code is bound to (`dpop_jkt`, RFC 9449 §10).
+    pub dpop_jkt: Option<String>,
 }
 
 const COLUMNS: &str = "grant_id, client_id, user_id, session_id, redirect_uri, scope, nonce, \
-                       code_challenge, auth_time, expires_at, claims, acr, amr, idp";
+                       code_challenge, auth_time, expires_at, claims, acr, amr, idp, dpop_jkt";
 
 /// What consuming a code found.
 #[derive(Debug)]
@@ -42,7 +44,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, grant_id, client_id, user_id, session_id, \
              redirect_uri, scope, nonce, code_challenge, auth_time, created_at, expires_at, claims, \
-             acr, amr, idp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             acr, amr, idp, dpop_jkt) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         )
         .bind(code_hash)
         .bind(&row.grant_id)
@@ -60,6 +63,7 @@ impl Store {
         .bind(&row.acr)
         .bind(&row.amr)
         .bind(&row.idp)
+        .bind(&row.dpop_jkt)
         .execute(self.pool())
         .await
         .map(|_| ())

@@ -20,6 +20,8 @@ pub struct GrantRow {
     pub acr: String,
     pub amr: String,
     pub idp: Option<String>,
+    /// The DPoP key a public client's refresh tokens are bound to (RFC 9449 §5).
+    pub dpop_jkt: Option<String>,
 }
 
 pub struct NewGrant<'a> {
@@ -35,10 +37,11 @@ pub struct NewGrant<'a> {
     pub acr: &'a str,
     pub amr: &'a str,
     pub idp: Option<&'a str>,
+    pub dpop_jkt: Option<&'a str>,
 }
 
-const COLUMNS: &str =
-    "id, client_id, user_id, session_id, scope, auth_time, revoked_at, refresh_expires_at, claims, acr, amr, idp";
+const COLUMNS: &str = "id, client_id, user_id, session_id, scope, auth_time, revoked_at, refresh_expires_at, \
+                       claims, acr, amr, idp, dpop_jkt";
 
 impl Store {
     pub async fn insert_grant(
@@ -48,7 +51,8 @@ impl Store {
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO grants (id, client_id, user_id, session_id, scope, auth_time, created_at, \
-             refresh_expires_at, claims, acr, amr, idp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             refresh_expires_at, claims, acr, amr, idp, dpop_jkt) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(grant.id)
         .bind(grant.client_id)
@@ -62,6 +66,7 @@ impl Store {
         .bind(grant.acr)
         .bind(grant.amr)
         .bind(grant.idp)
+        .bind(grant.dpop_jkt)
         .execute(&mut **tx)
         .await
         .map(|_| ())

@@ -9,6 +9,7 @@ pub mod clients;
 pub mod codes;
 pub mod consents;
 pub mod device_codes;
+pub mod dpop;
 pub mod email_tokens;
 pub mod factors;
 pub mod federation;

@@ -64,6 +64,8 @@ impl Store {
             "DELETE FROM refresh_tokens WHERE expires_at <= $1",
             "DELETE FROM revoked_access_tokens WHERE expires_at <= $1",
             "DELETE FROM used_client_assertions WHERE expires_at <= $1",
+            "DELETE FROM dpop_proofs WHERE expires_at <= $1",
+            "DELETE FROM dpop_nonces WHERE expires_at <= $1",
             "DELETE FROM upstream_trips WHERE expires_at <= $1",
             "DELETE FROM upstream_pending WHERE expires_at <= $1",
             "DELETE FROM initial_access_tokens WHERE expires_at <= $1",

@@ -33,6 +33,7 @@ on_both_backends! {
             ("request_object_signing_alg_values_supported", serde_json::json!(["RS256", "ES256"])),
             ("authorization_response_iss_parameter_supported", serde_json::json!(true)),
             ("request_uri_parameter_supported", serde_json::json!(false)),
+            ("dpop_signing_alg_values_supported", serde_json::json!(["ES256", "RS256"])),
         ] {
             assert_eq!(doc[field], expected, "{field}");
         }

@@ -21,6 +21,7 @@ mod consent;
 mod device;
 mod device_browser;
 mod discovery;
+mod dpop;
 mod hardening;
 mod introspection;
 mod keys;

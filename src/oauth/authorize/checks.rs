@@ -153,6 +153,15 @@ pub(crate) async fn validate(
         Some(raw) => Requested::parse(raw, |scope| client.may_request_scope(scope))
             .map_err(|e| fail(OAuthError::invalid_request(e)))?,
     };
+    // RFC 9449 §10: the code is bound to the thumbprint of the client's DPoP key.
+    let dpop_jkt = match params.get("dpop_jkt") {
+        Some(jkt) if !crate::oauth::dpop::is_thumbprint(jkt) => {
+            return Err(fail(OAuthError::invalid_request(
+                "dpop_jkt must be a base64url SHA-256 JWK thumbprint",
+            )))
+        }
+        other => other.map(str::to_string),
+    };
     // OIDC Core §3.1.2.1: an id_token_hint we issued names the user the client expects.
     // Its expiry does not matter; its signature does.
     let hinted_sub = match params.get("id_token_hint") {
@@ -193,5 +202,6 @@ pub(crate) async fn validate(
         .into_iter()
         .filter(|a| ACR_VALUES.contains(&a.as_str()))
         .collect(),
+        dpop_jkt,
     })
 }

@@ -51,6 +51,9 @@ pub struct AuthorizeRequest {
     /// The `acr_values` we know, in the client's order of preference.
     #[serde(default)]
     pub acr_values: Vec<String>,
+    /// The DPoP key thumbprint the code is to be bound to (RFC 9449 §10).
+    #[serde(default)]
+    pub dpop_jkt: Option<String>,
 }
 
 impl AuthorizeRequest {
@@ -332,6 +335,7 @@ async fn proceed(
         acr: acr(&request, &session, parked.as_ref()),
         amr: session.amr.clone(),
         idp: session.idp.clone(),
+        dpop_jkt: request.dpop_jkt.clone(),
     };
     state
         .store

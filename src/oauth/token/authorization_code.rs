@@ -3,7 +3,8 @@
 //! issued (RFC 6749 §4.1.2).
 
 use super::{
-    early_claims, issue, refresh_expiry, refresh_family_end, requested_id_token_claims, TokenResponse, UserTokens,
+    early_claims, issue, refresh_binding, refresh_expiry, refresh_family_end, requested_id_token_claims, TokenResponse,
+    UserTokens,
 };
 use crate::clients::Client;
 use crate::http::Params;
@@ -15,7 +16,12 @@ use crate::store::codes::{CodeRow, Consumed};
 use crate::store::grants::NewGrant;
 use crate::store::Store;
 
-pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params) -> Result<TokenResponse, OAuthError> {
+pub(super) async fn exchange(
+    state: &AppState,
+    client: &Client,
+    params: &Params,
+    jkt: Option<&str>,
+) -> Result<TokenResponse, OAuthError> {
     let code = params.require("code").map_err(OAuthError::invalid_request)?;
     let redirect_uri = params.require("redirect_uri").map_err(OAuthError::invalid_request)?;
     let verifier = params.get("code_verifier");
@@ -24,7 +30,12 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
     // transaction holds the database's one write lock, and two RSA signatures inside it
     // serialised every token request (the benchmark's sso_loop, bench/results/REPORT.md).
     // The transaction checks everything again; if it finds another grant, it signs inside.
-    let early = sign_early(state, client, redirect_uri, verifier, &secrets::digest(code), now).await?;
+    let presented = Presented {
+        redirect_uri,
+        verifier,
+        jkt,
+    };
+    let early = sign_early(state, client, &presented, &secrets::digest(code), now).await?;
 
     let mut tx = state.store.begin().await?;
     let row = match Store::consume_code(&mut tx, &secrets::digest(code), now).await? {
@@ -38,7 +49,7 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
         Consumed::Unknown => return Err(OAuthError::invalid_grant("unknown authorization code")),
     };
     // The code is spent whatever happens next: a failed check must not leave it usable.
-    let checked = match check_code(&row, client, redirect_uri, verifier, now) {
+    let checked = match check_code(&row, client, &presented, now) {
         Ok(())
             if !state
                 .store
@@ -70,6 +81,7 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
             acr: &row.acr,
             amr: &row.amr,
             idp: row.idp.as_deref(),
+            dpop_jkt: refresh_binding(client, jkt),
         },
         now,
     )
@@ -110,7 +122,11 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
     let id_token_claims = requested_id_token_claims(&mut tx, &row.user_id, row.claims.as_deref()).await?;
     // Signed before the commit: if signing fails, the code is not spent and the client
     // can retry. (A deleted account's codes are gone with it, by cascade.)
-    let tokens = issue(state, user_tokens(client, &row, refresh_token, id_token_claims), now)?;
+    let tokens = issue(
+        state,
+        user_tokens(client, &row, refresh_token, id_token_claims, jkt),
+        now,
+    )?;
     tx.commit().await?;
     Ok(tokens)
 }
@@ -120,6 +136,7 @@ fn user_tokens<'a>(
     row: &'a CodeRow,
     refresh_token: Option<String>,
     id_token_claims: serde_json::Map<String, serde_json::Value>,
+    dpop_jkt: Option<&'a str>,
 ) -> UserTokens<'a> {
     UserTokens {
         client,
@@ -134,6 +151,7 @@ fn user_tokens<'a>(
         nonce: row.nonce.as_deref(),
         refresh_token,
         id_token_claims,
+        dpop_jkt,
     }
 }
 
@@ -149,22 +167,21 @@ struct Early {
 async fn sign_early(
     state: &AppState,
     client: &Client,
-    redirect_uri: &str,
-    verifier: Option<&str>,
+    presented: &Presented<'_>,
     code_hash: &str,
     now: i64,
 ) -> Result<Option<Early>, OAuthError> {
     let Some(row) = state.store.unconsumed_code(code_hash).await? else {
         return Ok(None);
     };
-    if check_code(&row, client, redirect_uri, verifier, now).is_err() {
+    if check_code(&row, client, presented, now).is_err() {
         return Ok(None);
     }
     let refresh_token = refresh_family_end(state, client, &row.scope, now).map(|_| secrets::random_token());
     let id_token_claims = early_claims(state, &row.user_id, row.claims.as_deref()).await?;
     let tokens = issue(
         state,
-        user_tokens(client, &row, refresh_token.clone(), id_token_claims),
+        user_tokens(client, &row, refresh_token.clone(), id_token_claims, presented.jkt),
         now,
     )?;
     Ok(Some(Early {
@@ -174,14 +191,21 @@ async fn sign_early(
     }))
 }
 
-/// Binding checks of RFC 6749 §4.1.3 and RFC 7636 §4.6.
-fn check_code(
-    row: &CodeRow,
-    client: &Client,
-    redirect_uri: &str,
-    verifier: Option<&str>,
-    now: i64,
-) -> Result<(), OAuthError> {
+/// What the token request brings to redeem a code with.
+struct Presented<'a> {
+    redirect_uri: &'a str,
+    verifier: Option<&'a str>,
+    /// The thumbprint of the request's DPoP proof key.
+    jkt: Option<&'a str>,
+}
+
+/// Binding checks of RFC 6749 §4.1.3, RFC 7636 §4.6 and RFC 9449 §10.
+fn check_code(row: &CodeRow, client: &Client, presented: &Presented, now: i64) -> Result<(), OAuthError> {
+    let Presented {
+        redirect_uri,
+        verifier,
+        jkt,
+    } = *presented;
     if row.expires_at <= now {
         return Err(OAuthError::invalid_grant("the authorization code has expired"));
     }
@@ -194,6 +218,19 @@ fn check_code(
         return Err(OAuthError::invalid_grant(
             "redirect_uri does not match the authorization request",
         ));
+    }
+    match (&row.dpop_jkt, jkt) {
+        (Some(bound), Some(jkt)) if bound != jkt => {
+            return Err(OAuthError::invalid_dpop_proof(
+                "the proof's key is not the one the code was bound to with dpop_jkt",
+            ))
+        }
+        (Some(_), None) => {
+            return Err(OAuthError::invalid_dpop_proof(
+                "the code is bound to a DPoP key (dpop_jkt); send a DPoP proof made with it",
+            ))
+        }
+        _ => {}
     }
     match (&row.code_challenge, verifier) {
         (Some(challenge), Some(verifier)) if pkce::verify_s256(verifier, challenge) => Ok(()),

@@ -6,12 +6,18 @@
 use super::{access_ttl, TokenResponse};
 use crate::clients::Client;
 use crate::http::{split_list, Params};
+use crate::oauth::dpop_binding;
 use crate::oauth::error::OAuthError;
 use crate::secrets;
 use crate::state::AppState;
 use serde_json::json;
 
-pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params) -> Result<TokenResponse, OAuthError> {
+pub(super) async fn exchange(
+    state: &AppState,
+    client: &Client,
+    params: &Params,
+    dpop_jkt: Option<&str>,
+) -> Result<TokenResponse, OAuthError> {
     let audience = match params.get("resource") {
         Some(resource) => {
             let valid = url::Url::parse(resource).is_ok_and(|u| u.fragment().is_none());
@@ -60,6 +66,9 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
     if !scope.is_empty() {
         claims["scope"] = scope.clone().into();
     }
+    if let Some(jkt) = dpop_jkt {
+        claims["cnf"] = dpop_binding::confirmation(jkt);
+    }
     let claims = match claims {
         serde_json::Value::Object(map) => map,
         _ => serde_json::Map::new(),
@@ -67,7 +76,7 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
     let access_token = state.keys.sign(crate::oauth::claims::ACCESS_TOKEN_TYP, claims, now)?;
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
+        token_type: dpop_binding::token_type(dpop_jkt),
         expires_in: ttl,
         id_token: None,
         refresh_token: None,

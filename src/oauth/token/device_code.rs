@@ -3,7 +3,7 @@
 //! than the interval answers `slow_down` and lengthens the interval by five seconds; an
 //! approved code is redeemed once, in the transaction that makes its grant.
 
-use super::{issue, refresh_expiry, refresh_family_end, TokenResponse, UserTokens};
+use super::{issue, refresh_binding, refresh_expiry, refresh_family_end, TokenResponse, UserTokens};
 use crate::clients::Client;
 use crate::http::Params;
 use crate::oauth::claims;
@@ -16,7 +16,12 @@ use crate::store::Store;
 /// What `slow_down` adds to the interval (§3.5).
 const SLOW_DOWN_SECS: i64 = 5;
 
-pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params) -> Result<TokenResponse, OAuthError> {
+pub(super) async fn exchange(
+    state: &AppState,
+    client: &Client,
+    params: &Params,
+    dpop_jkt: Option<&str>,
+) -> Result<TokenResponse, OAuthError> {
     let code = params.require("device_code").map_err(OAuthError::invalid_request)?;
     let hash = secrets::digest(code);
     let now = state.clock.now();
@@ -76,6 +81,7 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
             acr,
             amr,
             idp: row.idp.as_deref(),
+            dpop_jkt: refresh_binding(client, dpop_jkt),
         },
         now,
     )
@@ -104,6 +110,7 @@ pub(super) async fn exchange(state: &AppState, client: &Client, params: &Params)
             nonce: None,
             refresh_token,
             id_token_claims: serde_json::Map::new(),
+            dpop_jkt,
         },
         now,
     )?;

@@ -8,6 +8,7 @@ mod refresh_token;
 
 use super::claims::{self, Subject};
 use super::client_auth;
+use super::dpop_binding::{self, Demand};
 use super::error::{ErrorCode, OAuthError};
 use crate::client_ip::ClientIp;
 use crate::clients::Client;
@@ -44,6 +45,9 @@ pub async fn post(
         Ok(tokens) => Json(tokens).into_response(),
         Err(e) => e.into_response(),
     };
+    if let Err(e) = dpop_binding::attach_nonce(&state, &headers, &mut response).await {
+        response = e.into_response();
+    }
     // RFC 6749 §5.1: never cached, errors included.
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -69,12 +73,21 @@ async fn token(state: &AppState, ip: ClientIp, headers: &HeaderMap, body: Body) 
             "this client may not use the {grant_type} grant"
         )));
     }
+    // RFC 9449 §5: a valid proof binds the access token to its key, whatever the grant.
+    let demand = Demand {
+        method: "POST",
+        path: super::TOKEN,
+        access_token: None,
+        require_nonce: state.config.dpop.require_nonce,
+    };
+    let proof = dpop_binding::verify(state, headers, &demand).await?;
+    let jkt = proof.as_ref().map(|p| p.jkt.as_str());
     let exchange = || async {
         match grant_type.as_str() {
-            "authorization_code" => authorization_code::exchange(state, &client, &params).await,
-            "refresh_token" => refresh_token::exchange(state, ip, headers, &client, &params).await,
-            crate::clients::DEVICE_CODE_GRANT => device_code::exchange(state, &client, &params).await,
-            _ => client_credentials::exchange(state, &client, &params).await,
+            "authorization_code" => authorization_code::exchange(state, &client, &params, jkt).await,
+            "refresh_token" => refresh_token::exchange(state, ip, headers, &client, &params, jkt).await,
+            crate::clients::DEVICE_CODE_GRANT => device_code::exchange(state, &client, &params, jkt).await,
+            _ => client_credentials::exchange(state, &client, &params, jkt).await,
         }
     };
     // A transaction that lost a race (a PostgreSQL serialization failure or deadlock, a
@@ -104,6 +117,8 @@ struct UserTokens<'a> {
     refresh_token: Option<String>,
     /// Claims about the user asked for by name for the ID token.
     id_token_claims: serde_json::Map<String, serde_json::Value>,
+    /// The DPoP key the access token is bound to (RFC 9449 §6.1).
+    dpop_jkt: Option<&'a str>,
 }
 
 fn access_ttl(state: &AppState, client: &Client) -> i64 {
@@ -128,7 +143,10 @@ fn issue(state: &AppState, t: UserTokens, now: i64) -> Result<TokenResponse, OAu
         idp: t.idp,
     };
     let ttl = access_ttl(state, t.client);
-    let access_claims = claims::access_token(&subject, &secrets::random_id(), now, ttl);
+    let mut access_claims = claims::access_token(&subject, &secrets::random_id(), now, ttl);
+    if let Some(jkt) = t.dpop_jkt {
+        access_claims.insert("cnf".into(), dpop_binding::confirmation(jkt));
+    }
     let access_token = state.keys.sign(claims::ACCESS_TOKEN_TYP, access_claims, now)?;
     let id_token = if split_list(Some(t.scope)).iter().any(|s| s == "openid") {
         let mut id_claims = claims::id_token(&subject, t.nonce, &access_token, now, config.tokens.id_token_ttl_secs);
@@ -139,12 +157,18 @@ fn issue(state: &AppState, t: UserTokens, now: i64) -> Result<TokenResponse, OAu
     };
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
+        token_type: dpop_binding::token_type(t.dpop_jkt),
         expires_in: ttl,
         id_token,
         refresh_token: t.refresh_token,
         scope: t.scope.to_string(),
     })
+}
+
+/// RFC 9449 §5: refresh tokens issued to a public client are bound to the key of the proof
+/// that got them; a confidential client's are already bound to its authentication.
+fn refresh_binding<'a>(client: &Client, jkt: Option<&'a str>) -> Option<&'a str> {
+    jkt.filter(|_| client.is_public() && client.jwks.is_none())
 }
 
 /// The claims the `claims` request (stored with a code or grant) asks for in the ID token.

@@ -30,10 +30,11 @@ pub(super) async fn exchange(
     headers: &axum::http::HeaderMap,
     client: &Client,
     params: &Params,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     let presented = params.require("refresh_token").map_err(OAuthError::invalid_request)?;
     let now = state.clock.now();
-    let early = sign_early(state, client, params, &secrets::digest(presented), now).await?;
+    let early = sign_early(state, client, params, jkt, &secrets::digest(presented), now).await?;
     let mut tx = state.store.begin().await?;
     let (grant_id, expires_at) =
         match Store::rotate_refresh_token(&mut tx, &secrets::digest(presented), &client.id, now).await? {
@@ -60,6 +61,11 @@ pub(super) async fn exchange(
         tx.commit().await?;
         return Err(OAuthError::invalid_grant("the refresh token has been revoked"));
     };
+    if let Err(e) = check_binding(&grant, jkt) {
+        // Rolled back: whoever lacks the key must not spend the holder's token.
+        tx.rollback().await?;
+        return Err(e);
+    }
     let family_end = grant.refresh_expires_at.unwrap_or(0);
     if expires_at <= now || family_end <= now {
         tx.commit().await?;
@@ -126,9 +132,28 @@ pub(super) async fn exchange(
     let id_token_claims = requested_id_token_claims(&mut tx, &grant.user_id, by_name).await?;
     // Signed before the commit: if signing fails the old token is not spent, so the
     // client's retry is not mistaken for reuse. (A deleted account's grants are gone with it.)
-    let tokens = issue(state, user_tokens(client, &grant, &scope, token, id_token_claims), now)?;
+    let tokens = issue(
+        state,
+        user_tokens(client, &grant, &scope, token, id_token_claims, jkt),
+        now,
+    )?;
     tx.commit().await?;
     Ok(tokens)
+}
+
+/// RFC 9449 §5: a refresh token bound to a key (a public client's) is spent only with a
+/// proof made with that key.
+fn check_binding(grant: &GrantRow, jkt: Option<&str>) -> Result<(), OAuthError> {
+    match (grant.dpop_jkt.as_deref(), jkt) {
+        (None, _) => Ok(()),
+        (Some(bound), Some(jkt)) if bound == jkt => Ok(()),
+        (Some(_), Some(_)) => Err(OAuthError::invalid_dpop_proof(
+            "the refresh token is bound to another DPoP key",
+        )),
+        (Some(_), None) => Err(OAuthError::invalid_dpop_proof(
+            "the refresh token is bound to a DPoP key; send a DPoP proof made with it",
+        )),
+    }
 }
 
 /// The scope asked for, if it is within the grant's.
@@ -152,6 +177,7 @@ fn user_tokens<'a>(
     scope: &'a str,
     token: String,
     id_token_claims: serde_json::Map<String, serde_json::Value>,
+    dpop_jkt: Option<&'a str>,
 ) -> UserTokens<'a> {
     UserTokens {
         client,
@@ -167,6 +193,7 @@ fn user_tokens<'a>(
         nonce: None,
         refresh_token: Some(token),
         id_token_claims,
+        dpop_jkt,
     }
 }
 
@@ -184,6 +211,7 @@ async fn sign_early(
     state: &AppState,
     client: &Client,
     params: &Params,
+    jkt: Option<&str>,
     token_hash: &str,
     now: i64,
 ) -> Result<Option<Early>, OAuthError> {
@@ -194,7 +222,7 @@ async fn sign_early(
         return Ok(None);
     }
     let grant = state.store.grant(&row.grant_id).await?;
-    let Some(grant) = grant.filter(|g| g.revoked_at.is_none()) else {
+    let Some(grant) = grant.filter(|g| g.revoked_at.is_none() && check_binding(g, jkt).is_ok()) else {
         return Ok(None);
     };
     let Ok(scope) = narrowed_scope(&grant.scope, params) else {
@@ -208,7 +236,7 @@ async fn sign_early(
     let token = secrets::random_token();
     let tokens = issue(
         state,
-        user_tokens(client, &grant, &scope, token.clone(), id_token_claims),
+        user_tokens(client, &grant, &scope, token.clone(), id_token_claims, jkt),
         now,
     )?;
     Ok(Some(Early {

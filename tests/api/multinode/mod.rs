@@ -10,6 +10,7 @@ mod cluster;
 mod private_postgres;
 
 mod background_work;
+mod dpop;
 mod faults;
 mod keys;
 mod limits;
