@@ -232,6 +232,23 @@ impl Chrome {
         h1.text().await.expect("heading text")
     }
 
+    /// Waits (a bounded number of looks) until the page's `h1` is `expected`: a page that
+    /// merely mentions the words (the second-factor page says "Your account has
+    /// two-factor sign-in") does not count.
+    pub async fn wait_for_heading(&self, expected: &str) {
+        let mut seen = String::new();
+        for _ in 0..POLL_TRIES {
+            if let Ok(h1) = self.client.find(Locator::Css("h1")).await {
+                seen = h1.text().await.unwrap_or_default();
+                if seen == expected {
+                    return;
+                }
+            }
+            tokio::time::sleep(POLL_EVERY).await;
+        }
+        panic!("the heading {expected:?} never appeared on {}; it was {seen:?}", self.url().await);
+    }
+
     /// Waits (a bounded number of looks) for an element to appear.
     pub async fn wait_for(&self, locator: Locator<'_>) -> fantoccini::elements::Element {
         for _ in 0..POLL_TRIES {
@@ -603,7 +620,7 @@ async fn account_journey(app: &TestApp, chrome: &Chrome) {
     chrome.type_into("#identifier", "dana").await;
     chrome.type_into("#password", SECOND).await;
     chrome.click("form[action='/login'] button[type=submit]").await;
-    chrome.wait_for_text("Your account").await;
+    chrome.wait_for_heading("Your account").await;
     chrome.screenshots("account").await;
     chrome.type_into("#given_name", " K.").await;
     chrome

@@ -153,7 +153,7 @@ async fn passwordless_journey(app: &TestApp, chrome: &Chrome) {
 
     // The login page's button: no username, no password.
     sign_in_with_passkey(chrome, &app.url("/login"), true).await;
-    chrome.wait_for_text("Your account").await;
+    chrome.wait_for_heading("Your account").await;
     let me = whoami(chrome).await;
     assert_eq!(me["sub"], json!(app.user.id), "{me}");
     assert_eq!(me["amr"], json!(["hwk", "user", "mfa"]), "{me}");
@@ -265,7 +265,7 @@ async fn second_factor_journey(app: &TestApp, chrome: &Chrome) {
     assert_eq!(chrome.heading().await, "Confirm it's you");
     chrome.screenshots("second-factor").await;
     press_passkey_button(chrome, "#passkey-button").await;
-    chrome.wait_for_text("Your account").await;
+    chrome.wait_for_heading("Your account").await;
     let me = whoami(chrome).await;
     assert_eq!(me["amr"], json!(["pwd", "hwk", "mfa"]), "{me}");
     let rows = app.store.passkeys(&app.user.id).await.expect("passkeys");
