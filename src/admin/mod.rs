@@ -3,6 +3,7 @@
 //! way whichever door it came through.
 
 pub mod api;
+pub mod audit;
 pub mod clients;
 pub mod keys;
 pub mod users;

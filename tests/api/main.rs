@@ -8,6 +8,7 @@ mod smtp;
 mod accounts;
 mod acr;
 mod admin_api;
+mod admin_audit;
 mod audit;
 mod authorize;
 mod browser;
