@@ -229,6 +229,7 @@ pub fn router(state: AppState) -> Router {
         .route("/account/delete", axum::routing::post(profile::delete))
         .merge(passkeys::routes())
         .merge(crate::admin::api::routes())
+        .merge(crate::admin::console::routes())
         .route(
             second_factor::PATH,
             get(second_factor::show).post(second_factor::submit),

@@ -49,6 +49,32 @@ const EMBEDDED: &[(&str, &str)] = &[
         "passkeys_account.html",
         include_str!("../templates/passkeys_account.html"),
     ),
+    ("admin/layout.html", include_str!("../templates/admin/layout.html")),
+    ("admin/denied.html", include_str!("../templates/admin/denied.html")),
+    ("admin/message.html", include_str!("../templates/admin/message.html")),
+    ("admin/reauth.html", include_str!("../templates/admin/reauth.html")),
+    (
+        "admin/dashboard.html",
+        include_str!("../templates/admin/dashboard.html"),
+    ),
+    ("admin/clients.html", include_str!("../templates/admin/clients.html")),
+    (
+        "admin/client_new.html",
+        include_str!("../templates/admin/client_new.html"),
+    ),
+    ("admin/client.html", include_str!("../templates/admin/client.html")),
+    (
+        "admin/client_fields.html",
+        include_str!("../templates/admin/client_fields.html"),
+    ),
+    (
+        "admin/client_secret.html",
+        include_str!("../templates/admin/client_secret.html"),
+    ),
+    ("admin/users.html", include_str!("../templates/admin/users.html")),
+    ("admin/user.html", include_str!("../templates/admin/user.html")),
+    ("admin/keys.html", include_str!("../templates/admin/keys.html")),
+    ("admin/audit.html", include_str!("../templates/admin/audit.html")),
     (
         "email/factor_added.txt",
         include_str!("../templates/email/factor_added.txt"),

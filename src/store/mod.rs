@@ -20,6 +20,7 @@ pub mod passkeys;
 pub mod requests;
 pub mod sessions;
 pub mod signing_keys;
+pub mod stats;
 pub mod tokens;
 
 use anyhow::Context;

@@ -9,6 +9,7 @@ mod accounts;
 mod acr;
 mod admin_api;
 mod admin_audit;
+mod admin_console;
 mod audit;
 mod authorize;
 mod browser;
