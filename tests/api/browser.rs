@@ -305,7 +305,7 @@ impl Chrome {
 
     /// Sizes the window so the page's viewport is `width` x `height` (headless Chromium's
     /// window is taller than its viewport by a toolbar it does not draw).
-    async fn set_viewport(&self, width: u32, height: u32) {
+    pub async fn set_viewport(&self, width: u32, height: u32) {
         let wanted = (i64::from(width), i64::from(height));
         let resize = |w: i64, h: i64| async move {
             let (w, h) = (u32::try_from(w).unwrap_or(width), u32::try_from(h).unwrap_or(height));

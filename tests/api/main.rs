@@ -10,6 +10,7 @@ mod acr;
 mod admin_api;
 mod admin_audit;
 mod admin_console;
+mod admin_console_browser;
 mod audit;
 mod authorize;
 mod browser;
