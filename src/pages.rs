@@ -128,6 +128,13 @@ const EMBEDDED: &[(&str, &str)] = &[
     ),
 ];
 
+/// What a path segment must encode: everything but RFC 3986's unreserved characters.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 pub const STYLESHEET: &str = include_str!("../templates/assets/gatehouse.css");
 /// Submits the form_post page's form; an external file, so CSP needs no unsafe-inline.
 pub const FORM_POST_SCRIPT: &str = include_str!("../templates/assets/form_post.js");
@@ -193,6 +200,10 @@ impl Pages {
                 }
             }
             Ok(EMBEDDED.iter().find(|(n, _)| *n == name).map(|(_, t)| t.to_string()))
+        });
+        // `segment`: a value put into a URL path (a client id may hold `/` or `:`).
+        env.add_filter("segment", |value: String| {
+            percent_encoding::utf8_percent_encode(&value, PATH_SEGMENT).to_string()
         });
         // HTML is escaped everywhere; plain-text email bodies are not HTML.
         env.set_auto_escape_callback(|name| {

@@ -194,6 +194,21 @@ on_both_backends! {
         assert_eq!(status, 404);
         assert!(html.contains("No such client"), "{html}");
 
+        // A client id may be a URI; its pages still open and save.
+        add_client(&app.store, "https://reports.example/api", true, app.clock.now(), |c| {
+            c.name = "Reports API".into();
+            c.grant_types = vec!["client_credentials".into()];
+            c.audiences = vec!["https://reports.example/api".into()];
+        })
+        .await;
+        let (_, list) = page(&browser, "/admin/clients").await;
+        let link = link_containing(&list, "reports.example").expect("a link to the client");
+        assert_eq!(link, "/admin/clients/https%3A%2F%2Freports.example%2Fapi");
+        let edit = [("name", "Reports"), ("grant:client_credentials", "on"), ("audiences", "https://reports.example/api")];
+        let (status, html) = submit(&browser, &link, &link, &edit).await;
+        assert_eq!(status, 200, "{html}");
+        assert_eq!(app.store.client("https://reports.example/api").await.unwrap().unwrap().name, "Reports");
+
         let trail = format!("{:?}", events_of(&app, "admin.client_secret_rotated").await);
         assert!(!trail.contains(&rotated) && !trail.contains(&secret));
     }
