@@ -107,7 +107,8 @@ on_both_backends! {
         assert!(html.contains("<strong id=\"count-users\">1</strong>"), "{html}");
         assert!(html.contains("<strong id=\"count-clients\">3</strong>"), "{html}");
         assert!(html.contains("<strong id=\"count-sessions\">1</strong>"), "{html}");
-        assert!(html.contains(&format!("/admin/users/{}", app.user.id)), "the sign-in is listed: {html}");
+        let sign_in = format!("<a href=\"/admin/users/{}\">alice</a>", app.user.id);
+        assert!(html.contains(&sign_in), "the sign-in is listed by name: {html}");
         assert!(html.contains("No failed sign-ins."), "{html}");
 
         // Taking the role away takes effect on the next page.

@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use minijinja::context;
 use serde::Deserialize;
+use std::collections::HashMap;
 
 /// Events per page.
 const PAGE: i64 = 50;
@@ -24,14 +25,31 @@ pub struct Filters {
     before: Option<String>,
 }
 
-/// An event as the console lists it: the action in words, the time in UTC.
-pub fn row(e: &AuditEventView) -> minijinja::Value {
-    let what = Action::parse(&e.action).map_or_else(|| e.action.clone(), |a| a.label().to_string());
-    context! {
-        id => e.id, when => when(e.at), action => e.action, what, failure => e.outcome == "failure",
-        outcome => e.outcome, actor => e.actor_user_id, client_id => e.client_id, target => e.target,
-        ip => e.ip, user_agent => e.user_agent, detail => e.detail,
+/// Events as the console lists them: the action in words, the time in UTC, and the
+/// actor's current username beside their id (none once the account is gone).
+pub async fn rows(state: &AppState, events: &[AuditEventView]) -> Result<Vec<minijinja::Value>, AppError> {
+    let mut names: HashMap<&str, Option<String>> = HashMap::new();
+    for id in events.iter().filter_map(|e| e.actor_user_id.as_deref()) {
+        if !names.contains_key(id) {
+            let account = state.store.account_by_id(id).await?;
+            names.insert(id, account.map(|a| a.username));
+        }
     }
+    Ok(events
+        .iter()
+        .map(|e| {
+            let what = Action::parse(&e.action).map_or_else(|| e.action.clone(), |a| a.label().to_string());
+            let actor_name = e
+                .actor_user_id
+                .as_deref()
+                .and_then(|id| names.get(id).cloned().flatten());
+            context! {
+                id => e.id, when => when(e.at), action => e.action, what, failure => e.outcome == "failure",
+                outcome => e.outcome, actor => e.actor_user_id, actor_name, client_id => e.client_id,
+                target => e.target, ip => e.ip, user_agent => e.user_agent, detail => e.detail,
+            }
+        })
+        .collect())
 }
 
 pub async fn list(
@@ -86,7 +104,7 @@ pub async fn list(
         query.append_pair("before", &cursor.to_string());
         format!("/admin/audit?{}", query.finish())
     });
-    let events: Vec<minijinja::Value> = page.events.iter().map(row).collect();
+    let events = rows(&state, &page.events).await?;
     Ok(console.render(
         &state,
         StatusCode::OK,

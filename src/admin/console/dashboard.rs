@@ -1,7 +1,7 @@
 //! `/admin`: how many users, clients and live sessions there are, and the latest sign-ins
 //! and failed sign-ins from the audit trail.
 
-use super::audit::row;
+use super::audit::rows;
 use super::guard::Console;
 use crate::admin::audit::{self as service, AuditQuery};
 use crate::audit::Action;
@@ -21,11 +21,11 @@ async fn recent(state: &AppState, action: Action) -> Result<Vec<minijinja::Value
         limit: Some(RECENT),
         ..AuditQuery::default()
     };
-    Ok(match service::list(state, &query).await? {
-        Ok(page) => page.events.iter().map(row).collect(),
+    match service::list(state, &query).await? {
+        Ok(page) => rows(state, &page.events).await,
         // The filter is ours and always valid.
-        Err(_) => Vec::new(),
-    })
+        Err(_) => Ok(Vec::new()),
+    }
 }
 
 pub async fn show(console: Console, State(state): State<AppState>) -> Result<Response, AppError> {
