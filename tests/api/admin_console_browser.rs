@@ -79,6 +79,8 @@ async fn journey(app: &TestApp, chrome: &Chrome) {
     chrome.click("nav a[href='/admin/users']").await;
     chrome.type_into("#q", "bob").await;
     chrome.click("form.filters button").await;
+    // The unfiltered list links to bob too: wait for the search's own page.
+    chrome.wait_for_url(&app.url("/admin/users?q=bob")).await;
     chrome.click(&format!("a[href='/admin/users/{}']", bob.id)).await;
     chrome.wait_for(Locator::Id("disable-user")).await;
     look(chrome, "user").await;
