@@ -217,5 +217,11 @@ on_both_backends! {
         assert_eq!(status, 400);
         let (status, _) = call(&app, None, "GET", "/audit", None).await;
         assert_eq!(status, 401);
+
+        let (_, doc) = call(&app, None, "GET", "/openapi.json", None).await;
+        let operation = &doc["paths"]["/admin/api/v1/audit"]["get"];
+        let params: Vec<&str> = operation["parameters"].as_array().expect("documented").iter().filter_map(|p| p["name"].as_str()).collect();
+        assert_eq!(params, ["user_id", "action", "outcome", "before", "limit"]);
+        assert!(doc["components"]["schemas"]["AuditPage"].is_object(), "{doc}");
     }
 }

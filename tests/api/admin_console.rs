@@ -386,6 +386,11 @@ on_both_backends! {
         assert!(html.contains("unknown action"), "{html}");
         let (status, _) = page(&browser, "/admin/audit?before=soon").await;
         assert_eq!(status, 400);
+        for address in ["/admin/audit?action=sign_in&action=sign_up", "/admin/users?q=%FF"] {
+            let (status, html) = page(&browser, address).await;
+            assert_eq!(status, 400, "{address}");
+            assert!(html.contains("This address cannot be read"), "{address}: {html}");
+        }
 
         for _ in 0..60 {
             let event = gatehouse::store::audit::NewAuditEvent {

@@ -7,18 +7,17 @@ use crate::admin::audit::{self as service, AuditEventView, AuditQuery};
 use crate::audit::Action;
 use crate::error::AppError;
 use crate::state::AppState;
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use minijinja::context;
-use serde::Deserialize;
 use std::collections::HashMap;
 
 /// Events per page.
 const PAGE: i64 = 50;
 
-#[derive(Deserialize)]
-pub struct Filters {
+/// The filters in a query string; an empty one is none.
+struct Filters {
     user_id: Option<String>,
     action: Option<String>,
     outcome: Option<String>,
@@ -55,8 +54,19 @@ pub async fn rows(state: &AppState, events: &[AuditEventView]) -> Result<Vec<min
 pub async fn list(
     console: Console,
     State(state): State<AppState>,
-    Query(filters): Query<Filters>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
+    let query = match console.query(&state, raw.as_deref(), "/admin/audit") {
+        Ok(query) => query,
+        Err(refused) => return Ok(*refused),
+    };
+    let given = |name: &str| query.get(name).map(str::to_string);
+    let filters = Filters {
+        user_id: given("user_id"),
+        action: given("action"),
+        outcome: given("outcome"),
+        before: given("before"),
+    };
     let actions: Vec<minijinja::Value> = Action::ALL
         .iter()
         .map(|a| context! { name => a.as_str(), label => a.label() })

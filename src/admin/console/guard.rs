@@ -89,6 +89,15 @@ impl Console {
         self.render(state, status, "admin/message.html", context! { title, message, back })
     }
 
+    /// A page's query string, or the page saying what is wrong with it (a repeated or
+    /// undecodable parameter): a mistyped address gets words, not a bare 400.
+    pub fn query(&self, state: &AppState, raw: Option<&str>, back: &str) -> Result<Params, Box<Response>> {
+        Params::parse(raw.unwrap_or_default().as_bytes()).map_err(|e| {
+            let message = format!("This address cannot be read: {e}.");
+            Box::new(self.message(state, StatusCode::BAD_REQUEST, "Bad address", &message, back))
+        })
+    }
+
     /// The posted form, once its origin and CSRF token check out; the refusal page if not.
     pub async fn form(&self, state: &AppState, headers: &HeaderMap, body: Body) -> Result<Params, Response> {
         let params = read_form(headers, body).await.unwrap_or_default();

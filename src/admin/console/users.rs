@@ -9,28 +9,25 @@ use crate::audit::{Action, Outcome};
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use minijinja::context;
-use serde::Deserialize;
 
 /// Users per search page.
 const PAGE: i64 = 25;
 
-#[derive(Deserialize)]
-pub struct SearchQuery {
-    q: Option<String>,
-    cursor: Option<String>,
-}
-
 pub async fn search(
     console: Console,
     State(state): State<AppState>,
-    Query(query): Query<SearchQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
-    let q = query.q.unwrap_or_default();
-    let cursor = query.cursor.filter(|c| !c.is_empty());
+    let query = match console.query(&state, raw.as_deref(), "/admin/users") {
+        Ok(query) => query,
+        Err(refused) => return Ok(*refused),
+    };
+    let q = query.get("q").unwrap_or_default().to_string();
+    let cursor = query.get("cursor").map(str::to_string);
     let page = service::search(&state, Some(&q), cursor.as_deref(), PAGE).await?;
     let link = |cursor: Option<&str>| {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
