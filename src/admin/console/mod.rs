@@ -9,6 +9,7 @@ pub mod clients;
 pub mod dashboard;
 pub mod guard;
 pub mod keys;
+pub mod user_changes;
 pub mod users;
 
 use crate::state::AppState;
@@ -26,16 +27,19 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/clients/{id}/delete", post(clients::delete))
         .route("/admin/users", get(users::search))
         .route("/admin/users/{id}", get(users::show))
-        .route("/admin/users/{id}/disable", post(users::disable))
-        .route("/admin/users/{id}/enable", post(users::enable))
-        .route("/admin/users/{id}/sessions/end", post(users::end_sessions))
-        .route("/admin/users/{id}/password-reset", post(users::password_reset))
-        .route("/admin/users/{id}/grants/{grant_id}/revoke", post(users::revoke_grant))
+        .route("/admin/users/{id}/disable", post(user_changes::disable))
+        .route("/admin/users/{id}/enable", post(user_changes::enable))
+        .route("/admin/users/{id}/sessions/end", post(user_changes::end_sessions))
+        .route("/admin/users/{id}/password-reset", post(user_changes::password_reset))
+        .route(
+            "/admin/users/{id}/grants/{grant_id}/revoke",
+            post(user_changes::revoke_grant),
+        )
         .route(
             "/admin/users/{id}/identities/{identity_id}/unlink",
-            post(users::unlink_identity),
+            post(user_changes::unlink_identity),
         )
-        .route("/admin/users/{id}/delete", post(users::delete))
+        .route("/admin/users/{id}/delete", post(user_changes::delete))
         .route("/admin/keys", get(keys::list))
         .route("/admin/keys/rotate", post(keys::rotate))
         .route("/admin/keys/{kid}/retire", post(keys::retire))
