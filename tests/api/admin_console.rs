@@ -71,7 +71,8 @@ fn link_containing(html: &str, part: &str) -> Option<String> {
 
 /// The text of the secret shown on a "client created" page.
 fn shown_secret(html: &str) -> String {
-    let start = html.find("id=\"client-secret\">").expect("a secret on the page") + "id=\"client-secret\">".len();
+    let element = html.find("id=\"client-secret\"").expect("a secret on the page");
+    let start = element + html[element..].find('>').unwrap() + 1;
     let end = html[start..].find('<').unwrap();
     html[start..start + end].to_string()
 }
