@@ -231,6 +231,7 @@ pub fn router(state: AppState) -> Router {
         .merge(passkeys::routes())
         .merge(crate::admin::api::routes())
         .merge(oauth::registration::routes(state.config.registration.mode))
+        .merge(crate::admin::console::routes())
         .route(
             second_factor::PATH,
             get(second_factor::show).post(second_factor::submit),

@@ -35,10 +35,25 @@ pub enum Action {
     FactorAdded,
     FactorRemoved,
     SessionsEnded,
+    AdminClientCreated,
+    AdminClientUpdated,
+    AdminClientSecretRotated,
+    AdminClientDeleted,
+    AdminKeyRotated,
+    AdminKeyRetired,
+    AdminUserCreated,
+    AdminUserUpdated,
+    AdminUserDisabled,
+    AdminUserEnabled,
+    AdminUserDeleted,
+    AdminPasswordResetSent,
+    AdminSessionsEnded,
+    AdminGrantRevoked,
+    AdminIdentityUnlinked,
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 30] = [
         Action::SignIn,
         Action::SignInFailed,
         Action::SecondFactorFailed,
@@ -54,6 +69,21 @@ impl Action {
         Action::FactorAdded,
         Action::FactorRemoved,
         Action::SessionsEnded,
+        Action::AdminClientCreated,
+        Action::AdminClientUpdated,
+        Action::AdminClientSecretRotated,
+        Action::AdminClientDeleted,
+        Action::AdminKeyRotated,
+        Action::AdminKeyRetired,
+        Action::AdminUserCreated,
+        Action::AdminUserUpdated,
+        Action::AdminUserDisabled,
+        Action::AdminUserEnabled,
+        Action::AdminUserDeleted,
+        Action::AdminPasswordResetSent,
+        Action::AdminSessionsEnded,
+        Action::AdminGrantRevoked,
+        Action::AdminIdentityUnlinked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +103,63 @@ impl Action {
             Action::FactorAdded => "factor_added",
             Action::FactorRemoved => "factor_removed",
             Action::SessionsEnded => "sessions_ended",
+            Action::AdminClientCreated => "admin.client_created",
+            Action::AdminClientUpdated => "admin.client_updated",
+            Action::AdminClientSecretRotated => "admin.client_secret_rotated",
+            Action::AdminClientDeleted => "admin.client_deleted",
+            Action::AdminKeyRotated => "admin.key_rotated",
+            Action::AdminKeyRetired => "admin.key_retired",
+            Action::AdminUserCreated => "admin.user_created",
+            Action::AdminUserUpdated => "admin.user_updated",
+            Action::AdminUserDisabled => "admin.user_disabled",
+            Action::AdminUserEnabled => "admin.user_enabled",
+            Action::AdminUserDeleted => "admin.user_deleted",
+            Action::AdminPasswordResetSent => "admin.password_reset_sent",
+            Action::AdminSessionsEnded => "admin.sessions_ended",
+            Action::AdminGrantRevoked => "admin.grant_revoked",
+            Action::AdminIdentityUnlinked => "admin.identity_unlinked",
+        }
+    }
+
+    /// An administrator's change (through the admin API or the console), rather than
+    /// something a user did to their own account.
+    pub fn is_admin(self) -> bool {
+        self.as_str().starts_with("admin.")
+    }
+
+    /// The action in a few plain words, for pages that list events.
+    pub fn label(self) -> &'static str {
+        match self {
+            Action::SignIn => "Signed in",
+            Action::SignInFailed => "Failed sign-in",
+            Action::SecondFactorFailed => "Failed second step",
+            Action::SignUp => "Signed up",
+            Action::EmailConfirmed => "Email confirmed",
+            Action::PasswordChanged => "Password changed",
+            Action::PasswordReset => "Password reset",
+            Action::EmailChanged => "Email changed",
+            Action::AccountDeleted => "Account deleted",
+            Action::ConsentGranted => "Consent given",
+            Action::ConsentWithdrawn => "Consent withdrawn",
+            Action::RefreshTokenReuse => "Refresh token reused",
+            Action::FactorAdded => "Second factor added",
+            Action::FactorRemoved => "Second factor removed",
+            Action::SessionsEnded => "Other sessions ended",
+            Action::AdminClientCreated => "Admin: client created",
+            Action::AdminClientUpdated => "Admin: client changed",
+            Action::AdminClientSecretRotated => "Admin: client secret rotated",
+            Action::AdminClientDeleted => "Admin: client deleted",
+            Action::AdminKeyRotated => "Admin: signing key added",
+            Action::AdminKeyRetired => "Admin: signing key retired",
+            Action::AdminUserCreated => "Admin: user created",
+            Action::AdminUserUpdated => "Admin: user changed",
+            Action::AdminUserDisabled => "Admin: user disabled",
+            Action::AdminUserEnabled => "Admin: user enabled",
+            Action::AdminUserDeleted => "Admin: user deleted",
+            Action::AdminPasswordResetSent => "Admin: password reset sent",
+            Action::AdminSessionsEnded => "Admin: sessions ended",
+            Action::AdminGrantRevoked => "Admin: grant revoked",
+            Action::AdminIdentityUnlinked => "Admin: identity unlinked",
         }
     }
 
@@ -97,6 +184,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Success exactly when `result` is `Ok`.
+    pub fn of<T, E>(result: &Result<T, E>) -> Outcome {
+        match result {
+            Ok(_) => Outcome::Success,
+            Err(_) => Outcome::Failure,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Success => "success",
@@ -113,6 +208,9 @@ pub struct Event<'a> {
     target: Option<&'a str>,
     client_id: Option<&'a str>,
     detail: Option<String>,
+    /// Set when an action that usually succeeds was refused (an admin change that broke a
+    /// rule, say); otherwise the action decides.
+    outcome: Option<Outcome>,
 }
 
 impl<'a> Event<'a> {
@@ -123,6 +221,7 @@ impl<'a> Event<'a> {
             target: None,
             client_id: None,
             detail: None,
+            outcome: None,
         }
     }
 
@@ -146,6 +245,18 @@ impl<'a> Event<'a> {
 
     pub fn client(mut self, client_id: &'a str) -> Self {
         self.client_id = Some(client_id);
+        self
+    }
+
+    /// As [`Event::client`], when there may be none.
+    pub fn maybe_client(mut self, client_id: Option<&'a str>) -> Self {
+        self.client_id = client_id;
+        self
+    }
+
+    /// Records the attempt as refused.
+    pub fn failed(mut self) -> Self {
+        self.outcome = Some(Outcome::Failure);
         self
     }
 
@@ -173,7 +284,7 @@ pub async fn record(state: &AppState, ip: IpAddr, headers: &HeaderMap, event: Ev
         at: state.clock.now(),
         actor_user_id: event.actor,
         action: event.action.as_str(),
-        outcome: event.action.outcome().as_str(),
+        outcome: event.outcome.unwrap_or(event.action.outcome()).as_str(),
         target: event.target,
         client_id: event.client_id,
         ip: &ip,
@@ -199,6 +310,8 @@ mod tests {
             assert_eq!(Action::parse(action.as_str()), Some(action));
         }
         assert_eq!(Action::parse("nonsense"), None);
+        let names: std::collections::BTreeSet<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(names.len(), Action::ALL.len());
     }
 
     #[test]

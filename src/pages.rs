@@ -49,6 +49,32 @@ const EMBEDDED: &[(&str, &str)] = &[
         "passkeys_account.html",
         include_str!("../templates/passkeys_account.html"),
     ),
+    ("admin/layout.html", include_str!("../templates/admin/layout.html")),
+    ("admin/denied.html", include_str!("../templates/admin/denied.html")),
+    ("admin/message.html", include_str!("../templates/admin/message.html")),
+    ("admin/reauth.html", include_str!("../templates/admin/reauth.html")),
+    (
+        "admin/dashboard.html",
+        include_str!("../templates/admin/dashboard.html"),
+    ),
+    ("admin/clients.html", include_str!("../templates/admin/clients.html")),
+    (
+        "admin/client_new.html",
+        include_str!("../templates/admin/client_new.html"),
+    ),
+    ("admin/client.html", include_str!("../templates/admin/client.html")),
+    (
+        "admin/client_fields.html",
+        include_str!("../templates/admin/client_fields.html"),
+    ),
+    (
+        "admin/client_secret.html",
+        include_str!("../templates/admin/client_secret.html"),
+    ),
+    ("admin/users.html", include_str!("../templates/admin/users.html")),
+    ("admin/user.html", include_str!("../templates/admin/user.html")),
+    ("admin/keys.html", include_str!("../templates/admin/keys.html")),
+    ("admin/audit.html", include_str!("../templates/admin/audit.html")),
     (
         "email/factor_added.txt",
         include_str!("../templates/email/factor_added.txt"),
@@ -101,6 +127,13 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../templates/email/account_deleted.txt"),
     ),
 ];
+
+/// What a path segment must encode: everything but RFC 3986's unreserved characters.
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 pub const STYLESHEET: &str = include_str!("../templates/assets/gatehouse.css");
 /// Submits the form_post page's form; an external file, so CSP needs no unsafe-inline.
@@ -167,6 +200,10 @@ impl Pages {
                 }
             }
             Ok(EMBEDDED.iter().find(|(n, _)| *n == name).map(|(_, t)| t.to_string()))
+        });
+        // `segment`: a value put into a URL path (a client id may hold `/` or `:`).
+        env.add_filter("segment", |value: String| {
+            percent_encoding::utf8_percent_encode(&value, PATH_SEGMENT).to_string()
         });
         // HTML is escaped everywhere; plain-text email bodies are not HTML.
         env.set_auto_escape_callback(|name| {

@@ -69,6 +69,8 @@ fn describe(event: &AuditEventRow) -> String {
         Action::FactorAdded => "Second factor added".into(),
         Action::FactorRemoved => "Second factor removed".into(),
         Action::SessionsEnded => "Signed out other sessions".into(),
+        // An administrator's change, on the administrator's own page.
+        admin => admin.label().into(),
     }
 }
 
@@ -77,7 +79,7 @@ const MONTHS: [&str; 12] = [
 ];
 
 /// `1 Dec 2026, 17:40 UTC`.
-fn when(unix: i64) -> String {
+pub fn when(unix: i64) -> String {
     let days = unix.div_euclid(86_400);
     let secs = unix.rem_euclid(86_400);
     // Civil-from-days (H. Hinnant's algorithm).

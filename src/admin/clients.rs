@@ -349,6 +349,16 @@ pub async fn update(
     Ok(Issued { client, secret })
 }
 
+/// A confidential client's new secret (the old one stops working); a public client has
+/// none, which is a conflict rather than a silent no-op.
+pub async fn rotate_secret(store: &Store, id: &str) -> Result<Issued, ClientError> {
+    let issued = update(store, id, ClientSettings::default(), true).await?;
+    if issued.secret.is_none() {
+        return Err(ClientError::Conflict("a public client has no secret to rotate".into()));
+    }
+    Ok(issued)
+}
+
 pub async fn show(store: &Store, id: &str) -> Result<Client, ClientError> {
     store
         .client(id)

@@ -175,6 +175,12 @@ pub async fn revoke_grant(state: &AppState, user_id: &str, grant_id: &str) -> Re
     }
 }
 
+/// Why a reset link is not sent to an unverified address.
+pub const UNVERIFIED_EMAIL: &str = "the user's email address is not verified: a link there could reach someone else";
+/// Why an identity that is the only way in stays linked.
+pub const LAST_WAY_IN: &str =
+    "that identity is the account's only way to sign in: it needs a password or another identity first";
+
 pub enum ResetOutcome {
     NoSuchUser,
     /// A link to an address nobody proved is theirs could hand the account to a stranger.

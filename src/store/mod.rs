@@ -22,6 +22,7 @@ pub mod registrations;
 pub mod requests;
 pub mod sessions;
 pub mod signing_keys;
+pub mod stats;
 pub mod tokens;
 
 use anyhow::Context;

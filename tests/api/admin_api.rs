@@ -11,10 +11,10 @@ use crate::on_both_backends;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-const ADMIN_SCOPE: &str = "gatehouse:admin";
+pub(crate) const ADMIN_SCOPE: &str = "gatehouse:admin";
 
 /// Registers a client-credentials client for the admin API with `scopes`.
-async fn automation(app: &TestApp, id: &str, scopes: &[&str]) -> TestClient {
+pub(crate) async fn automation(app: &TestApp, id: &str, scopes: &[&str]) -> TestClient {
     let audience = app.url("/admin/api/v1");
     let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
     add_client(&app.store, id, true, app.clock.now(), |c| {
@@ -26,7 +26,7 @@ async fn automation(app: &TestApp, id: &str, scopes: &[&str]) -> TestClient {
 }
 
 /// A token from /token by client credentials, for the admin API.
-async fn token_for(app: &TestApp, client: &TestClient) -> String {
+pub(crate) async fn token_for(app: &TestApp, client: &TestClient) -> String {
     let resource = app.url("/admin/api/v1");
     let response = app
         .token_request(client, &[("grant_type", "client_credentials"), ("resource", &resource)])
@@ -36,13 +36,13 @@ async fn token_for(app: &TestApp, client: &TestClient) -> String {
     body["access_token"].as_str().unwrap().to_string()
 }
 
-async fn admin_token(app: &TestApp) -> String {
+pub(crate) async fn admin_token(app: &TestApp) -> String {
     let admin = automation(app, "automation", &[ADMIN_SCOPE]).await;
     token_for(app, &admin).await
 }
 
 /// An admin API call: the status and the JSON body (Null when there is none).
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     token: Option<&str>,
     method: &str,

@@ -246,7 +246,10 @@ impl Chrome {
             }
             tokio::time::sleep(POLL_EVERY).await;
         }
-        panic!("the heading {expected:?} never appeared on {}; it was {seen:?}", self.url().await);
+        panic!(
+            "the heading {expected:?} never appeared on {}; it was {seen:?}",
+            self.url().await
+        );
     }
 
     /// Waits (a bounded number of looks) for an element to appear.
@@ -322,7 +325,7 @@ impl Chrome {
 
     /// Sizes the window so the page's viewport is `width` x `height` (headless Chromium's
     /// window is taller than its viewport by a toolbar it does not draw).
-    async fn set_viewport(&self, width: u32, height: u32) {
+    pub async fn set_viewport(&self, width: u32, height: u32) {
         let wanted = (i64::from(width), i64::from(height));
         let resize = |w: i64, h: i64| async move {
             let (w, h) = (u32::try_from(w).unwrap_or(width), u32::try_from(h).unwrap_or(height));

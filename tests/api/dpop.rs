@@ -173,6 +173,24 @@ fn require_nonce(raw: &mut gatehouse::config::RawConfig) {
 }
 
 on_both_backends! {
+    async fn a_dpop_bound_admin_token_sent_as_bearer_opens_nothing(app) {
+        let admin = crate::admin_api::automation(&app, "automation", &[gatehouse::clients::ADMIN_SCOPE]).await;
+        let key = DpopKey::es256();
+        let resource = app.url("/admin/api/v1");
+        let form = [("grant_type", "client_credentials"), ("resource", resource.as_str())];
+        let issued = post_with_proof(&app, "/token", &admin, &form, Some(&key.token_proof(&app))).await;
+        assert_eq!(issued.status(), 200);
+        let body: Value = issued.json().await.unwrap();
+        assert_eq!(body["token_type"], "DPoP");
+        let bound = body["access_token"].as_str().unwrap();
+        let (status, error) = crate::admin_api::call(&app, Some(bound), "GET", "/clients", None).await;
+        assert_eq!(status, 401, "{error}");
+        assert_eq!(error["error"], "invalid_token");
+        // The same client's unbound token works: the refusal is the binding's.
+        let plain = crate::admin_api::token_for(&app, &admin).await;
+        assert_eq!(crate::admin_api::call(&app, Some(&plain), "GET", "/clients", None).await.0, 200);
+    }
+
     async fn a_proof_binds_the_access_token_to_the_key(app) {
         let key = DpopKey::es256();
         let tokens = bound_tokens(&app, &app.client, &key, &[]).await;

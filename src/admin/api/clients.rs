@@ -5,6 +5,7 @@
 use super::auth::Admin;
 use super::error::{ApiError, Body, ErrorBody};
 use crate::admin::clients::{self as service, ClientSettings, ClientView};
+use crate::audit::Action;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -70,11 +71,17 @@ pub async fn show(
         (status = 422, description = "A setting breaks a rule; `field` names it", body = ErrorBody),
     ))]
 pub async fn create(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Body(settings): Body<ClientSettings>,
 ) -> Result<(StatusCode, Json<CreatedClient>), ApiError> {
-    let issued = service::create(&state.store, settings, state.clock.now()).await?;
+    let asked = settings.client_id.clone();
+    let issued = service::create(&state.store, settings, state.clock.now()).await;
+    let target = issued.as_ref().map_or(asked, |i| Some(i.client.id.clone()));
+    let issued = admin
+        .actor
+        .audited(&state, Action::AdminClientCreated, target.as_deref(), issued)
+        .await?;
     forget_cached(&state).await?;
     Ok((
         StatusCode::CREATED,
@@ -94,12 +101,16 @@ pub async fn create(
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
     ))]
 pub async fn update(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path(client_id): Path<String>,
     Body(settings): Body<ClientSettings>,
 ) -> Result<Json<ClientView>, ApiError> {
-    let issued = service::update(&state.store, &client_id, settings, false).await?;
+    let issued = service::update(&state.store, &client_id, settings, false).await;
+    let issued = admin
+        .actor
+        .audited(&state, Action::AdminClientUpdated, Some(&client_id), issued)
+        .await?;
     forget_cached(&state).await?;
     Ok(Json(ClientView::from(&issued.client)))
 }
@@ -112,15 +123,17 @@ pub async fn update(
         (status = 409, description = "A public client has no secret", body = ErrorBody),
     ))]
 pub async fn rotate_secret(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path(client_id): Path<String>,
 ) -> Result<Json<RotatedSecret>, ApiError> {
-    let issued = service::update(&state.store, &client_id, ClientSettings::default(), true).await?;
+    let issued = service::rotate_secret(&state.store, &client_id).await;
+    let issued = admin
+        .actor
+        .audited(&state, Action::AdminClientSecretRotated, Some(&client_id), issued)
+        .await?;
     forget_cached(&state).await?;
-    let secret = issued
-        .secret
-        .ok_or_else(|| ApiError::conflict("a public client has no secret to rotate"))?;
+    let secret = issued.secret.unwrap_or_default();
     Ok(Json(RotatedSecret {
         client_id: issued.client.id,
         client_secret: secret,
@@ -134,11 +147,15 @@ pub async fn rotate_secret(
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
     ))]
 pub async fn delete(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path(client_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    service::delete(&state.store, &client_id).await?;
+    let deleted = service::delete(&state.store, &client_id).await;
+    admin
+        .actor
+        .audited(&state, Action::AdminClientDeleted, Some(&client_id), deleted)
+        .await?;
     forget_cached(&state).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,6 +4,7 @@
 use super::auth::Admin;
 use super::error::{ApiError, ErrorBody, Query};
 use crate::admin::keys::{self as service, KeyView};
+use crate::audit::Action;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -47,8 +48,13 @@ pub async fn list(_: Admin, State(state): State<AppState>) -> Result<Json<Vec<Ke
         (status = 201, description = "Added: published now, signing after keys.rotation_delay_secs", body = KeyView),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     ))]
-pub async fn rotate(_: Admin, State(state): State<AppState>) -> Result<(StatusCode, Json<KeyView>), ApiError> {
-    let key = service::rotate(&state.keys, &state.config, state.clock.now()).await?;
+pub async fn rotate(admin: Admin, State(state): State<AppState>) -> Result<(StatusCode, Json<KeyView>), ApiError> {
+    let key = service::rotate(&state.keys, &state.config, state.clock.now()).await;
+    let kid = key.as_ref().ok().map(|k| k.kid.clone());
+    let key = admin
+        .actor
+        .audited(&state, Action::AdminKeyRotated, kid.as_deref(), key)
+        .await?;
     reload(&state).await?;
     Ok((StatusCode::CREATED, Json(key)))
 }
@@ -64,12 +70,16 @@ pub async fn rotate(_: Admin, State(state): State<AppState>) -> Result<(StatusCo
         (status = 409, description = "Tokens it signed may still be valid (use force)", body = ErrorBody),
     ))]
 pub async fn retire(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path(kid): Path<String>,
     Query(query): Query<RetireQuery>,
 ) -> Result<Json<Retired>, ApiError> {
-    let warning = service::retire(&state.keys, &state.config, &kid, query.force, state.clock.now()).await?;
+    let warning = service::retire(&state.keys, &state.config, &kid, query.force, state.clock.now()).await;
+    let warning = admin
+        .actor
+        .audited(&state, Action::AdminKeyRetired, Some(&kid), warning)
+        .await?;
     reload(&state).await?;
     Ok(Json(Retired { kid, warning }))
 }

@@ -2,6 +2,7 @@
 //! access token (see `auth`). One file per resource; the OpenAPI 3.1 document is
 //! generated from the handlers' annotations and served at `/admin/api/v1/openapi.json`.
 
+pub mod audit;
 pub mod auth;
 pub mod clients;
 pub mod error;
@@ -46,6 +47,7 @@ fn endpoints() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::GET, "/admin/api/v1/keys", get(keys::list)),
         (Method::POST, "/admin/api/v1/keys", post(keys::rotate)),
         (Method::POST, "/admin/api/v1/keys/{kid}/retire", post(keys::retire)),
+        (Method::GET, "/admin/api/v1/audit", get(audit::list)),
         (Method::GET, "/admin/api/v1/users", get(users::search)),
         (Method::POST, "/admin/api/v1/users", post(users::create)),
         (Method::PATCH, "/admin/api/v1/users/{user_id}", patch(users::update)),
@@ -121,7 +123,7 @@ pub fn route_table() -> Vec<(Method, &'static str)> {
     info(
         title = "Gatehouse admin API",
         version = "1",
-        description = "Administration of clients, keys and users. Every call but this document needs a \
+        description = "Administration of clients, keys and users, and the audit trail. Every call but this document needs a \
             bearer access token from Gatehouse's /token (client credentials) with the gatehouse:admin \
             scope and the audience {issuer}/admin/api/v1."
     ),
@@ -149,6 +151,7 @@ pub fn route_table() -> Vec<(Method, &'static str)> {
         users::revoke_grant,
         users::identities,
         users::unlink_identity,
+        audit::list,
     ),
     components(schemas(error::ErrorBody)),
     modifiers(&BearerScheme),
@@ -157,6 +160,7 @@ pub fn route_table() -> Vec<(Method, &'static str)> {
         (name = "clients", description = "Registered relying parties"),
         (name = "keys", description = "Signing keys"),
         (name = "users", description = "User accounts"),
+        (name = "audit", description = "The audit trail"),
         (name = "meta", description = "This document"),
     )
 )]

@@ -9,6 +9,7 @@ use crate::admin::users::{
     self as service, GrantView, IdentityView, NewUser, ResetOutcome, Unlinked, UserChanges, UserPage, UserView,
     DEFAULT_LIMIT,
 };
+use crate::audit::Action;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -30,6 +31,11 @@ pub struct SessionsEnded {
 
 fn no_user(id: &str) -> ApiError {
     ApiError::not_found(format!("no user with id {id:?}"))
+}
+
+/// A service answer where `None` means there is no such user, as an API result.
+fn found<T>(answer: Result<Option<T>, crate::error::AppError>, id: &str) -> Result<T, ApiError> {
+    answer?.ok_or_else(|| no_user(id))
 }
 
 #[utoipa::path(get, path = "/admin/api/v1/users", tag = "users",
@@ -64,11 +70,16 @@ pub async fn search(
         (status = 422, description = "A field breaks a rule; `field` names it", body = ErrorBody),
     ))]
 pub async fn create(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Body(new): Body<NewUser>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    let id = service::create(&state.store, &state.hasher, new, state.clock.now()).await?;
+    let id = service::create(&state.store, &state.hasher, new, state.clock.now()).await;
+    let target = id.as_ref().ok().cloned();
+    let id = admin
+        .actor
+        .audited(&state, Action::AdminUserCreated, target.as_deref(), id)
+        .await?;
     let user = service::show(&state, &id).await?.ok_or_else(|| no_user(&id))?;
     Ok((StatusCode::CREATED, Json(user)))
 }
@@ -82,12 +93,16 @@ pub async fn create(
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
     ))]
 pub async fn update(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path(user_id): Path<String>,
     Body(changes): Body<UserChanges>,
 ) -> Result<Json<UserView>, ApiError> {
-    service::update(&state.store, &user_id, changes, state.clock.now()).await?;
+    let updated = service::update(&state.store, &user_id, changes, state.clock.now()).await;
+    admin
+        .actor
+        .audited(&state, Action::AdminUserUpdated, Some(&user_id), updated)
+        .await?;
     let user = service::show(&state, &user_id)
         .await?
         .ok_or_else(|| no_user(&user_id))?;
@@ -118,13 +133,15 @@ pub async fn show(
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
     ))]
 pub async fn end_sessions(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path(user_id): Path<String>,
 ) -> Result<Json<SessionsEnded>, ApiError> {
-    let ended = service::end_sessions(&state, &user_id)
-        .await?
-        .ok_or_else(|| no_user(&user_id))?;
+    let ended = found(service::end_sessions(&state, &user_id).await, &user_id);
+    let ended = admin
+        .actor
+        .audited(&state, Action::AdminSessionsEnded, Some(&user_id), ended)
+        .await?;
     Ok(Json(SessionsEnded { sessions_ended: ended }))
 }
 
@@ -135,13 +152,15 @@ pub async fn end_sessions(
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
     ))]
 pub async fn disable(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path(user_id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    let user = service::set_disabled(&state, &user_id, true)
-        .await?
-        .ok_or_else(|| no_user(&user_id))?;
+    let user = found(service::set_disabled(&state, &user_id, true).await, &user_id);
+    let user = admin
+        .actor
+        .audited(&state, Action::AdminUserDisabled, Some(&user_id), user)
+        .await?;
     Ok(Json(user))
 }
 
@@ -152,13 +171,15 @@ pub async fn disable(
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
     ))]
 pub async fn enable(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path(user_id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    let user = service::set_disabled(&state, &user_id, false)
-        .await?
-        .ok_or_else(|| no_user(&user_id))?;
+    let user = found(service::set_disabled(&state, &user_id, false).await, &user_id);
+    let user = admin
+        .actor
+        .audited(&state, Action::AdminUserEnabled, Some(&user_id), user)
+        .await?;
     Ok(Json(user))
 }
 
@@ -170,17 +191,20 @@ pub async fn enable(
         (status = 409, description = "The user's email is not verified", body = ErrorBody),
     ))]
 pub async fn password_reset(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path(user_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    match service::send_password_reset(&state, &user_id).await? {
-        ResetOutcome::Sent => Ok(StatusCode::ACCEPTED),
-        ResetOutcome::NoSuchUser => Err(no_user(&user_id)),
-        ResetOutcome::EmailUnverified => Err(ApiError::conflict(
-            "the user's email address is not verified: a link there could reach someone else",
-        )),
-    }
+    let sent = match service::send_password_reset(&state, &user_id).await {
+        Ok(ResetOutcome::Sent) => Ok(StatusCode::ACCEPTED),
+        Ok(ResetOutcome::NoSuchUser) => Err(no_user(&user_id)),
+        Ok(ResetOutcome::EmailUnverified) => Err(ApiError::conflict(service::UNVERIFIED_EMAIL)),
+        Err(e) => Err(e.into()),
+    };
+    admin
+        .actor
+        .audited(&state, Action::AdminPasswordResetSent, Some(&user_id), sent)
+        .await
 }
 
 #[utoipa::path(get, path = "/admin/api/v1/users/{user_id}/grants", tag = "users",
@@ -211,16 +235,24 @@ pub async fn grants(
         (status = 404, description = "The user has no such live grant", body = ErrorBody),
     ))]
 pub async fn revoke_grant(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path((user_id, grant_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    if !service::revoke_grant(&state, &user_id, &grant_id).await? {
-        return Err(ApiError::not_found(format!(
+    let revoked = match service::revoke_grant(&state, &user_id, &grant_id).await {
+        Ok(true) => Ok(StatusCode::NO_CONTENT),
+        Ok(false) => Err(ApiError::not_found(format!(
             "user {user_id:?} has no live grant {grant_id:?}"
-        )));
-    }
-    Ok(StatusCode::NO_CONTENT)
+        ))),
+        Err(e) => Err(e.into()),
+    };
+    let outcome = crate::audit::Outcome::of(&revoked);
+    let detail = Some(format!("grant:{grant_id}"));
+    admin
+        .actor
+        .record(&state, Action::AdminGrantRevoked, Some(&user_id), detail, outcome)
+        .await;
+    revoked
 }
 
 #[utoipa::path(get, path = "/admin/api/v1/users/{user_id}/identities", tag = "users",
@@ -251,19 +283,25 @@ pub async fn identities(
         (status = 409, description = "It is the account's only way to sign in", body = ErrorBody),
     ))]
 pub async fn unlink_identity(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path((user_id, identity_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    match service::unlink_identity(&state, &user_id, &identity_id).await? {
-        Unlinked::Done => Ok(StatusCode::NO_CONTENT),
-        Unlinked::NoSuchIdentity => Err(ApiError::not_found(format!(
+    let unlinked = match service::unlink_identity(&state, &user_id, &identity_id).await {
+        Ok(Unlinked::Done) => Ok(StatusCode::NO_CONTENT),
+        Ok(Unlinked::NoSuchIdentity) => Err(ApiError::not_found(format!(
             "user {user_id:?} has no linked identity {identity_id:?}"
         ))),
-        Unlinked::LastWayIn => Err(ApiError::conflict(
-            "that identity is the account's only way to sign in: it needs a password or another identity first",
-        )),
-    }
+        Ok(Unlinked::LastWayIn) => Err(ApiError::conflict(service::LAST_WAY_IN)),
+        Err(e) => Err(e.into()),
+    };
+    let outcome = crate::audit::Outcome::of(&unlinked);
+    let detail = Some(format!("identity:{identity_id}"));
+    admin
+        .actor
+        .record(&state, Action::AdminIdentityUnlinked, Some(&user_id), detail, outcome)
+        .await;
+    unlinked
 }
 
 #[utoipa::path(delete, path = "/admin/api/v1/users/{user_id}", tag = "users",
@@ -273,12 +311,17 @@ pub async fn unlink_identity(
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
     ))]
 pub async fn delete(
-    _: Admin,
+    admin: Admin,
     State(state): State<AppState>,
     Path(user_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if !service::delete(&state, &user_id).await? {
-        return Err(no_user(&user_id));
-    }
-    Ok(StatusCode::NO_CONTENT)
+    let deleted = match service::delete(&state, &user_id).await {
+        Ok(true) => Ok(StatusCode::NO_CONTENT),
+        Ok(false) => Err(no_user(&user_id)),
+        Err(e) => Err(e.into()),
+    };
+    admin
+        .actor
+        .audited(&state, Action::AdminUserDeleted, Some(&user_id), deleted)
+        .await
 }

@@ -1,0 +1,142 @@
+//! The client form: what an admin typed, read into the same `ClientSettings` the admin API
+//! takes, so the service's rules (and messages) decide what is valid. Lists are one entry
+//! per line; a checkbox left unticked is off.
+
+use crate::admin::clients::{ClientSettings, ClientView};
+use crate::clients::GRANT_TYPES;
+use crate::http::Params;
+use minijinja::context;
+
+/// Entries of a one-per-line (or space-separated) text area.
+fn lines(params: &Params, name: &str) -> Vec<String> {
+    params
+        .get(name)
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+fn ticked(params: &Params, name: &str) -> bool {
+    params.get(name).is_some()
+}
+
+/// The settings in a posted client form; `creating` also reads the create-only fields.
+/// A lifetime that is not a number is the one thing refused here (the message says so).
+pub fn settings(params: &Params, creating: bool) -> Result<ClientSettings, String> {
+    let ttl = match params.get("access_token_ttl_secs").map(str::trim) {
+        None | Some("") => None,
+        Some(text) => Some(
+            text.parse::<i64>()
+                .map_err(|_| "The access token lifetime must be a whole number of seconds.".to_string())?,
+        ),
+    };
+    let scopes = lines(params, "scopes");
+    Ok(ClientSettings {
+        name: Some(params.get("name").unwrap_or_default().trim().to_string()).filter(|n| !n.is_empty()),
+        client_id: creating
+            .then(|| params.get("client_id").map(str::trim).map(str::to_string))
+            .flatten(),
+        public: creating.then(|| ticked(params, "public")),
+        redirect_uris: Some(lines(params, "redirect_uris")),
+        post_logout_redirect_uris: Some(lines(params, "post_logout_redirect_uris")),
+        grant_types: Some(
+            GRANT_TYPES
+                .iter()
+                .filter(|g| ticked(params, &format!("grant:{g}")))
+                .map(|g| g.to_string())
+                .collect(),
+        ),
+        first_party: Some(ticked(params, "first_party")),
+        // Left blank: the standard OpenID Connect scopes (on create) or unchanged.
+        scopes: (!scopes.is_empty()).then_some(scopes),
+        audiences: Some(lines(params, "audiences")),
+        backchannel_logout_uri: params.get("backchannel_logout_uri").map(str::trim).map(str::to_string),
+        always_refresh: Some(ticked(params, "always_refresh")),
+        require_pkce: Some(ticked(params, "require_pkce")),
+        require_mfa: Some(ticked(params, "require_mfa")),
+        require_par: Some(ticked(params, "require_par")),
+        access_token_ttl_secs: ttl,
+        ..ClientSettings::default()
+    })
+}
+
+/// The form's fields as a template shows them: from a client, or as an admin typed them.
+pub fn values_of(client: &ClientView) -> minijinja::Value {
+    context! {
+        name => client.name,
+        client_id => client.client_id,
+        public => client.public,
+        redirect_uris => client.redirect_uris.join("\n"),
+        post_logout_redirect_uris => client.post_logout_redirect_uris.join("\n"),
+        grants => grant_boxes(|g| client.grant_types.iter().any(|t| t == g)),
+        first_party => client.first_party,
+        scopes => client.allowed_scopes.as_ref().map(|s| s.join(" ")).unwrap_or_default(),
+        audiences => client.audiences.join("\n"),
+        backchannel_logout_uri => client.backchannel_logout_uri.clone().unwrap_or_default(),
+        always_refresh => client.always_refresh,
+        require_pkce => client.require_pkce,
+        require_mfa => client.require_mfa,
+        require_par => client.require_par,
+        access_token_ttl_secs => client.access_token_ttl_secs.map(|t| t.to_string()).unwrap_or_default(),
+    }
+}
+
+/// As [`values_of`], from a posted form, so a refused form comes back as it was typed.
+pub fn values_typed(params: &Params) -> minijinja::Value {
+    let text = |name: &str| params.get(name).unwrap_or_default().to_string();
+    context! {
+        name => text("name"),
+        client_id => text("client_id"),
+        public => ticked(params, "public"),
+        redirect_uris => text("redirect_uris"),
+        post_logout_redirect_uris => text("post_logout_redirect_uris"),
+        grants => grant_boxes(|g| ticked(params, &format!("grant:{g}"))),
+        first_party => ticked(params, "first_party"),
+        scopes => text("scopes"),
+        audiences => text("audiences"),
+        backchannel_logout_uri => text("backchannel_logout_uri"),
+        always_refresh => ticked(params, "always_refresh"),
+        require_pkce => ticked(params, "require_pkce"),
+        require_mfa => ticked(params, "require_mfa"),
+        require_par => ticked(params, "require_par"),
+        access_token_ttl_secs => text("access_token_ttl_secs"),
+    }
+}
+
+/// The new-client form's starting values: the CLI's defaults.
+pub fn defaults() -> minijinja::Value {
+    context! {
+        grants => grant_boxes(|g| g == "authorization_code" || g == "refresh_token"),
+        first_party => true,
+    }
+}
+
+fn grant_boxes(on: impl Fn(&str) -> bool) -> Vec<minijinja::Value> {
+    GRANT_TYPES
+        .iter()
+        .map(|g| context! { name => g, on => on(g), field => format!("grant:{g}") })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_typed_form_becomes_settings() {
+        let params = Params::parse(
+            b"name=Billing&redirect_uris=https%3A%2F%2Fa.example%2Fcb%0D%0Ahttps%3A%2F%2Fb.example%2Fcb&grant%3Aauthorization_code=on&first_party=on&access_token_ttl_secs=600",
+        )
+        .unwrap();
+        let s = settings(&params, true).unwrap();
+        assert_eq!(s.name.as_deref(), Some("Billing"));
+        assert_eq!(s.redirect_uris.unwrap().len(), 2);
+        assert_eq!(s.grant_types.unwrap(), vec!["authorization_code".to_string()]);
+        assert_eq!(s.public, Some(false));
+        assert_eq!(s.access_token_ttl_secs, Some(600));
+        assert!(s.scopes.is_none());
+        let bad = Params::parse(b"name=x&access_token_ttl_secs=soon").unwrap();
+        assert!(settings(&bad, true).unwrap_err().contains("whole number"));
+    }
+}

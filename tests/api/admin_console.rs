@@ -1,0 +1,417 @@
+//! The admin console at `/admin` as an admin's browser sees it: signed-out visitors sent
+//! to sign in and back, non-admins refused with a page, the hosted pages' headers, and
+//! every change (clients, users, keys) through forms carrying the session's CSRF token,
+//! answered with a page saying what happened or exactly what was wrong; destructive ones
+//! need a recent sign-in; each change lands in the audit log with the admin named.
+
+use crate::helpers::*;
+use crate::on_both_backends;
+use gatehouse::store::audit::{AuditEventRow, AuditFilter};
+use reqwest::StatusCode;
+
+/// Makes alice an admin and signs her in.
+async fn admin(app: &TestApp) -> Browser {
+    app.store
+        .set_admin(&app.user.username, true, app.clock.now())
+        .await
+        .unwrap();
+    signed_in_browser(app, &app.user.username, PASSWORD).await
+}
+
+/// Opens `page`, then posts `fields` with its CSRF token to `action`: the status and page.
+async fn submit(browser: &Browser, page: &str, action: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+    let html = browser.get(page).await.text().await.unwrap();
+    let csrf = hidden_input(&html, "csrf_token").unwrap_or_else(|| panic!("a form on {page}: {html}"));
+    let mut form = vec![("csrf_token", csrf.as_str())];
+    form.extend_from_slice(fields);
+    let response = browser.post_form(action, &form).await;
+    let status = response.status();
+    (status, response.text().await.unwrap())
+}
+
+async fn page(browser: &Browser, path: &str) -> (StatusCode, String) {
+    let response = browser.get(path).await;
+    let status = response.status();
+    (status, response.text().await.unwrap())
+}
+
+/// The audit events of `action`, newest first.
+async fn events_of(app: &TestApp, action: &str) -> Vec<AuditEventRow> {
+    let filter = AuditFilter {
+        action: Some(action.into()),
+        limit: 100,
+        ..AuditFilter::default()
+    };
+    app.store.audit_events(&filter).await.unwrap()
+}
+
+/// Asserts the newest `action` event is alice's, on `target`, with `outcome`.
+async fn assert_audited(app: &TestApp, action: &str, target: &str, outcome: &str) {
+    let events = events_of(app, action).await;
+    let event = events.first().unwrap_or_else(|| panic!("no {action} event"));
+    assert_eq!(
+        (
+            event.actor_user_id.as_deref(),
+            event.target.as_deref(),
+            event.outcome.as_str(),
+            event.ip.as_str()
+        ),
+        (Some(app.user.id.as_str()), Some(target), outcome, "127.0.0.1"),
+        "{event:?}"
+    );
+}
+
+/// The link in `html` whose address contains `part`, as a browser would follow it.
+fn link_containing(html: &str, part: &str) -> Option<String> {
+    html.split("href=\"")
+        .filter_map(|s| s.split('"').next())
+        .map(|h| h.replace("&#x2f;", "/").replace("&amp;", "&"))
+        .find(|h| h.contains(part))
+}
+
+/// The text of the secret shown on a "client created" page.
+fn shown_secret(html: &str) -> String {
+    let element = html.find("id=\"client-secret\"").expect("a secret on the page");
+    let start = element + html[element..].find('>').unwrap() + 1;
+    let end = html[start..].find('<').unwrap();
+    html[start..start + end].to_string()
+}
+
+on_both_backends! {
+    /// Signed out: to the login page, coming back afterwards. Signed in without the role:
+    /// a 403 page. With it: the dashboard's counts, under the hosted pages' headers.
+    async fn admin_console_needs_a_signed_in_admin(app) {
+        let stranger = app.browser();
+        let response = stranger.get("/admin/users?q=bob").await;
+        assert_eq!(response.status(), 302);
+        assert_eq!(location(response.headers()).unwrap(), "/login?return_to=%2Fadmin%2Fusers%3Fq%3Dbob");
+
+        let browser = app.browser();
+        let login = browser.get("/login?return_to=%2Fadmin").await.text().await.unwrap();
+        let signed_in = browser.submit_login(&login, &app.user.username, PASSWORD).await;
+        assert_eq!(location(signed_in.headers()).as_deref(), Some("/admin"));
+        let refused = browser.get("/admin").await;
+        assert_eq!(refused.status(), 403);
+        let text = refused.text().await.unwrap();
+        assert!(text.contains("Admins only") && text.contains("does not have the admin role"), "{text}");
+        let (status, _) = page(&browser, "/admin/clients").await;
+        assert_eq!(status, 403);
+
+        app.store.set_admin(&app.user.username, true, app.clock.now()).await.unwrap();
+        let response = browser.get("/admin").await;
+        assert_eq!(response.status(), 200);
+        let headers = response.headers().clone();
+        assert!(headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+        assert_eq!(headers["x-frame-options"], "DENY");
+        assert_eq!(headers["cache-control"], "no-store");
+        let html = response.text().await.unwrap();
+        assert!(html.contains("<strong id=\"count-users\">1</strong>"), "{html}");
+        assert!(html.contains("<strong id=\"count-clients\">3</strong>"), "{html}");
+        assert!(html.contains("<strong id=\"count-sessions\">1</strong>"), "{html}");
+        let sign_in = format!("<a href=\"/admin/users/{}\">alice</a>", app.user.id);
+        assert!(html.contains(&sign_in), "the sign-in is listed by name: {html}");
+        assert!(html.contains("No failed sign-ins."), "{html}");
+
+        // Taking the role away takes effect on the next page.
+        app.store.set_admin(&app.user.username, false, app.clock.now()).await.unwrap();
+        assert_eq!(browser.get("/admin/keys").await.status(), 403);
+    }
+
+    /// Create (a refused form comes back as typed with the precise message; the secret is
+    /// shown once), edit, rotate the secret, delete; each audited with alice as the actor.
+    async fn admin_console_client_lifecycle(app) {
+        let browser = admin(&app).await;
+        let form = [
+            ("name", "Billing"),
+            ("client_id", "billing"),
+            ("redirect_uris", "not a uri"),
+            ("grant:authorization_code", "on"),
+            ("first_party", "on"),
+        ];
+        let (status, html) = submit(&browser, "/admin/clients/new", "/admin/clients", &form).await;
+        assert_eq!(status, 422, "{html}");
+        assert!(html.contains("invalid redirect URI"), "{html}");
+        assert!(html.contains("value=\"Billing\""), "the form keeps what was typed: {html}");
+        assert_audited(&app, "admin.client_created", "billing", "failure").await;
+        let (status, html) = submit(&browser, "/admin/clients/new", "/admin/clients", &[("name", "x"), ("access_token_ttl_secs", "soon")]).await;
+        assert_eq!(status, 422);
+        assert!(html.contains("whole number of seconds"), "{html}");
+
+        let form = [
+            ("name", "Billing"),
+            ("client_id", "billing"),
+            ("redirect_uris", "https://billing.example/cb\r\nhttps://billing.example/cb2"),
+            ("grant:authorization_code", "on"),
+            ("first_party", "on"),
+        ];
+        let (status, html) = submit(&browser, "/admin/clients/new", "/admin/clients", &form).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains("shown this once"), "{html}");
+        let secret = shown_secret(&html);
+        let stored = app.store.client("billing").await.unwrap().expect("created");
+        assert_eq!(stored.secret_hash.as_deref(), Some(gatehouse::secrets::digest(&secret).as_str()));
+        assert_eq!(stored.redirect_uris.len(), 2);
+        assert_audited(&app, "admin.client_created", "billing", "success").await;
+        let (status, html) = submit(&browser, "/admin/clients/new", "/admin/clients", &form).await;
+        assert_eq!(status, 409);
+        assert!(html.contains("already exists"), "{html}");
+
+        let (status, shown) = page(&browser, "/admin/clients/billing").await;
+        assert_eq!(status, 200);
+        assert!(shown.contains("billing.example&#x2f;cb2"), "{shown}");
+        assert!(!shown.contains(&secret), "never the secret again");
+        let (_, list) = page(&browser, "/admin/clients").await;
+        assert!(list.contains("/admin/clients/billing") && !list.contains(&secret));
+
+        let edit = [
+            ("name", "Billing Portal"),
+            ("redirect_uris", "https://billing.example/cb"),
+            ("grant:authorization_code", "on"),
+            ("require_mfa", "on"),
+        ];
+        let (status, html) = submit(&browser, "/admin/clients/billing", "/admin/clients/billing", &edit).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains("Client saved."), "{html}");
+        let stored = app.store.client("billing").await.unwrap().unwrap();
+        assert_eq!((stored.name.as_str(), stored.require_mfa, stored.first_party), ("Billing Portal", true, false));
+        assert_audited(&app, "admin.client_updated", "billing", "success").await;
+        let (status, html) = submit(&browser, "/admin/clients/billing", "/admin/clients/billing", &[("name", "Billing"), ("grant:authorization_code", "on")]).await;
+        assert_eq!(status, 422);
+        assert!(html.contains("needs at least one --redirect-uri"), "{html}");
+
+        let (status, html) = submit(&browser, "/admin/clients/billing", "/admin/clients/billing/secret", &[]).await;
+        assert_eq!(status, 200, "{html}");
+        let rotated = shown_secret(&html);
+        assert_ne!(rotated, secret);
+        let stored = app.store.client("billing").await.unwrap().unwrap();
+        assert_eq!(stored.secret_hash.as_deref(), Some(gatehouse::secrets::digest(&rotated).as_str()));
+        assert_audited(&app, "admin.client_secret_rotated", "billing", "success").await;
+
+        let (status, html) = submit(&browser, "/admin/clients/billing", "/admin/clients/billing/delete", &[]).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains("Client billing deleted"), "{html}");
+        assert!(app.store.client("billing").await.unwrap().is_none());
+        assert_audited(&app, "admin.client_deleted", "billing", "success").await;
+        let (status, html) = page(&browser, "/admin/clients/billing").await;
+        assert_eq!(status, 404);
+        assert!(html.contains("No such client"), "{html}");
+
+        // A client id may be a URI; its pages still open and save.
+        add_client(&app.store, "https://reports.example/api", true, app.clock.now(), |c| {
+            c.name = "Reports API".into();
+            c.grant_types = vec!["client_credentials".into()];
+            c.audiences = vec!["https://reports.example/api".into()];
+        })
+        .await;
+        let (_, list) = page(&browser, "/admin/clients").await;
+        let link = link_containing(&list, "reports.example").expect("a link to the client");
+        assert_eq!(link, "/admin/clients/https%3A%2F%2Freports.example%2Fapi");
+        let edit = [("name", "Reports"), ("grant:client_credentials", "on"), ("audiences", "https://reports.example/api")];
+        let (status, html) = submit(&browser, &link, &link, &edit).await;
+        assert_eq!(status, 200, "{html}");
+        assert_eq!(app.store.client("https://reports.example/api").await.unwrap().unwrap().name, "Reports");
+
+        let trail = format!("{:?}", events_of(&app, "admin.client_secret_rotated").await);
+        assert!(!trail.contains(&rotated) && !trail.contains(&secret));
+    }
+
+    /// A form without the session's CSRF token, or from another site, changes nothing; a
+    /// destructive change after a stale sign-in asks to sign in again and come back.
+    async fn admin_console_forms_need_csrf_and_destructive_ones_a_fresh_sign_in(app) {
+        let browser = admin(&app).await;
+        let bob = create_user(&app.store, "bob", "bob@example.com", app.clock.now()).await;
+        let disable = format!("/admin/users/{}/disable", bob.id);
+        let forged = browser.post_form(&disable, &[("csrf_token", "guess")]).await;
+        assert_eq!(forged.status(), 403);
+        assert!(forged.text().await.unwrap().contains("Request not accepted"));
+        let html = browser.get(&format!("/admin/users/{}", bob.id)).await.text().await.unwrap();
+        let csrf = hidden_input(&html, "csrf_token").unwrap();
+        let cross_site = browser
+            .http
+            .post(app.url(&disable))
+            .header("origin", "https://evil.example")
+            .form(&[("csrf_token", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(cross_site.status(), 403);
+        assert!(app.store.account_by_id(&bob.id).await.unwrap().unwrap().disabled_at.is_none());
+
+        app.clock.advance(16 * 60);
+        let page_path = format!("/admin/users/{}", bob.id);
+        let (status, html) = submit(&browser, &page_path, &disable, &[]).await;
+        assert_eq!(status, 403, "{html}");
+        assert!(html.contains("needs a sign-in from the last 15 minutes"), "{html}");
+        let again = format!("/login?return_to=%2Fadmin%2Fusers%2F{}", bob.id);
+        assert!(html.contains(&again.replace('/', "&#x2f;")) || html.contains(&again), "{html}");
+        assert!(app.store.account_by_id(&bob.id).await.unwrap().unwrap().disabled_at.is_none());
+        // Not destructive: ending sessions needs no fresh sign-in.
+        let (status, html) = submit(&browser, &page_path, &format!("/admin/users/{}/sessions/end", bob.id), &[]).await;
+        assert_eq!(status, 200, "{html}");
+
+        let login = browser.get(&again).await.text().await.unwrap();
+        let signed_in = browser.submit_login(&login, &app.user.username, PASSWORD).await;
+        assert_eq!(location(signed_in.headers()), Some(page_path.clone()));
+        let (status, html) = submit(&browser, &page_path, &disable, &[]).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains("Account disabled"), "{html}");
+        assert!(app.store.account_by_id(&bob.id).await.unwrap().unwrap().disabled_at.is_some());
+        assert_audited(&app, "admin.user_disabled", &bob.id, "success").await;
+    }
+
+    /// A user's page shows their identities, second factors and grants; each change there
+    /// says what it did and is audited; one's own account cannot be disabled or deleted.
+    async fn admin_console_user_page_and_its_changes(app) {
+        let browser = admin(&app).await;
+        let bob = create_user(&app.store, "bob", "bob@example.com", app.clock.now()).await;
+        app.store
+            .link_identity(
+                &gatehouse::store::federation::NewIdentity {
+                    id: "ident-1",
+                    issuer: "https://accounts.example.com",
+                    subject: "1234",
+                    user_id: &bob.id,
+                    upstream_id: "example",
+                    email: "bob@elsewhere.example",
+                },
+                app.clock.now(),
+            )
+            .await
+            .unwrap();
+        let bobs = app.browser();
+        let (url, verifier) = app.authorize_url(&app.client, &[("scope", "openid offline_access")]);
+        let to = bobs.sign_in(&url, "bob", PASSWORD).await;
+        let tokens: serde_json::Value = app
+            .redeem(&app.client, &query_param(&to, "code").unwrap(), &verifier)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let access = tokens["access_token"].as_str().unwrap();
+        let path = format!("/admin/users/{}", bob.id);
+        let (status, html) = page(&browser, &path).await;
+        assert_eq!(status, 200);
+        for seen in ["bob@example.com", "bob@elsewhere.example", "Authenticator app: off", "Passkeys: none", "<strong>client</strong>", "offline", "1 active session"] {
+            assert!(html.contains(seen), "{seen}: {html}");
+        }
+
+        let grant = app.store.user_grants(&bob.id).await.unwrap().remove(0).id;
+        let (status, html) = submit(&browser, &path, &format!("{path}/grants/{grant}/revoke"), &[]).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Grant revoked") && html.contains("No live grants."), "{html}");
+        assert_eq!(app.userinfo_status(access).await, 401);
+        assert_audited(&app, "admin.grant_revoked", &bob.id, "success").await;
+        let (status, html) = submit(&browser, &path, &format!("{path}/grants/{grant}/revoke"), &[]).await;
+        assert_eq!(status, 404);
+        assert!(html.contains("That grant has already ended."), "{html}");
+
+        let (status, html) = submit(&browser, &path, &format!("{path}/identities/ident-1/unlink"), &[]).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Identity unlinked"), "{html}");
+        assert_audited(&app, "admin.identity_unlinked", &bob.id, "success").await;
+
+        let (status, html) = submit(&browser, &path, &format!("{path}/password-reset"), &[]).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("password-reset link is on its way"), "{html}");
+        app.mail.wait_for("bob@example.com", "Reset your").await;
+        assert_audited(&app, "admin.password_reset_sent", &bob.id, "success").await;
+
+        let (status, html) = submit(&browser, &path, &format!("{path}/sessions/end"), &[]).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Signed out of 1 session(s)"), "{html}");
+        assert_eq!(bobs.get("/session/whoami").await.status(), 401);
+        assert_audited(&app, "admin.sessions_ended", &bob.id, "success").await;
+
+        let (status, html) = submit(&browser, &path, &format!("{path}/disable"), &[]).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("<strong id=\"user-state\">Disabled</strong>"), "{html}");
+        let (status, html) = submit(&browser, &path, &format!("{path}/enable"), &[]).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Account enabled") && html.contains("<span id=\"user-state\">Enabled</span>"), "{html}");
+        assert_audited(&app, "admin.user_enabled", &bob.id, "success").await;
+
+        let own = format!("/admin/users/{}", app.user.id);
+        let (status, html) = submit(&browser, &own, &format!("{own}/disable"), &[]).await;
+        assert_eq!(status, 409);
+        assert!(html.contains("You cannot disable your own account."), "{html}");
+        let (status, _) = submit(&browser, &own, &format!("{own}/delete"), &[]).await;
+        assert_eq!(status, 409);
+
+        let (status, html) = submit(&browser, &path, &format!("{path}/delete"), &[]).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("User deleted"), "{html}");
+        assert!(app.store.account_by_id(&bob.id).await.unwrap().is_none());
+        assert_audited(&app, "admin.user_deleted", &bob.id, "success").await;
+        let (status, html) = page(&browser, &path).await;
+        assert_eq!(status, 404);
+        assert!(html.contains("No such user"), "{html}");
+    }
+
+    /// Users search a page at a time; keys are added and retired (a risky retirement is
+    /// refused with the reason, then done "even so"); the audit log filters and pages.
+    async fn admin_console_search_keys_and_audit_log(app) {
+        let browser = admin(&app).await;
+        for n in 0..26 {
+            create_user(&app.store, &format!("member{n:02}"), &format!("member{n:02}@example.com"), app.clock.now()).await;
+        }
+        let (status, first) = page(&browser, "/admin/users?q=member").await;
+        assert_eq!(status, 200);
+        assert_eq!(first.matches("<li><a href=\"/admin/users/").count(), 25, "{first}");
+        let next = link_containing(&first, "cursor=").expect("a next page");
+        let (_, second) = page(&browser, &next).await;
+        assert_eq!(second.matches("<li><a href=\"/admin/users/").count(), 1, "{second}");
+        assert!(!second.contains("id=\"next-page\""));
+
+        let (status, html) = submit(&browser, "/admin/keys", "/admin/keys/rotate", &[]).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains("added: published now"), "{html}");
+        let kid = events_of(&app, "admin.key_rotated").await[0].target.clone().unwrap();
+        let retire = format!("/admin/keys/{kid}/retire");
+        let (status, html) = submit(&browser, "/admin/keys", &retire, &[]).await;
+        assert_eq!(status, 409, "{html}");
+        assert!(html.contains(&format!("Refusing to retire {kid}")) && html.contains("even so"), "{html}");
+        assert_audited(&app, "admin.key_retired", &kid, "failure").await;
+        let (status, html) = submit(&browser, "/admin/keys", &retire, &[("force", "on")]).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains(&format!("Key {kid} retired")), "{html}");
+        assert_audited(&app, "admin.key_retired", &kid, "success").await;
+
+        let (status, html) = page(&browser, "/admin/audit?action=admin.key_retired").await;
+        assert_eq!(status, 200);
+        assert_eq!(html.matches("Admin: signing key retired").count(), 2 + 1, "two rows and the option: {html}");
+        assert!(html.contains("<td class=\"failure\">failure</td>"), "{html}");
+        let (_, html) = page(&browser, &format!("/admin/audit?user_id={}&outcome=success&action=", app.user.id)).await;
+        assert!(html.contains("Admin: signing key added") && !html.contains("<td class=\"failure\">"), "{html}");
+        let (status, html) = page(&browser, "/admin/audit?action=nonsense").await;
+        assert_eq!(status, 400);
+        assert!(html.contains("unknown action"), "{html}");
+        let (status, _) = page(&browser, "/admin/audit?before=soon").await;
+        assert_eq!(status, 400);
+        for address in ["/admin/audit?action=sign_in&action=sign_up", "/admin/users?q=%FF"] {
+            let (status, html) = page(&browser, address).await;
+            assert_eq!(status, 400, "{address}");
+            assert!(html.contains("This address cannot be read"), "{address}: {html}");
+        }
+
+        for _ in 0..60 {
+            let event = gatehouse::store::audit::NewAuditEvent {
+                at: app.clock.now(),
+                actor_user_id: Some(&app.user.id),
+                action: "sign_in",
+                outcome: "success",
+                target: None,
+                client_id: None,
+                ip: "192.0.2.7",
+                user_agent: "",
+                detail: Some("pwd"),
+            };
+            app.store.insert_audit_event(&event).await.unwrap();
+        }
+        let (_, newest) = page(&browser, "/admin/audit?action=sign_in").await;
+        assert_eq!(newest.matches("192.0.2.7").count(), 50, "a page of 50");
+        let older = link_containing(&newest, "before=").expect("older events");
+        assert!(older.contains("action=sign_in"), "the filter stays: {older}");
+        let (_, rest) = page(&browser, &older).await;
+        assert_eq!(rest.matches("192.0.2.7").count(), 10, "{rest}");
+    }
+}
