@@ -50,10 +50,15 @@ pub enum Action {
     AdminSessionsEnded,
     AdminGrantRevoked,
     AdminIdentityUnlinked,
+    /// Dynamic Client Registration (RFC 7591, RFC 7592): no user acts; `client_id` and
+    /// the target name the client.
+    ClientRegistered,
+    ClientRegistrationReplaced,
+    ClientRegistrationDeleted,
 }
 
 impl Action {
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 33] = [
         Action::SignIn,
         Action::SignInFailed,
         Action::SecondFactorFailed,
@@ -84,6 +89,9 @@ impl Action {
         Action::AdminSessionsEnded,
         Action::AdminGrantRevoked,
         Action::AdminIdentityUnlinked,
+        Action::ClientRegistered,
+        Action::ClientRegistrationReplaced,
+        Action::ClientRegistrationDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -118,6 +126,9 @@ impl Action {
             Action::AdminSessionsEnded => "admin.sessions_ended",
             Action::AdminGrantRevoked => "admin.grant_revoked",
             Action::AdminIdentityUnlinked => "admin.identity_unlinked",
+            Action::ClientRegistered => "client.registered",
+            Action::ClientRegistrationReplaced => "client.registration_replaced",
+            Action::ClientRegistrationDeleted => "client.registration_deleted",
         }
     }
 
@@ -160,6 +171,9 @@ impl Action {
             Action::AdminSessionsEnded => "Admin: sessions ended",
             Action::AdminGrantRevoked => "Admin: grant revoked",
             Action::AdminIdentityUnlinked => "Admin: identity unlinked",
+            Action::ClientRegistered => "Client registered itself",
+            Action::ClientRegistrationReplaced => "Client changed its registration",
+            Action::ClientRegistrationDeleted => "Client deleted its registration",
         }
     }
 

@@ -231,6 +231,33 @@ on_both_backends_with! {
         assert_eq!(app.store.clients().await.unwrap().len(), 3, "nothing was registered: only the test's own clients");
     }
 
+    async fn registrations_changes_and_deletions_are_in_the_audit_trail(app) {
+        let body: Value = register(&app, None, &json!({"redirect_uris": [RP_REDIRECT]})).await.json().await.unwrap();
+        let id = body["client_id"].as_str().unwrap();
+        let uri = body["registration_client_uri"].as_str().unwrap();
+        let token = body["registration_access_token"].as_str().unwrap();
+        let replacement = json!({"client_id": id, "redirect_uris": ["https://rp.example.com/new-cb"]});
+        assert_eq!(manage(reqwest::Method::PUT, uri, token, Some(&replacement)).await.status(), 200);
+        assert_eq!(manage(reqwest::Method::DELETE, uri, token, None).await.status(), 204);
+
+        let admin = crate::admin_api::admin_token(&app).await;
+        let (status, page) = crate::admin_api::call(&app, Some(&admin), "GET", "/audit?limit=10", None).await;
+        assert_eq!(status, 200, "{page}");
+        let events: Vec<(String, String)> = page["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["target"] == id)
+            .map(|e| (e["action"].as_str().unwrap().to_string(), e["client_id"].as_str().unwrap_or_default().to_string()))
+            .collect();
+        let want: Vec<(String, String)> = ["client.registration_deleted", "client.registration_replaced", "client.registered"]
+            .iter()
+            .map(|a| (a.to_string(), id.to_string()))
+            .collect();
+        assert_eq!(events, want, "{page}");
+        assert!(!page.to_string().contains(token), "the registration access token is never recorded");
+    }
+
     async fn a3_script_and_data_uris_are_refused_at_dynamic_registration(app) {
         for uri in ["javascript:alert(1)", "JaVaScRiPt:alert(1)", "data:text/html,<script>alert(1)</script>"] {
             let as_redirect = register(&app, None, &json!({"redirect_uris": [uri]})).await;

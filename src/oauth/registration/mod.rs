@@ -8,6 +8,7 @@
 pub mod metadata;
 
 use crate::admin::clients::{self as service, ClientError, Invalid};
+use crate::audit::{self, Action, Event};
 use crate::client_ip::ClientIp;
 use crate::config::RegistrationMode;
 use crate::oauth::error::OAuthError;
@@ -164,7 +165,15 @@ async fn register_client(
         body.insert("client_secret".into(), secret.into());
     }
     body.insert("registration_access_token".into(), token.into());
-    tracing::info!(client_id = %client_id, "client registered dynamically");
+    let how = match state.config.registration.mode {
+        RegistrationMode::Token => "with an initial access token",
+        _ => "open registration",
+    };
+    let event = Event::new(Action::ClientRegistered)
+        .client(&client_id)
+        .target(&client_id)
+        .detail(how.to_string());
+    audit::record(state, ip.0, headers, event).await;
     Ok(answer(StatusCode::CREATED, body))
 }
 
@@ -203,12 +212,19 @@ pub async fn read(State(state): State<AppState>, Path(client_id): Path<String>, 
 
 pub async fn replace(
     State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
     Path(client_id): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     match replace_client(&state, &client_id, &headers, body).await {
-        Ok(response) => response,
+        Ok(response) => {
+            let event = Event::new(Action::ClientRegistrationReplaced)
+                .client(&client_id)
+                .target(&client_id);
+            audit::record(&state, ip.0, &headers, event).await;
+            response
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -262,7 +278,12 @@ async fn replace_client(
     ))
 }
 
-pub async fn remove(State(state): State<AppState>, Path(client_id): Path<String>, headers: HeaderMap) -> Response {
+pub async fn remove(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    Path(client_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let outcome = async {
         managed(&state, &headers, &client_id).await?;
         service::delete(&state.store, &client_id).await.map_err(refused)?;
@@ -270,7 +291,13 @@ pub async fn remove(State(state): State<AppState>, Path(client_id): Path<String>
     };
     match outcome.await {
         // RFC 7592 §2.3: 204, and the client's grants and tokens are gone with it.
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Ok(_) => {
+            let event = Event::new(Action::ClientRegistrationDeleted)
+                .client(&client_id)
+                .target(&client_id);
+            audit::record(&state, ip.0, &headers, event).await;
+            StatusCode::NO_CONTENT.into_response()
+        }
         Err(e) => e.into_response(),
     }
 }
