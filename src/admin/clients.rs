@@ -82,9 +82,9 @@ pub struct ClientSettings {
     pub scopes: Option<Vec<String>>,
     /// Resources (RFC 8707) it may get client_credentials tokens for; the first is the default.
     pub audiences: Option<Vec<String>>,
-    /// A JWK Set (JSON text) of its public keys, enabling private_key_jwt.
+    /// A JWK Set (JSON text) of its public keys, enabling private_key_jwt; empty removes it.
     pub jwks: Option<String>,
-    /// Where to POST back-channel logout tokens.
+    /// Where to POST back-channel logout tokens; empty removes it.
     pub backchannel_logout_uri: Option<String>,
     pub always_refresh: Option<bool>,
     pub require_pkce: Option<bool>,
@@ -117,13 +117,21 @@ impl ClientSettings {
         if let Some(v) = self.audiences {
             client.audiences = v;
         }
-        if let Some(text) = self.jwks {
-            crate::oauth::client_assertion::validate_jwks(&text)
-                .map_err(|e| invalid("jwks", format!("invalid --jwks-file: {e}")))?;
-            client.jwks = Some(text);
+        // An empty value removes the keys or the URI (the console's blank field, a
+        // registration replaced without them).
+        match self.jwks {
+            Some(text) if text.trim().is_empty() => client.jwks = None,
+            Some(text) => {
+                crate::oauth::client_assertion::validate_jwks(&text)
+                    .map_err(|e| invalid("jwks", format!("invalid --jwks-file: {e}")))?;
+                client.jwks = Some(text);
+            }
+            None => {}
         }
-        if let Some(uri) = self.backchannel_logout_uri {
-            client.backchannel_logout_uri = Some(uri);
+        match self.backchannel_logout_uri {
+            Some(uri) if uri.trim().is_empty() => client.backchannel_logout_uri = None,
+            Some(uri) => client.backchannel_logout_uri = Some(uri),
+            None => {}
         }
         if let Some(v) = self.always_refresh {
             client.always_refresh = v;

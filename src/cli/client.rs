@@ -118,7 +118,10 @@ impl Settings {
         let list = |v: Vec<String>| (!v.is_empty()).then_some(v);
         let jwks = match self.jwks_file {
             Some(path) => {
-                Some(std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?)
+                let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                // An empty value would remove the keys; from a file it is a mistake.
+                anyhow::ensure!(!text.trim().is_empty(), "--jwks-file {} is empty", path.display());
+                Some(text)
             }
             None => None,
         };

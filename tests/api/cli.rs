@@ -534,6 +534,22 @@ fn client_options_for_services_and_updates() {
         serde_json::json!(["client_credentials"]),
         "unchanged options keep their value"
     );
+    // A back-channel URI is set, then removed by an empty value.
+    let set = run(&[
+        "client",
+        "update",
+        "billing",
+        "--backchannel-logout-uri",
+        "https://billing.example.com/bcl",
+    ]);
+    assert!(set.status.success(), "{}", stderr(&set));
+    let shown: Value = serde_json::from_str(&stdout(&run(&["client", "show", "billing", "--json"]))).unwrap();
+    assert_eq!(shown["backchannel_logout_uri"], "https://billing.example.com/bcl");
+    let cleared = run(&["client", "update", "billing", "--backchannel-logout-uri", ""]);
+    assert!(cleared.status.success(), "{}", stderr(&cleared));
+    let shown: Value = serde_json::from_str(&stdout(&run(&["client", "show", "billing", "--json"]))).unwrap();
+    assert!(shown["backchannel_logout_uri"].is_null(), "{shown}");
+
     let missing = run(&["client", "update", "nobody", "--name", "x"]);
     assert!(stderr(&missing).contains("no client"));
 }

@@ -168,6 +168,12 @@ on_both_backends_with! {
         assert_eq!(removed.status(), 401, "another client's token deletes nothing");
 
         // RFC 7592 §2.2: a replacement; what is left out goes back to its default.
+        let with_logout = json!({
+            "client_id": first["client_id"], "redirect_uris": [RP_REDIRECT],
+            "backchannel_logout_uri": "https://rp.example.com/bcl",
+        });
+        let with_logout: Value = manage(reqwest::Method::PUT, uri, token, Some(&with_logout)).await.json().await.unwrap();
+        assert_eq!(with_logout["backchannel_logout_uri"], "https://rp.example.com/bcl");
         let replacement = json!({
             "client_id": first["client_id"], "client_secret": first["client_secret"],
             "redirect_uris": ["https://rp.example.com/new-cb"], "client_name": "Renamed",
@@ -177,6 +183,7 @@ on_both_backends_with! {
         let replaced: Value = replaced.json().await.unwrap();
         assert_eq!(replaced["redirect_uris"], json!(["https://rp.example.com/new-cb"]));
         assert_eq!(replaced["client_name"], "Renamed");
+        assert!(replaced.get("backchannel_logout_uri").is_none(), "left out, so removed: {replaced}");
         let client = TestClient { id: first["client_id"].as_str().unwrap().into(), secret: None, redirect_uri: RP_REDIRECT.into() };
         let (old, _) = app.authorize_url(&client, &[]);
         let page = app.browser().follow(&old).await;

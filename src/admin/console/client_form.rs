@@ -51,7 +51,14 @@ pub fn settings(params: &Params, creating: bool) -> Result<ClientSettings, Strin
         // Left blank: the standard OpenID Connect scopes (on create) or unchanged.
         scopes: (!scopes.is_empty()).then_some(scopes),
         audiences: Some(lines(params, "audiences")),
-        backchannel_logout_uri: params.get("backchannel_logout_uri").map(str::trim).map(str::to_string),
+        // Blank removes it (on create, blank is simply none).
+        backchannel_logout_uri: Some(
+            params
+                .get("backchannel_logout_uri")
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+        ),
         always_refresh: Some(ticked(params, "always_refresh")),
         require_pkce: Some(ticked(params, "require_pkce")),
         require_mfa: Some(ticked(params, "require_mfa")),
@@ -136,6 +143,11 @@ mod tests {
         assert_eq!(s.public, Some(false));
         assert_eq!(s.access_token_ttl_secs, Some(600));
         assert!(s.scopes.is_none());
+        assert_eq!(
+            s.backchannel_logout_uri.as_deref(),
+            Some(""),
+            "a blank field removes the URI"
+        );
         let bad = Params::parse(b"name=x&access_token_ttl_secs=soon").unwrap();
         assert!(settings(&bad, true).unwrap_err().contains("whole number"));
     }

@@ -258,6 +258,9 @@ async fn replace_client(
             "token_endpoint_auth_method cannot change from {method} to {auth_method}: register a new client"
         )));
     }
+    // Left out means removed (§2.2): an empty value clears the keys and the URI.
+    settings.jwks.get_or_insert_with(String::new);
+    settings.backchannel_logout_uri.get_or_insert_with(String::new);
     settings.scopes = Some(
         settings
             .scopes
