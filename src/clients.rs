@@ -37,6 +37,8 @@ pub struct Client {
     pub require_mfa: bool,
     /// Its authorization requests must be pushed first (RFC 9126).
     pub require_par: bool,
+    /// Every token request must carry a DPoP proof (RFC 9449 §5.2).
+    pub require_dpop: bool,
 }
 
 /// Scopes we understand. Others are ignored, as RFC 6749 §3.3 allows.
@@ -137,6 +139,7 @@ impl Client {
             refresh_absolute_ttl_secs: None,
             require_mfa: false,
             require_par: false,
+            require_dpop: false,
         }
     }
 }

@@ -91,6 +91,8 @@ pub struct ClientSettings {
     pub require_mfa: Option<bool>,
     /// Must push its authorization requests to /par (RFC 9126).
     pub require_par: Option<bool>,
+    /// Every token request must carry a DPoP proof (RFC 9449 §5.2).
+    pub require_dpop: Option<bool>,
     pub access_token_ttl_secs: Option<i64>,
     pub refresh_idle_ttl_secs: Option<i64>,
     pub refresh_absolute_ttl_secs: Option<i64>,
@@ -144,6 +146,9 @@ impl ClientSettings {
         }
         if let Some(v) = self.require_par {
             client.require_par = v;
+        }
+        if let Some(v) = self.require_dpop {
+            client.require_dpop = v;
         }
         client.access_token_ttl_secs = self.access_token_ttl_secs.or(client.access_token_ttl_secs);
         client.refresh_idle_ttl_secs = self.refresh_idle_ttl_secs.or(client.refresh_idle_ttl_secs);
@@ -266,6 +271,7 @@ pub struct ClientView {
     pub refresh_absolute_ttl_secs: Option<i64>,
     pub require_mfa: bool,
     pub require_par: bool,
+    pub require_dpop: bool,
     pub created_at: i64,
 }
 
@@ -290,6 +296,7 @@ impl From<&Client> for ClientView {
             refresh_absolute_ttl_secs: client.refresh_absolute_ttl_secs,
             require_mfa: client.require_mfa,
             require_par: client.require_par,
+            require_dpop: client.require_dpop,
             created_at: client.created_at,
         }
     }

@@ -101,6 +101,9 @@ pub struct Settings {
     /// Its authorization requests must be pushed to /par first (RFC 9126)
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     require_par: Option<bool>,
+    /// Every token request must carry a DPoP proof, so all its tokens are sender-constrained (RFC 9449)
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    require_dpop: Option<bool>,
     /// Access token lifetime in seconds [default: tokens.access_token_ttl_secs]
     #[arg(long)]
     access_token_ttl: Option<i64>,
@@ -142,6 +145,7 @@ impl Settings {
             require_pkce: self.require_pkce,
             require_mfa: self.require_mfa,
             require_par: self.require_par,
+            require_dpop: self.require_dpop,
             access_token_ttl_secs: self.access_token_ttl,
             refresh_idle_ttl_secs: self.refresh_idle_ttl,
             refresh_absolute_ttl_secs: self.refresh_absolute_ttl,

@@ -24,6 +24,7 @@ struct ClientRow {
     refresh_absolute_ttl_secs: Option<i64>,
     require_mfa: i64,
     require_par: i64,
+    require_dpop: i64,
 }
 
 /// Lists are written only by this module from a Vec<String>; an unreadable value reads as
@@ -58,13 +59,15 @@ impl From<ClientRow> for Client {
             refresh_absolute_ttl_secs: row.refresh_absolute_ttl_secs,
             require_mfa: row.require_mfa != 0,
             require_par: row.require_par != 0,
+            require_dpop: row.require_dpop != 0,
         }
     }
 }
 
 const COLUMNS: &str = "id, name, secret_hash, redirect_uris, post_logout_redirect_uris, require_pkce, \
     created_at, grant_types, first_party, allowed_scopes, audiences, jwks, backchannel_logout_uri, \
-    always_refresh, access_token_ttl_secs, refresh_idle_ttl_secs, refresh_absolute_ttl_secs, require_mfa, require_par";
+    always_refresh, access_token_ttl_secs, refresh_idle_ttl_secs, refresh_absolute_ttl_secs, require_mfa, require_par, \
+    require_dpop";
 
 /// Every setting column, in the order `bind_settings` binds them after the id.
 const SETTINGS: &[&str] = &[
@@ -85,6 +88,7 @@ const SETTINGS: &[&str] = &[
     "refresh_absolute_ttl_secs",
     "require_mfa",
     "require_par",
+    "require_dpop",
 ];
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
@@ -108,6 +112,7 @@ fn bind_settings<'q>(query: AnyQuery<'q>, client: &'q Client) -> AnyQuery<'q> {
         .bind(client.refresh_absolute_ttl_secs)
         .bind(client.require_mfa as i64)
         .bind(client.require_par as i64)
+        .bind(client.require_dpop as i64)
 }
 
 impl Store {

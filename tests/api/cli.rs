@@ -534,6 +534,14 @@ fn client_options_for_services_and_updates() {
         serde_json::json!(["client_credentials"]),
         "unchanged options keep their value"
     );
+    // The README's DPoP requirement, as written.
+    let strict = run(&["client", "update", "billing", "--require-dpop"]);
+    assert!(strict.status.success(), "{}", stderr(&strict));
+    let shown: Value = serde_json::from_str(&stdout(&run(&["client", "show", "billing", "--json"]))).unwrap();
+    assert_eq!(shown["require_dpop"], true);
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(readme.contains("gatehouse client update ID --require-dpop"));
+
     // A back-channel URI is set, then removed by an empty value.
     let set = run(&[
         "client",

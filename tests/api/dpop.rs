@@ -173,6 +173,26 @@ fn require_nonce(raw: &mut gatehouse::config::RawConfig) {
 }
 
 on_both_backends! {
+    async fn a_client_that_requires_dpop_gets_no_token_without_a_proof(app) {
+        let strict = add_client(&app.store, "strict", true, app.clock.now(), |c| {
+            c.grant_types = vec!["client_credentials".into()];
+            c.audiences = vec!["https://api.example".into()];
+            c.require_dpop = true;
+        })
+        .await;
+        let refused = client_credentials(&app, &strict, None).await;
+        let (status, error, _) = refusal(refused).await;
+        assert_eq!((status, error.as_str()), (400, "invalid_dpop_proof"));
+        let key = DpopKey::es256();
+        let bound = client_credentials(&app, &strict, Some(&key.token_proof(&app))).await;
+        assert_eq!(bound.status(), 200);
+        let body: Value = bound.json().await.unwrap();
+        assert_eq!(body["token_type"], "DPoP");
+        // Others still get bearer tokens without a proof.
+        let service = service(&app).await;
+        assert_eq!(client_credentials(&app, &service, None).await.status(), 200);
+    }
+
     async fn a_dpop_bound_admin_token_sent_as_bearer_opens_nothing(app) {
         let admin = crate::admin_api::automation(&app, "automation", &[gatehouse::clients::ADMIN_SCOPE]).await;
         let key = DpopKey::es256();

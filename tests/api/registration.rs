@@ -135,6 +135,11 @@ on_both_backends_with! {
         assert_eq!(body["scope"], "openid email");
         assert_eq!(body["client_secret_expires_at"], 0);
         assert!(body.get("logo_uri").is_none(), "metadata Gatehouse does not use is not registered");
+        assert_eq!(body["dpop_bound_access_tokens"], false);
+        let strict: Value = register(&app, None, &json!({"redirect_uris": [RP_REDIRECT], "dpop_bound_access_tokens": true})).await.json().await.unwrap();
+        assert_eq!(strict["dpop_bound_access_tokens"], true, "RFC 9449 §5.2");
+        let stored = app.store.client(strict["client_id"].as_str().unwrap()).await.unwrap().unwrap();
+        assert!(stored.require_dpop);
         let uri = body["registration_client_uri"].as_str().unwrap();
         assert_eq!(uri, app.url(&format!("/register/{id}")));
         let token = body["registration_access_token"].as_str().unwrap();

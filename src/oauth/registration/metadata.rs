@@ -153,6 +153,11 @@ pub fn read(body: &Map<String, Value>) -> Result<Registration, OAuthError> {
         }
         _ => {}
     }
+    let require_dpop = match body.get("dpop_bound_access_tokens") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => return Err(bad("dpop_bound_access_tokens must be true or false")),
+    };
     let name = string("client_name")?
         .map(|n| n.trim().to_string())
         .filter(|n| !n.is_empty());
@@ -175,6 +180,7 @@ pub fn read(body: &Map<String, Value>) -> Result<Registration, OAuthError> {
         scopes,
         jwks,
         backchannel_logout_uri: string("backchannel_logout_uri")?,
+        require_dpop,
         ..ClientSettings::default()
     };
     Ok(Registration { settings, auth_method })
@@ -192,6 +198,7 @@ pub fn describe(client: &Client, auth_method: &str, registration_client_uri: &st
         "token_endpoint_auth_method": auth_method,
         "id_token_signed_response_alg": "RS256",
         "subject_type": "public",
+        "dpop_bound_access_tokens": client.require_dpop,
         "registration_client_uri": registration_client_uri,
     });
     let Some(out_map) = out.as_object_mut() else {

@@ -261,6 +261,7 @@ async fn replace_client(
     // Left out means removed (§2.2): an empty value clears the keys and the URI.
     settings.jwks.get_or_insert_with(String::new);
     settings.backchannel_logout_uri.get_or_insert_with(String::new);
+    settings.require_dpop.get_or_insert(false);
     settings.scopes = Some(
         settings
             .scopes

@@ -81,6 +81,11 @@ async fn token(state: &AppState, ip: ClientIp, headers: &HeaderMap, body: Body) 
         require_nonce: state.config.dpop.require_nonce,
     };
     let proof = dpop_binding::verify(state, headers, &demand).await?;
+    if client.require_dpop && proof.is_none() {
+        return Err(OAuthError::invalid_dpop_proof(
+            "this client's tokens must be DPoP-bound: send a DPoP proof",
+        ));
+    }
     let jkt = proof.as_ref().map(|p| p.jkt.as_str());
     let exchange = || async {
         match grant_type.as_str() {
