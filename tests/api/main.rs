@@ -16,6 +16,7 @@ mod audit;
 mod authorize;
 mod browser;
 mod browser_apps;
+mod browser_webauthn;
 mod checklist;
 mod claims_request;
 mod cli;
