@@ -93,8 +93,10 @@ impl Client {
         self.request_uris.iter().any(|r| bare(r) == presented)
     }
 
+    /// PKCE is required of clients that cannot authenticate (RFC 9700 §2.1.1): a
+    /// key-holding client proves itself with private_key_jwt, as one with a secret does.
     pub fn pkce_required(&self) -> bool {
-        self.is_public() || self.require_pkce
+        (self.is_public() && !self.has_keys()) || self.require_pkce
     }
 
     pub fn may_use_grant(&self, grant_type: &str) -> bool {

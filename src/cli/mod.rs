@@ -59,8 +59,9 @@ enum Command {
     #[command(subcommand)]
     Keys(KeysCommand),
     /// Manage registered clients (relying parties)
+    // Boxed: its many settings would make every command as large as it.
     #[command(subcommand)]
-    Client(client::ClientCommand),
+    Client(Box<client::ClientCommand>),
     /// Manage user accounts
     #[command(subcommand)]
     User(UserCommand),
@@ -151,7 +152,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys(cmd) => keys_command(&config, cmd, clock.now()).await,
-        Command::Client(cmd) => client::run(&config, cmd, clock.now()).await,
+        Command::Client(cmd) => client::run(&config, *cmd, clock.now()).await,
         Command::Registration(cmd) => registration::run(&config, cmd, clock.now()).await,
         Command::User(cmd) => user_command(&config, cmd, clock.now()).await,
     }
