@@ -72,6 +72,7 @@ impl App {
             discovery: discovery::document(&config).into(),
             keys: Arc::new(keys),
             outbound: crate::outbound::Outbound::new(&config.outbound)?,
+            client_keys: Default::default(),
             backchannel_wake: Arc::new(tokio::sync::Notify::new()),
             cors_origins: Arc::default(),
             mailer: Arc::new(Mailer::new(&config.mail, config.accounts.mail_per_recipient_per_hour)?),

@@ -14,6 +14,7 @@ pub mod audit;
 pub mod cli;
 pub mod client_cache;
 pub mod client_ip;
+pub mod client_keys;
 pub mod clients;
 pub mod clock;
 pub mod config;

@@ -27,6 +27,8 @@ pub struct Services {
     /// For calls to what clients registered: their key sets and request objects,
     /// sector documents, back-channel logout deliveries (guarded against SSRF).
     pub outbound: crate::outbound::Outbound,
+    /// The key sets clients publish at their `jwks_uri`, as last fetched.
+    pub client_keys: crate::client_keys::ClientKeySets,
     /// Wakes the back-channel logout worker when a delivery is queued.
     pub backchannel_wake: Arc<tokio::sync::Notify>,
     pub cors_origins: Arc<OriginCache>,

@@ -1,8 +1,61 @@
-//! The keys of clients that authenticate with `private_key_jwt` (RFC 7523): checking a
-//! registered JWK Set, and verifying an assertion against it.
+//! The keys of clients that authenticate with `private_key_jwt` (RFC 7523) or sign
+//! request objects: checking a registered JWK Set, and verifying a JWT against it or
+//! against the set the client publishes at its `jwks_uri`.
 
+use crate::client_keys::KeysError;
+use crate::clients::Client;
+use crate::state::AppState;
 use josekit::jws::{JwsVerifier, RS256};
 use serde_json::{Map, Value};
+
+/// Why a JWT the client signed was not accepted.
+#[derive(Debug)]
+pub enum SignedByClient {
+    /// No keys, or its `jwks_uri` could not be fetched.
+    Keys(KeysError),
+    /// No key of its set verifies the signature.
+    Signature(String),
+}
+
+impl std::fmt::Display for SignedByClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignedByClient::Keys(e) => write!(f, "{e}"),
+            SignedByClient::Signature(e) => f.write_str(e),
+        }
+    }
+}
+
+/// Verifies a JWT the client signed (an assertion, a request object) with its keys,
+/// registered or published. A signature its cached set does not verify is tried once more
+/// against a fresh copy of the `jwks_uri` document: the client may have rotated its keys.
+pub async fn verify_signed_by(
+    state: &AppState,
+    client: &Client,
+    token: &str,
+) -> Result<Map<String, Value>, SignedByClient> {
+    let now = state.clock.now();
+    let (jwks, fresh) = state
+        .client_keys
+        .get(&state.outbound, client, now, false)
+        .await
+        .map_err(SignedByClient::Keys)?;
+    match verify(&jwks, token) {
+        Ok(claims) => Ok(claims),
+        Err(e) if fresh || client.jwks_uri.is_none() => Err(SignedByClient::Signature(e)),
+        Err(first) => {
+            let (jwks, fresh) = state
+                .client_keys
+                .get(&state.outbound, client, now, true)
+                .await
+                .map_err(SignedByClient::Keys)?;
+            match fresh {
+                true => verify(&jwks, token).map_err(SignedByClient::Signature),
+                false => Err(SignedByClient::Signature(first)),
+            }
+        }
+    }
+}
 
 /// Checks a client's JWK Set for private_key_jwt: a `keys` array of public RSA or P-256
 /// keys, no private members.

@@ -3,7 +3,9 @@
 //! (RFC 7523, each assertion usable once), or none for public clients. Secrets are
 //! compared as digests in constant time; exactly one method per request.
 
+use super::client_assertion::SignedByClient;
 use super::error::OAuthError;
+use crate::client_keys::KeysError;
 use crate::clients::Client;
 use crate::http::Params;
 use crate::state::AppState;
@@ -65,11 +67,14 @@ async fn verify_assertion(
     assertion: &str,
     endpoint: &str,
 ) -> Result<(), OAuthError> {
-    let jwks = client
-        .jwks
-        .as_deref()
-        .ok_or_else(|| OAuthError::invalid_client("this client has no registered keys for private_key_jwt"))?;
-    let claims = super::client_assertion::verify(jwks, assertion).map_err(OAuthError::invalid_client)?;
+    let claims = super::client_assertion::verify_signed_by(state, client, assertion)
+        .await
+        .map_err(|e| match e {
+            SignedByClient::Keys(KeysError::None) => {
+                OAuthError::invalid_client("this client has no registered keys for private_key_jwt")
+            }
+            other => OAuthError::invalid_client(other.to_string()),
+        })?;
     let text = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
     if text("iss") != client.id || text("sub") != client.id {
         return Err(OAuthError::invalid_client(
