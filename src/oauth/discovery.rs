@@ -58,10 +58,11 @@ pub fn document(config: &Config) -> String {
         "request_parameter_supported": true,
         // Signed with a key of the client's registered JWK Set; never `none`.
         "request_object_signing_alg_values_supported": ["RS256", "ES256"],
-        "request_uri_parameter_supported": false,
+        "request_uri_parameter_supported": true,
         // RFC 9449 §5.1: the algs a DPoP proof may be signed with.
         "dpop_signing_alg_values_supported": super::dpop::SIGNING_ALGS,
-        "require_request_uri_registration": false,
+        // A request_uri must be one the client registered (OIDC Core §6.2).
+        "require_request_uri_registration": true,
     });
     if config.registration.enabled() {
         doc["registration_endpoint"] = config.url_for(super::registration::PATH).into();

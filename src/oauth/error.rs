@@ -48,6 +48,8 @@ pub enum ErrorCode {
     InsufficientScope,
     /// OIDC Core §3.1.2.6
     InvalidRequestObject,
+    /// OIDC Core §3.1.2.6: the request_uri answered an error or held no valid object.
+    InvalidRequestUri,
     /// RFC 8628 §3.5
     AuthorizationPending,
     /// RFC 8628 §3.5
@@ -88,6 +90,7 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::InvalidRequestObject => "invalid_request_object",
+            ErrorCode::InvalidRequestUri => "invalid_request_uri",
             ErrorCode::AuthorizationPending => "authorization_pending",
             ErrorCode::SlowDown => "slow_down",
             ErrorCode::ExpiredToken => "expired_token",
@@ -134,6 +137,7 @@ constructors! {
     temporarily_unavailable => TemporarilyUnavailable,
     insufficient_scope => InsufficientScope,
     invalid_request_object => InvalidRequestObject,
+    invalid_request_uri => InvalidRequestUri,
     authorization_pending => AuthorizationPending,
     slow_down => SlowDown,
     expired_token => ExpiredToken,

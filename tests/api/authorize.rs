@@ -79,7 +79,8 @@ on_both_backends! {
             (&[("scope", "email profile")], "invalid_scope"),
             // Unsigned, and from a client with no keys: refused, back at the URL's redirect URI.
             (&[("request", "eyJhbGciOiJub25lIn0.e30.")], "invalid_request_object"),
-            (&[("request_uri", "https://rp.example/req")], "request_uri_not_supported"),
+            // Not one the client registered: never fetched (OIDC Core §6.2).
+            (&[("request_uri", "https://rp.example/req")], "invalid_request_uri"),
             (&[("prompt", "none login")], "invalid_request"),
             (&[("prompt", "bogus")], "invalid_request"),
             (&[("max_age", "-1")], "invalid_request"),

@@ -32,7 +32,8 @@ on_both_backends! {
             ("request_parameter_supported", serde_json::json!(true)),
             ("request_object_signing_alg_values_supported", serde_json::json!(["RS256", "ES256"])),
             ("authorization_response_iss_parameter_supported", serde_json::json!(true)),
-            ("request_uri_parameter_supported", serde_json::json!(false)),
+            ("request_uri_parameter_supported", serde_json::json!(true)),
+            ("require_request_uri_registration", serde_json::json!(true)),
             ("dpop_signing_alg_values_supported", serde_json::json!(["ES256", "RS256"])),
         ] {
             assert_eq!(doc[field], expected, "{field}");

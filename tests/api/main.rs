@@ -20,6 +20,7 @@ mod browser_webauthn;
 mod checklist;
 mod claims_request;
 mod cli;
+mod client_documents;
 mod conformance;
 mod consent;
 mod device;

@@ -204,7 +204,7 @@ async fn handle(state: &AppState, ip: ClientIp, headers: &HeaderMap, params: Res
                 Err(e) => Err(e),
             }
         }
-        Ok(params) => match request_object::expand(state, &params).await {
+        Ok(params) => match by_value_or_reference(state, &params).await {
             Ok(params) => match checks::validate(state, &params, false).await {
                 Ok(request) => proceed(state, ip, headers, request, None).await,
                 Err(e) => Err(e),
@@ -216,11 +216,18 @@ async fn handle(state: &AppState, ip: ClientIp, headers: &HeaderMap, params: Res
     result.unwrap_or_else(|e| render(state, e))
 }
 
+/// The parameters with the request object, by value or by reference, in force.
+async fn by_value_or_reference(state: &AppState, params: &Params) -> Result<Params, OAuthError> {
+    let params = request_object::fetch_by_reference(state, params).await?;
+    request_object::expand(state, &params).await
+}
+
 /// A request object that was refused goes back to the client when the URL's own
 /// client_id and redirect_uri pass their checks (never to a redirect URI inside the
 /// unverified object); otherwise it is shown on our page.
 async fn refused_object(state: &AppState, params: &Params, error: OAuthError) -> AuthorizeError {
-    match checks::validate(state, &params.merged([], "request"), false).await {
+    let without = params.merged([], "request").merged([], "request_uri");
+    match checks::validate(state, &without, false).await {
         Ok(request) => AuthorizeError::Redirect(Verified::of(&request), error),
         Err(AuthorizeError::Redirect(target, _)) => AuthorizeError::Redirect(target, error),
         Err(AuthorizeError::Show(_)) => AuthorizeError::Show(error),

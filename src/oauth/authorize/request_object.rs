@@ -3,11 +3,58 @@
 //! over the URL's; `client_id` and `response_type`, which OAuth needs in the URL too,
 //! must match. Unsigned (`alg: none`) objects are refused: no verifier accepts them.
 
+use crate::client_keys::KeysError;
 use crate::http::Params;
-use crate::oauth::client_assertion;
+use crate::oauth::client_assertion::{self, SignedByClient};
 use crate::oauth::error::OAuthError;
 use crate::state::AppState;
 use serde_json::Value;
+
+/// Media types a request object by reference may come as (RFC 9101 §10.2; `jwt` and
+/// `jose` for clients written before it).
+const ACCEPT: &str = "application/oauth-authz-req+jwt, application/jwt, application/jose";
+
+/// OIDC Core §6.2, RFC 9101 §5.2: a request object passed by reference. The URI must be
+/// one the client registered (`request_uris`, so `require_request_uri_registration`),
+/// fetched through the guarded outbound client; what it holds becomes the `request`
+/// parameter, verified by [`expand`] exactly as one passed by value. Parameters without a
+/// `request_uri` come back unchanged.
+pub async fn fetch_by_reference(state: &AppState, params: &Params) -> Result<Params, OAuthError> {
+    let Some(uri) = params.get("request_uri") else {
+        return Ok(params.clone());
+    };
+    if params.get("request").is_some() {
+        return Err(OAuthError::invalid_request(
+            "send a request object by value or by reference, not both",
+        ));
+    }
+    let client_id = params
+        .get("client_id")
+        .ok_or_else(|| OAuthError::invalid_request("a request_uri needs client_id in the URL too"))?;
+    let client = state
+        .clients
+        .get(&state.store, client_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_request("The application that sent you here is not registered."))?;
+    if !client.has_request_uri(uri) {
+        return Err(OAuthError::invalid_request_uri(
+            "this request_uri is not one the client registered",
+        ));
+    }
+    let fetched = state
+        .outbound
+        .get(uri, ACCEPT)
+        .await
+        .map_err(|e| OAuthError::invalid_request_uri(e.to_string()))?;
+    let object = fetched.body.trim();
+    // A compact JWS has three parts; encrypted (five-part) objects are not supported.
+    if object.split('.').count() != 3 {
+        return Err(OAuthError::invalid_request_uri(
+            "the request_uri does not hold a signed request object",
+        ));
+    }
+    Ok(params.merged([("request".to_string(), object.to_string())], "request_uri"))
+}
 
 /// The request's parameters with those of its `request` object in force; the same
 /// parameters when it has none.
@@ -23,11 +70,17 @@ pub async fn expand(state: &AppState, params: &Params) -> Result<Params, OAuthEr
         .get(&state.store, client_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_request("The application that sent you here is not registered."))?;
-    let jwks = client.jwks.as_deref().ok_or_else(|| {
-        OAuthError::invalid_request_object("this client has no registered keys to sign request objects with")
-    })?;
-    let claims = client_assertion::verify(jwks, object)
-        .map_err(|_| OAuthError::invalid_request_object("the request object's signature does not verify"))?;
+    let claims = client_assertion::verify_signed_by(state, &client, object)
+        .await
+        .map_err(|e| match e {
+            SignedByClient::Keys(KeysError::None) => {
+                OAuthError::invalid_request_object("this client has no registered keys to sign request objects with")
+            }
+            SignedByClient::Keys(e) => OAuthError::invalid_request_object(e.to_string()),
+            SignedByClient::Signature(_) => {
+                OAuthError::invalid_request_object("the request object's signature does not verify")
+            }
+        })?;
     let now = state.clock.now();
     let text = |name: &str| claims.get(name).and_then(Value::as_str);
     // RFC 9101 §4: the client made it, for us, and it has not expired.
