@@ -71,11 +71,7 @@ impl App {
             hasher: PasswordHasherPool::new(&config.password_hashing)?.with_wait_metric(metrics.hash_wait.clone()),
             discovery: discovery::document(&config).into(),
             keys: Arc::new(keys),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(5))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .context("cannot build the HTTP client")?,
+            outbound: crate::outbound::Outbound::new(&config.outbound)?,
             backchannel_wake: Arc::new(tokio::sync::Notify::new()),
             cors_origins: Arc::default(),
             mailer: Arc::new(Mailer::new(&config.mail, config.accounts.mail_per_recipient_per_hour)?),

@@ -39,6 +39,22 @@ pub struct Client {
     pub require_par: bool,
     /// Every token request must carry a DPoP proof (RFC 9449 §5.2).
     pub require_dpop: bool,
+    /// Where its JWK Set is published, instead of `jwks` (fetched, cached, refetched on
+    /// an unknown `kid`, so the client can rotate its keys).
+    pub jwks_uri: Option<String>,
+    /// The `request_uri` values it may send to /authorize (OIDC Core §6.2), compared
+    /// without their fragment.
+    pub request_uris: Vec<String>,
+    /// The document listing its redirect URIs that fixed `pairwise_sector` (OIDC Core §8.1).
+    pub sector_identifier_uri: Option<String>,
+    /// Pairwise subjects (OIDC Core §8.1) for this sector host; `None` for public ones.
+    pub pairwise_sector: Option<String>,
+    /// Shown on the consent page.
+    pub logo_uri: Option<String>,
+    pub policy_uri: Option<String>,
+    pub tos_uri: Option<String>,
+    /// `RS256`: UserInfo answers as a signed JWT (OIDC Core §5.3.2); `None`: JSON.
+    pub userinfo_signed_response_alg: Option<String>,
 }
 
 /// Scopes we understand. Others are ignored, as RFC 6749 §3.3 allows.
@@ -61,6 +77,20 @@ pub const GRANT_TYPES: &[&str] = &[
 impl Client {
     pub fn is_public(&self) -> bool {
         self.secret_hash.is_none()
+    }
+
+    /// Whether it has public keys, registered inline or by URL: then it signs in with
+    /// private_key_jwt and may sign request objects.
+    pub fn has_keys(&self) -> bool {
+        self.jwks.is_some() || self.jwks_uri.is_some()
+    }
+
+    /// Whether `uri` is one of its pre-registered request URIs; the fragment is ignored on
+    /// both sides (OIDC Dynamic Client Registration §2 lets it version a document).
+    pub fn has_request_uri(&self, uri: &str) -> bool {
+        let bare = |u: &str| u.split('#').next().unwrap_or_default().to_string();
+        let presented = bare(uri);
+        self.request_uris.iter().any(|r| bare(r) == presented)
     }
 
     pub fn pkce_required(&self) -> bool {
@@ -140,6 +170,14 @@ impl Client {
             require_mfa: false,
             require_par: false,
             require_dpop: false,
+            jwks_uri: None,
+            request_uris: vec![],
+            sector_identifier_uri: None,
+            pairwise_sector: None,
+            logo_uri: None,
+            policy_uri: None,
+            tos_uri: None,
+            userinfo_signed_response_alg: None,
         }
     }
 }

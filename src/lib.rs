@@ -28,6 +28,7 @@ pub mod mail;
 pub mod metrics;
 pub mod mfa;
 pub mod oauth;
+pub mod outbound;
 pub mod outbox;
 pub mod pages;
 pub mod password;

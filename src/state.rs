@@ -24,8 +24,9 @@ pub struct Services {
     pub hasher: PasswordHasherPool,
     pub clock: Clock,
     pub discovery: Arc<str>,
-    /// For calls out: back-channel logout deliveries.
-    pub http: reqwest::Client,
+    /// For calls to what clients registered: their key sets and request objects,
+    /// sector documents, back-channel logout deliveries (guarded against SSRF).
+    pub outbound: crate::outbound::Outbound,
     /// Wakes the back-channel logout worker when a delivery is queued.
     pub backchannel_wake: Arc<tokio::sync::Notify>,
     pub cors_origins: Arc<OriginCache>,

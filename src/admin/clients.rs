@@ -96,6 +96,30 @@ pub struct ClientSettings {
     pub access_token_ttl_secs: Option<i64>,
     pub refresh_idle_ttl_secs: Option<i64>,
     pub refresh_absolute_ttl_secs: Option<i64>,
+    /// Where its JWK Set is published (instead of `jwks`); empty removes it.
+    pub jwks_uri: Option<String>,
+    /// The `request_uri` values it may send to /authorize (OIDC Core §6.2).
+    pub request_uris: Option<Vec<String>>,
+    /// `public` (one `sub` per user everywhere) or `pairwise` (OIDC Core §8.1).
+    pub subject_type: Option<String>,
+    /// An https document listing its redirect URIs, whose host is the pairwise sector;
+    /// empty removes it.
+    pub sector_identifier_uri: Option<String>,
+    /// Shown on the consent page; empty removes each.
+    pub logo_uri: Option<String>,
+    pub policy_uri: Option<String>,
+    pub tos_uri: Option<String>,
+    /// `RS256` answers UserInfo as a signed JWT; empty answers JSON again.
+    pub userinfo_signed_response_alg: Option<String>,
+}
+
+/// `Some("")` removes an optional value, `Some(v)` sets it, `None` keeps it.
+fn set_or_clear(target: &mut Option<String>, value: Option<String>) {
+    match value {
+        Some(v) if v.trim().is_empty() => *target = None,
+        Some(v) => *target = Some(v),
+        None => {}
+    }
 }
 
 impl ClientSettings {
@@ -150,12 +174,89 @@ impl ClientSettings {
         if let Some(v) = self.require_dpop {
             client.require_dpop = v;
         }
+        set_or_clear(&mut client.jwks_uri, self.jwks_uri);
+        if let Some(v) = self.request_uris {
+            client.request_uris = v;
+        }
+        set_or_clear(&mut client.sector_identifier_uri, self.sector_identifier_uri);
+        set_or_clear(&mut client.logo_uri, self.logo_uri);
+        set_or_clear(&mut client.policy_uri, self.policy_uri);
+        set_or_clear(&mut client.tos_uri, self.tos_uri);
+        set_or_clear(
+            &mut client.userinfo_signed_response_alg,
+            self.userinfo_signed_response_alg,
+        );
+        match self.subject_type.as_deref() {
+            None => {}
+            Some("public") => client.pairwise_sector = None,
+            // Computed below, once the redirect URIs and the sector document are final.
+            Some("pairwise") => client.pairwise_sector = Some(String::new()),
+            Some(other) => {
+                return Err(invalid(
+                    "subject_type",
+                    format!("unknown subject type {other:?}: use public or pairwise"),
+                ))
+            }
+        }
+        if client.pairwise_sector.is_some() {
+            client.pairwise_sector = Some(pairwise_sector(client)?);
+        }
         client.access_token_ttl_secs = self.access_token_ttl_secs.or(client.access_token_ttl_secs);
         client.refresh_idle_ttl_secs = self.refresh_idle_ttl_secs.or(client.refresh_idle_ttl_secs);
         client.refresh_absolute_ttl_secs = self.refresh_absolute_ttl_secs.or(client.refresh_absolute_ttl_secs);
         Ok(())
     }
 }
+
+/// The host pairwise subjects are computed for (OIDC Core §8.1): the sector document's,
+/// or else the one host all redirect URIs share.
+fn pairwise_sector(client: &Client) -> Result<String, Invalid> {
+    let host = |raw: &str| url::Url::parse(raw).ok().and_then(|u| u.host_str().map(str::to_string));
+    if let Some(uri) = &client.sector_identifier_uri {
+        return host(uri).ok_or_else(|| {
+            invalid(
+                "sector_identifier_uri",
+                format!("invalid sector_identifier_uri {uri:?}: an absolute https URL"),
+            )
+        });
+    }
+    let mut hosts: Vec<String> = client.redirect_uris.iter().filter_map(|u| host(u)).collect();
+    hosts.sort();
+    hosts.dedup();
+    match hosts.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(invalid(
+            "subject_type",
+            "pairwise subjects need a redirect URI or a sector_identifier_uri",
+        )),
+        _ => Err(invalid(
+            "sector_identifier_uri",
+            "redirect URIs on several hosts need a sector_identifier_uri for pairwise subjects (OIDC Core §8.1)",
+        )),
+    }
+}
+
+/// A URL Gatehouse fetches or links to: absolute, https (or http on a loopback host, for
+/// development), no user information. Whether it may be fetched is `outbound`'s call.
+fn validate_document_uri(field: &'static str, raw: &str) -> Result<(), Invalid> {
+    let bad = |why: &str| invalid(field, format!("invalid {field} {raw:?}: {why}"));
+    let url = url::Url::parse(raw).map_err(|_| bad("not an absolute URL"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if crate::config::is_loopback_host(&url) => {}
+        _ => return Err(bad("use https")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("a URL must not carry user information"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("a URL needs a host"));
+    }
+    Ok(())
+}
+
+/// Signing algorithms a client may ask for its UserInfo answers.
+pub const USERINFO_SIGNING_ALGS: &[&str] = &["RS256"];
 
 /// The rules a client's settings must satisfy, whoever set them.
 pub fn validate(client: &Client) -> Result<(), Invalid> {
@@ -202,7 +303,7 @@ pub fn validate(client: &Client) -> Result<(), Invalid> {
         ));
     }
     if client.may_use_grant("client_credentials") {
-        if client.is_public() && client.jwks.is_none() {
+        if client.is_public() && !client.has_keys() {
             return Err(invalid(
                 "public",
                 "client_credentials needs a confidential client (drop --public)",
@@ -236,6 +337,37 @@ pub fn validate(client: &Client) -> Result<(), Invalid> {
                 format!("invalid --audience {audience:?}: must be an absolute URI"),
             )
         })?;
+    }
+    if client.jwks.is_some() && client.jwks_uri.is_some() {
+        return Err(invalid(
+            "jwks_uri",
+            "give the public keys inline (jwks) or by URL (jwks_uri), not both (RFC 7591 §2)",
+        ));
+    }
+    for (field, value) in [
+        ("jwks_uri", &client.jwks_uri),
+        ("sector_identifier_uri", &client.sector_identifier_uri),
+        ("logo_uri", &client.logo_uri),
+        ("policy_uri", &client.policy_uri),
+        ("tos_uri", &client.tos_uri),
+    ] {
+        if let Some(uri) = value {
+            validate_document_uri(field, uri)?;
+        }
+    }
+    for uri in &client.request_uris {
+        validate_document_uri("request_uris", uri)?;
+    }
+    if let Some(alg) = &client.userinfo_signed_response_alg {
+        if !USERINFO_SIGNING_ALGS.contains(&alg.as_str()) {
+            return Err(invalid(
+                "userinfo_signed_response_alg",
+                format!(
+                    "userinfo_signed_response_alg {alg:?} is not supported: use {}",
+                    USERINFO_SIGNING_ALGS.join(" or ")
+                ),
+            ));
+        }
     }
     for (field, ttl) in [
         ("access_token_ttl_secs", client.access_token_ttl_secs),
@@ -272,6 +404,15 @@ pub struct ClientView {
     pub require_mfa: bool,
     pub require_par: bool,
     pub require_dpop: bool,
+    pub jwks_uri: Option<String>,
+    pub request_uris: Vec<String>,
+    /// `public` or `pairwise`.
+    pub subject_type: String,
+    pub sector_identifier_uri: Option<String>,
+    pub logo_uri: Option<String>,
+    pub policy_uri: Option<String>,
+    pub tos_uri: Option<String>,
+    pub userinfo_signed_response_alg: Option<String>,
     pub created_at: i64,
 }
 
@@ -288,7 +429,7 @@ impl From<&Client> for ClientView {
             post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
             allowed_scopes: client.allowed_scopes.clone(),
             audiences: client.audiences.clone(),
-            private_key_jwt: client.jwks.is_some(),
+            private_key_jwt: client.has_keys(),
             backchannel_logout_uri: client.backchannel_logout_uri.clone(),
             always_refresh: client.always_refresh,
             access_token_ttl_secs: client.access_token_ttl_secs,
@@ -297,6 +438,17 @@ impl From<&Client> for ClientView {
             require_mfa: client.require_mfa,
             require_par: client.require_par,
             require_dpop: client.require_dpop,
+            jwks_uri: client.jwks_uri.clone(),
+            request_uris: client.request_uris.clone(),
+            subject_type: match client.pairwise_sector {
+                Some(_) => "pairwise".into(),
+                None => "public".into(),
+            },
+            sector_identifier_uri: client.sector_identifier_uri.clone(),
+            logo_uri: client.logo_uri.clone(),
+            policy_uri: client.policy_uri.clone(),
+            tos_uri: client.tos_uri.clone(),
+            userinfo_signed_response_alg: client.userinfo_signed_response_alg.clone(),
             created_at: client.created_at,
         }
     }

@@ -104,6 +104,30 @@ pub struct Settings {
     /// Every token request must carry a DPoP proof, so all its tokens are sender-constrained (RFC 9449)
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     require_dpop: Option<bool>,
+    /// URL of its published JWK Set (instead of --jwks-file), fetched and refetched as it rotates keys; empty removes it
+    #[arg(long)]
+    jwks_uri: Option<String>,
+    /// A request_uri value it may send to /authorize (repeatable)
+    #[arg(long = "request-uri")]
+    request_uris: Vec<String>,
+    /// public (one sub per user everywhere) or pairwise (a different sub for each sector, OIDC Core §8.1)
+    #[arg(long)]
+    subject_type: Option<String>,
+    /// An https document listing its redirect URIs; its host is the pairwise sector; empty removes it
+    #[arg(long)]
+    sector_identifier_uri: Option<String>,
+    /// Logo shown on the consent page; empty removes it
+    #[arg(long)]
+    logo_uri: Option<String>,
+    /// Privacy policy linked from the consent page; empty removes it
+    #[arg(long)]
+    policy_uri: Option<String>,
+    /// Terms of service linked from the consent page; empty removes it
+    #[arg(long)]
+    tos_uri: Option<String>,
+    /// RS256 answers UserInfo as a signed JWT (OIDC Core §5.3.2); empty answers JSON
+    #[arg(long)]
+    userinfo_signed_response_alg: Option<String>,
     /// Access token lifetime in seconds [default: tokens.access_token_ttl_secs]
     #[arg(long)]
     access_token_ttl: Option<i64>,
@@ -149,6 +173,14 @@ impl Settings {
             access_token_ttl_secs: self.access_token_ttl,
             refresh_idle_ttl_secs: self.refresh_idle_ttl,
             refresh_absolute_ttl_secs: self.refresh_absolute_ttl,
+            jwks_uri: self.jwks_uri,
+            request_uris: list(self.request_uris),
+            subject_type: self.subject_type,
+            sector_identifier_uri: self.sector_identifier_uri,
+            logo_uri: self.logo_uri,
+            policy_uri: self.policy_uri,
+            tos_uri: self.tos_uri,
+            userinfo_signed_response_alg: self.userinfo_signed_response_alg,
             ..ClientSettings::default()
         })
     }

@@ -11,9 +11,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use url::Url;
 
+pub mod outbound;
 pub mod registration;
 pub mod upstream;
 
+pub use outbound::OutboundSettings;
 pub use registration::{RegistrationMode, RegistrationSettings};
 pub use upstream::{RawUpstream, Upstream, UpstreamKind};
 
@@ -57,6 +59,7 @@ pub struct RawConfig {
     pub audit: AuditSettings,
     pub registration: RegistrationSettings,
     pub dpop: DpopSettings,
+    pub outbound: OutboundSettings,
     /// `[[upstream]]`: providers to sign in with.
     pub upstream: Vec<RawUpstream>,
 }
@@ -85,6 +88,7 @@ impl Default for RawConfig {
             audit: AuditSettings::default(),
             registration: RegistrationSettings::default(),
             dpop: DpopSettings::default(),
+            outbound: OutboundSettings::default(),
             upstream: Vec::new(),
         }
     }
@@ -371,6 +375,7 @@ pub struct Config {
     pub audit: AuditSettings,
     pub registration: RegistrationSettings,
     pub dpop: DpopSettings,
+    pub outbound: OutboundSettings,
     pub upstreams: Vec<Upstream>,
 }
 
@@ -491,6 +496,9 @@ impl Config {
                 raw.audit.retention_days
             );
         }
+        if raw.outbound.timeout_secs == 0 || raw.outbound.max_bytes < 1024 {
+            bail!("invalid `outbound`: timeout_secs must be at least 1 and max_bytes at least 1024");
+        }
         if raw.http.max_head_bytes < 8 * 1024 {
             bail!("invalid `http.max_head_bytes`: at least 8192");
         }
@@ -521,6 +529,7 @@ impl Config {
             audit: raw.audit,
             registration: raw.registration,
             dpop: raw.dpop,
+            outbound: raw.outbound,
         })
     }
 

@@ -87,15 +87,9 @@ async fn deliver_due(state: &AppState) -> Result<crate::outbox::Failures, sqlx::
 
 /// Back-Channel Logout §2.5: POST `logout_token` form-encoded; any 2xx is success.
 async fn send(state: &AppState, delivery: &Delivery) -> anyhow::Result<()> {
-    let response = state
-        .http
-        .post(&delivery.uri)
-        .form(&[("logout_token", delivery.logout_token.as_str())])
-        .send()
+    state
+        .outbound
+        .post_form(&delivery.uri, &[("logout_token", delivery.logout_token.as_str())])
         .await
-        .map_err(|e| anyhow::anyhow!("client {}: receiver unreachable: {e}", delivery.client_id))?;
-    if !response.status().is_success() {
-        anyhow::bail!("client {}: receiver answered {}", delivery.client_id, response.status());
-    }
-    Ok(())
+        .map_err(|e| anyhow::anyhow!("client {}: {e}", delivery.client_id))
 }

@@ -48,7 +48,7 @@ pub async fn authenticate(
             Err(OAuthError::invalid_client("public clients have no secret"))
         }
         Credentials::Secret { .. } => Err(OAuthError::invalid_client("unknown client or bad credentials")),
-        Credentials::None { .. } if client.is_public() && client.jwks.is_none() => Ok(client),
+        Credentials::None { .. } if client.is_public() && !client.has_keys() => Ok(client),
         Credentials::None { .. } => Err(OAuthError::invalid_client("client authentication is required")),
         Credentials::Assertion { assertion, .. } => {
             verify_assertion(state, &client, &assertion, endpoint).await?;

@@ -30,7 +30,7 @@ async fn introspect(state: &AppState, headers: &HeaderMap, body: Body) -> Result
     let params = read_form(headers, body).await.map_err(OAuthError::invalid_request)?;
     let endpoint = state.config.url_for(super::INTROSPECT);
     let client = client_auth::authenticate(state, headers, &params, &endpoint).await?;
-    if client.is_public() && client.jwks.is_none() {
+    if client.is_public() && !client.has_keys() {
         return Err(OAuthError::invalid_client("introspection needs a confidential client"));
     }
     let token = params.require("token").map_err(OAuthError::invalid_request)?;

@@ -25,6 +25,14 @@ struct ClientRow {
     require_mfa: i64,
     require_par: i64,
     require_dpop: i64,
+    jwks_uri: Option<String>,
+    request_uris: String,
+    sector_identifier_uri: Option<String>,
+    pairwise_sector: Option<String>,
+    logo_uri: Option<String>,
+    policy_uri: Option<String>,
+    tos_uri: Option<String>,
+    userinfo_signed_response_alg: Option<String>,
 }
 
 /// Lists are written only by this module from a Vec<String>; an unreadable value reads as
@@ -60,6 +68,14 @@ impl From<ClientRow> for Client {
             require_mfa: row.require_mfa != 0,
             require_par: row.require_par != 0,
             require_dpop: row.require_dpop != 0,
+            jwks_uri: row.jwks_uri,
+            request_uris: list(&row.request_uris),
+            sector_identifier_uri: row.sector_identifier_uri,
+            pairwise_sector: row.pairwise_sector,
+            logo_uri: row.logo_uri,
+            policy_uri: row.policy_uri,
+            tos_uri: row.tos_uri,
+            userinfo_signed_response_alg: row.userinfo_signed_response_alg,
         }
     }
 }
@@ -67,7 +83,8 @@ impl From<ClientRow> for Client {
 const COLUMNS: &str = "id, name, secret_hash, redirect_uris, post_logout_redirect_uris, require_pkce, \
     created_at, grant_types, first_party, allowed_scopes, audiences, jwks, backchannel_logout_uri, \
     always_refresh, access_token_ttl_secs, refresh_idle_ttl_secs, refresh_absolute_ttl_secs, require_mfa, require_par, \
-    require_dpop";
+    require_dpop, jwks_uri, request_uris, sector_identifier_uri, pairwise_sector, logo_uri, policy_uri, tos_uri, \
+    userinfo_signed_response_alg";
 
 /// Every setting column, in the order `bind_settings` binds them after the id.
 const SETTINGS: &[&str] = &[
@@ -89,6 +106,14 @@ const SETTINGS: &[&str] = &[
     "require_mfa",
     "require_par",
     "require_dpop",
+    "jwks_uri",
+    "request_uris",
+    "sector_identifier_uri",
+    "pairwise_sector",
+    "logo_uri",
+    "policy_uri",
+    "tos_uri",
+    "userinfo_signed_response_alg",
 ];
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
@@ -113,6 +138,14 @@ fn bind_settings<'q>(query: AnyQuery<'q>, client: &'q Client) -> AnyQuery<'q> {
         .bind(client.require_mfa as i64)
         .bind(client.require_par as i64)
         .bind(client.require_dpop as i64)
+        .bind(&client.jwks_uri)
+        .bind(json(&client.request_uris))
+        .bind(&client.sector_identifier_uri)
+        .bind(&client.pairwise_sector)
+        .bind(&client.logo_uri)
+        .bind(&client.policy_uri)
+        .bind(&client.tos_uri)
+        .bind(&client.userinfo_signed_response_alg)
 }
 
 impl Store {

@@ -82,6 +82,11 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut RawConfig
             smtp_url: Some(mail.url().into()),
             ..Default::default()
         },
+        // Every test's relying party listens on loopback; `outbound` tests turn it off.
+        outbound: gatehouse::config::OutboundSettings {
+            allow_private_networks: true,
+            ..Default::default()
+        },
         ..RawConfig::default()
     };
     adjust(&mut raw);

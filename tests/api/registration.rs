@@ -134,7 +134,7 @@ on_both_backends_with! {
         assert_eq!(body["token_endpoint_auth_method"], "client_secret_basic");
         assert_eq!(body["scope"], "openid email");
         assert_eq!(body["client_secret_expires_at"], 0);
-        assert!(body.get("logo_uri").is_none(), "metadata Gatehouse does not use is not registered");
+        assert_eq!(body["logo_uri"], "https://rp.example.com/logo.png", "shown on the consent page");
         assert_eq!(body["dpop_bound_access_tokens"], false);
         let strict: Value = register(&app, None, &json!({"redirect_uris": [RP_REDIRECT], "dpop_bound_access_tokens": true})).await.json().await.unwrap();
         assert_eq!(strict["dpop_bound_access_tokens"], true, "RFC 9449 §5.2");
@@ -222,7 +222,10 @@ on_both_backends_with! {
             (json!({"redirect_uris": ["https://rp.example.com/cb#fragment"]}), "invalid_redirect_uri"),
             (json!({"redirect_uris": ["http://rp.example.com/cb"]}), "invalid_redirect_uri"),
             (json!({"redirect_uris": [RP_REDIRECT], "post_logout_redirect_uris": ["not a uri"]}), "invalid_redirect_uri"),
-            (json!({"redirect_uris": [RP_REDIRECT], "jwks_uri": "https://rp.example.com/jwks"}), "invalid_client_metadata"),
+            (json!({"redirect_uris": [RP_REDIRECT], "jwks_uri": "https://rp.example.com/jwks", "jwks": {"keys": []}}), "invalid_client_metadata"),
+            (json!({"redirect_uris": [RP_REDIRECT], "jwks_uri": "http://rp.example.com/jwks"}), "invalid_client_metadata"),
+            (json!({"redirect_uris": [RP_REDIRECT], "logo_uri": "javascript:alert(1)"}), "invalid_client_metadata"),
+            (json!({"redirect_uris": [RP_REDIRECT], "request_uris": ["data:text/plain,x"]}), "invalid_client_metadata"),
             (json!({"redirect_uris": [RP_REDIRECT], "response_types": ["code id_token"]}), "invalid_client_metadata"),
             (json!({"redirect_uris": [RP_REDIRECT], "grant_types": ["client_credentials"]}), "invalid_client_metadata"),
             (json!({"redirect_uris": [RP_REDIRECT], "grant_types": ["implicit"]}), "invalid_client_metadata"),

@@ -18,7 +18,6 @@ const GRANTS: &[&str] = &["authorization_code", "refresh_token", DEVICE_CODE_GRA
 /// Metadata that asks for what Gatehouse does not do: refused rather than ignored, as the
 /// client would otherwise expect, say, encrypted ID tokens and get plain ones.
 const UNSUPPORTED: &[&str] = &[
-    "jwks_uri",
     "id_token_encrypted_response_alg",
     "id_token_encrypted_response_enc",
     "userinfo_signed_response_alg",
@@ -142,13 +141,23 @@ pub fn read(body: &Map<String, Value>) -> Result<Registration, OAuthError> {
         Some(keys @ Value::Object(_)) => Some(keys.to_string()),
         Some(_) => return Err(bad("jwks must be a JWK Set object")),
     };
-    match (auth_method.as_str(), jwks.is_some()) {
-        ("private_key_jwt", false) => return Err(bad("private_key_jwt needs the client's public keys in jwks")),
+    let jwks_uri = string("jwks_uri")?;
+    if jwks.is_some() && jwks_uri.is_some() {
+        return Err(bad(
+            "give the public keys in jwks or at jwks_uri, not both (RFC 7591 §2)",
+        ));
+    }
+    match (auth_method.as_str(), jwks.is_some() || jwks_uri.is_some()) {
+        ("private_key_jwt", false) => {
+            return Err(bad(
+                "private_key_jwt needs the client's public keys in jwks or at jwks_uri",
+            ))
+        }
         // A key-holding client without a secret must sign in with a key (client_auth),
         // so keys would turn "none" into private_key_jwt behind the client's back.
         ("none", true) => {
             return Err(bad(
-                "a client with token_endpoint_auth_method none cannot register jwks",
+                "a client with token_endpoint_auth_method none cannot register keys",
             ))
         }
         _ => {}
@@ -181,6 +190,14 @@ pub fn read(body: &Map<String, Value>) -> Result<Registration, OAuthError> {
         jwks,
         backchannel_logout_uri: string("backchannel_logout_uri")?,
         require_dpop,
+        jwks_uri,
+        request_uris: Some(strings("request_uris")?.unwrap_or_default()),
+        subject_type: string("subject_type")?,
+        sector_identifier_uri: string("sector_identifier_uri")?,
+        logo_uri: string("logo_uri")?,
+        policy_uri: string("policy_uri")?,
+        tos_uri: string("tos_uri")?,
+        userinfo_signed_response_alg: string("userinfo_signed_response_alg")?,
         ..ClientSettings::default()
     };
     Ok(Registration { settings, auth_method })
@@ -197,7 +214,7 @@ pub fn describe(client: &Client, auth_method: &str, registration_client_uri: &st
         "grant_types": client.grant_types,
         "token_endpoint_auth_method": auth_method,
         "id_token_signed_response_alg": "RS256",
-        "subject_type": "public",
+        "subject_type": if client.pairwise_sector.is_some() { "pairwise" } else { "public" },
         "dpop_bound_access_tokens": client.require_dpop,
         "registration_client_uri": registration_client_uri,
     });
@@ -222,6 +239,21 @@ pub fn describe(client: &Client, auth_method: &str, registration_client_uri: &st
         .and_then(|j| serde_json::from_str::<Value>(j).ok())
     {
         out_map.insert("jwks".into(), jwks);
+    }
+    for (name, value) in [
+        ("jwks_uri", &client.jwks_uri),
+        ("sector_identifier_uri", &client.sector_identifier_uri),
+        ("logo_uri", &client.logo_uri),
+        ("policy_uri", &client.policy_uri),
+        ("tos_uri", &client.tos_uri),
+        ("userinfo_signed_response_alg", &client.userinfo_signed_response_alg),
+    ] {
+        if let Some(v) = value {
+            out_map.insert(name.into(), v.clone().into());
+        }
+    }
+    if !client.request_uris.is_empty() {
+        out_map.insert("request_uris".into(), json!(client.request_uris));
     }
     if let Some(uri) = &client.backchannel_logout_uri {
         out_map.insert("backchannel_logout_uri".into(), uri.clone().into());
@@ -260,7 +292,7 @@ mod tests {
     fn what_gatehouse_cannot_do_is_refused_with_the_rfc_7591_codes() {
         assert_eq!(code(read(&object(json!({})))), "invalid_redirect_uri");
         for body in [
-            json!({"redirect_uris": ["https://rp.example/cb"], "jwks_uri": "https://rp.example/jwks"}),
+            json!({"redirect_uris": ["https://rp.example/cb"], "jwks_uri": "https://rp.example/jwks", "jwks": {"keys": []}}),
             json!({"redirect_uris": ["https://rp.example/cb"], "response_types": ["id_token"]}),
             json!({"redirect_uris": ["https://rp.example/cb"], "grant_types": ["client_credentials"]}),
             json!({"redirect_uris": ["https://rp.example/cb"], "token_endpoint_auth_method": "client_secret_jwt"}),
@@ -283,7 +315,7 @@ mod tests {
     #[test]
     fn unknown_metadata_is_ignored() {
         let r = read(&object(
-            json!({"redirect_uris": ["https://rp.example/cb"], "logo_uri": "https://rp.example/l.png", "x-custom": 1}),
+            json!({"redirect_uris": ["https://rp.example/cb"], "initiate_login_uri": "https://rp.example/login", "x-custom": 1}),
         ));
         assert!(r.is_ok());
     }

@@ -262,6 +262,17 @@ async fn replace_client(
     settings.jwks.get_or_insert_with(String::new);
     settings.backchannel_logout_uri.get_or_insert_with(String::new);
     settings.require_dpop.get_or_insert(false);
+    for value in [
+        &mut settings.jwks_uri,
+        &mut settings.sector_identifier_uri,
+        &mut settings.logo_uri,
+        &mut settings.policy_uri,
+        &mut settings.tos_uri,
+        &mut settings.userinfo_signed_response_alg,
+    ] {
+        value.get_or_insert_with(String::new);
+    }
+    settings.subject_type.get_or_insert_with(|| "public".into());
     settings.scopes = Some(
         settings
             .scopes

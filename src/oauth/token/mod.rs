@@ -173,7 +173,7 @@ fn issue(state: &AppState, t: UserTokens, now: i64) -> Result<TokenResponse, OAu
 /// RFC 9449 §5: refresh tokens issued to a public client are bound to the key of the proof
 /// that got them; a confidential client's are already bound to its authentication.
 fn refresh_binding<'a>(client: &Client, jkt: Option<&'a str>) -> Option<&'a str> {
-    jkt.filter(|_| client.is_public() && client.jwks.is_none())
+    jkt.filter(|_| client.is_public() && !client.has_keys())
 }
 
 /// The claims the `claims` request (stored with a code or grant) asks for in the ID token.

@@ -124,6 +124,8 @@ impl Cluster {
             // All test traffic comes from 127.0.0.1; the per-IP limit is not under test.
             ("GATEHOUSE_ACCOUNTS__RATE_LIMIT_PER_MINUTE", "100000".into()),
             ("GATEHOUSE_ACCOUNTS__GLOBAL_RATE_LIMIT_PER_MINUTE", "100000".into()),
+            // The nodes call back to the test on loopback (back-channel logout).
+            ("GATEHOUSE_OUTBOUND__ALLOW_PRIVATE_NETWORKS", "true".into()),
             ("GATEHOUSE_ACCOUNTS__PARKED_REQUESTS_PER_MINUTE", "100000".into()),
         ];
         // Every node of a real deployment is given the same key-encryption key for the
