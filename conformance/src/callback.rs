@@ -131,11 +131,7 @@ impl Documents {
 
     /// How many times the OP fetched `path`.
     pub fn fetches(&self, path: &str) -> usize {
-        self.fetches
-            .lock()
-            .ok()
-            .and_then(|f| f.get(path).copied())
-            .unwrap_or(0)
+        self.fetches.lock().ok().and_then(|f| f.get(path).copied()).unwrap_or(0)
     }
 
     fn get(&self, path: &str) -> Option<Document> {

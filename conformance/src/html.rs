@@ -161,7 +161,13 @@ mod tests {
         let page = Url::parse("https://op.test/consent").unwrap();
         let html = r#"<body><img alt="x" src="http://127.0.0.1:9/rp/a/logo.png?x=1&amp;y=2">
             <a href="http://127.0.0.1:9/rp/a/policy">policy</a></body>"#;
-        assert!(links_to(&page, html, "img", "src", "http://127.0.0.1:9/rp/a/logo.png?x=1&y=2"));
+        assert!(links_to(
+            &page,
+            html,
+            "img",
+            "src",
+            "http://127.0.0.1:9/rp/a/logo.png?x=1&y=2"
+        ));
         assert!(links_to(&page, html, "a", "href", "http://127.0.0.1:9/rp/a/policy"));
         assert!(!links_to(&page, html, "a", "href", "http://127.0.0.1:9/rp/a/tos"));
         assert!(!links_to(&page, html, "img", "src", "http://127.0.0.1:9/rp/a/policy"));

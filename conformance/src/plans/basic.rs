@@ -533,9 +533,7 @@ pub(crate) async fn refresh_token_with(ctx: &mut Ctx, first_client: Which, other
     let (status, content_type, body) = ctx.userinfo_call(&access_token, UserInfoCall::Get).await?;
     userinfo::success(&mut ctx.log, status, &content_type, &body, first.sub())?;
     if json.get("id_token").is_some() {
-        let renewed = ctx
-            .tokens_from(json, first_client, id_token::Nonce::Refreshed)
-            .await?;
+        let renewed = ctx.tokens_from(json, first_client, id_token::Nonce::Refreshed).await?;
         for claim in ["iss", "sub", "aud", "auth_time", "azp"] {
             ctx.log.expect(
                 first.id_token.claims.get(claim) == renewed.id_token.claims.get(claim),

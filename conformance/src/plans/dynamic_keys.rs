@@ -78,7 +78,12 @@ fn signing_keys(jwks: &Value) -> BTreeSet<(String, String, String, String)> {
                 "RSA" => s("n"),
                 _ => s("x"),
             };
-            (s("kid"), s("kty"), material, format!("{}{}{}", s("e"), s("crv"), s("y")))
+            (
+                s("kid"),
+                s("kty"),
+                material,
+                format!("{}{}{}", s("e"), s("crv"), s("y")),
+            )
         })
         .collect()
 }
@@ -97,7 +102,11 @@ pub async fn server_rotate_keys(ctx: &mut Ctx) -> Result<(), Stop> {
     let fetched = ctx.op.fetch_keys().await;
     let before = checked_jwks(ctx, fetched, "before the rotation")?;
     if let Err(e) = run_hook(ctx, &hook).await {
-        return Err(ctx.log.stop("TellUserToRotateOpKeys", ROTATION, format!("the rotate_keys hook failed: {e}")));
+        return Err(ctx.log.stop(
+            "TellUserToRotateOpKeys",
+            ROTATION,
+            format!("the rotate_keys hook failed: {e}"),
+        ));
     }
     let fetched = ctx.op.fetch_keys().await;
     let after = checked_jwks(ctx, fetched, "after the rotation")?;
@@ -172,7 +181,9 @@ pub async fn rp_key_rotation(ctx: &mut Ctx, here: &Here) -> Result<(), Stop> {
     // Cycling keys in the RP's jwks_uri: only the new key is there now.
     let key = super::dynamic_client::RpKey::generate()
         .map_err(|e| Stop::Error(format!("generating the RP's new key: {e}")))?;
-    ctx.op.documents.publish(&path, "application/json", key.jwks().to_string());
+    ctx.op
+        .documents
+        .publish(&path, "application/json", key.jwks().to_string());
     ctx.dyn_client(which)?.key = key;
     tokio::time::sleep(Duration::from_secs(ctx.op.target.rp_key_rotation_wait_secs)).await;
 

@@ -43,7 +43,11 @@ pub async fn redirect_uri_fragment(ctx: &mut Ctx) -> Result<(), Stop> {
         }
         return Ok(());
     }
-    const PERMITTED: &[&str] = &["invalid_request", "invalid_configuration_parameter", "invalid_redirect_uri"];
+    const PERMITTED: &[&str] = &[
+        "invalid_request",
+        "invalid_configuration_parameter",
+        "invalid_redirect_uri",
+    ];
     let error = answer.error().unwrap_or("").to_string();
     ctx.log.expect(
         PERMITTED.contains(&error.as_str()),
@@ -86,19 +90,22 @@ pub async fn sector(ctx: &mut Ctx, here: &Here, good: bool) -> Result<(), Stop> 
     let path = here.path("redirect_uris.json");
     ctx.op.documents.publish(&path, "application/json", listed.to_string());
     let mut registration = ctx.registration(&redirect)?;
-    registration
-        .set("subject_type", Value::String("pairwise".into()))
-        .set(
-            "sector_identifier_uri",
-            Value::String(ctx.op.target.listener_url(&path)),
-        );
+    registration.set("subject_type", Value::String("pairwise".into())).set(
+        "sector_identifier_uri",
+        Value::String(ctx.op.target.listener_url(&path)),
+    );
     if good {
         // The suite ends here: a successful registration is the test.
         ctx.register(registration).await?;
         return Ok(());
     }
     let answer = ctx.call_registration(&registration.body).await?;
-    if let Some(id) = answer.json.as_ref().and_then(|j| j.get("client_id")).and_then(Value::as_str) {
+    if let Some(id) = answer
+        .json
+        .as_ref()
+        .and_then(|j| j.get("client_id"))
+        .and_then(Value::as_str)
+    {
         ctx.log.fail(
             "EnsureHttpStatusCodeIs400",
             "OIDCR-5",

@@ -11,7 +11,11 @@ use serde_json::{json, Value};
 /// unsigned (alg none) request object; the suite skips them when discovery lists
 /// request_object_signing_alg_values_supported without none (skipTestIfNoneUnsupported).
 pub fn unsigned(ctx: &mut Ctx) -> Result<(), Stop> {
-    let listed = ctx.op.metadata().get("request_object_signing_alg_values_supported").is_some();
+    let listed = ctx
+        .op
+        .metadata()
+        .get("request_object_signing_alg_values_supported")
+        .is_some();
     if listed && !advertises(ctx, "request_object_signing_alg_values_supported", "none") {
         return Err(Stop::Skipped(
             "'none' is not listed in request_object_signing_alg_values_supported; the official suite skips \
@@ -54,7 +58,10 @@ pub async fn signed_rs256(ctx: &mut Ctx, here: &Here) -> Result<(), Stop> {
         .set("request_object_signing_alg", Value::String("RS256".into()));
     let which = ctx.register(registration).await?;
     let mut req = AuthRequest::new().client(which);
-    req.by_reference = Some(Reference { url, path: path.clone() });
+    req.by_reference = Some(Reference {
+        url,
+        path: path.clone(),
+    });
     ctx.sign_in(&req).await?;
     Ok(())
 }

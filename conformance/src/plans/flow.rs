@@ -384,12 +384,7 @@ impl Ctx {
     }
 
     /// Reads and validates a token response's tokens.
-    pub async fn tokens_from(
-        &mut self,
-        json: Value,
-        which: Which,
-        nonce: id_token::Nonce<'_>,
-    ) -> Result<Tokens, Stop> {
+    pub async fn tokens_from(&mut self, json: Value, which: Which, nonce: id_token::Nonce<'_>) -> Result<Tokens, Stop> {
         let access_token = json
             .get("access_token")
             .and_then(Value::as_str)
