@@ -22,8 +22,8 @@ PASSWORD='correct horse battery staple 42'
 
 cd "$ROOT"
 cargo build --release --quiet --bin gatehouse --bin gatehouse-conformance
-gatehouse="$ROOT/target/release/gatehouse"
-runner="$ROOT/target/release/gatehouse-conformance"
+gatehouse="${CARGO_TARGET_DIR:-$ROOT/target}/release/gatehouse"
+runner="${CARGO_TARGET_DIR:-$ROOT/target}/release/gatehouse-conformance"
 
 WORK="$(mktemp -d -t gatehouse-conformance.XXXXXX)"
 SERVER_PID=""

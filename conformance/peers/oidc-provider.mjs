@@ -2,7 +2,7 @@
 // package.json next to this file) configured along the lines of the
 // configuration node-oidc-provider itself uses for its OpenID certification,
 // reduced to what the oidcc-basic / oidcc-config / oidcc-formpost-basic /
-// oidcc-rp-initiated-logout plans exercise.
+// oidcc-rp-initiated-logout / oidcc-backchannel / oidcc-dynamic plans exercise.
 //
 // Run through run-oidc-provider.sh, which installs the pinned package into a
 // temporary directory and copies this file next to its node_modules.
@@ -164,13 +164,25 @@ const configuration = {
     return globalThis.fetch(url, rest);
   },
   responseTypes: ['code'],
-  subjectTypes: ['public'],
+  // The dynamic plan's sector modules register pairwise clients.
+  subjectTypes: ['public', 'pairwise'],
+  async pairwiseIdentifier(ctx, accountId, client) {
+    return crypto.createHash('sha256')
+      .update(client.sectorIdentifier)
+      .update(accountId)
+      .update('gatehouse-conformance-peer-pairwise-salt-not-secret')
+      .digest('base64url');
+  },
   features: {
     devInteractions: { enabled: false }, // own pages below (real password check)
     claimsParameter: { enabled: true },
     rpInitiatedLogout: { enabled: true },
     backchannelLogout: { enabled: true },
     userinfo: { enabled: true },
+    // oidcc-dynamic: open registration (no initial access token), as the
+    // Dynamic OP profile expects, and signed UserInfo (userinfo_signed_response_alg).
+    registration: { enabled: true },
+    jwtUserinfo: { enabled: true },
     // Request objects are accepted (request=... parameter) but only signed
     // ones: `none` is not in requestObjectSigningAlgValues (the default list
     // never contains it), so request_object_signing_alg_values_supported
@@ -233,7 +245,13 @@ function loginForm(uid, params, error) {
 function consentForm(uid, client, details, params) {
   const scopes = (details.missingOIDCScope || []).map((s) => `<li>${esc(s)}</li>`).join('');
   const claims = (details.missingOIDCClaims || []).map((s) => `<li>${esc(s)}</li>`).join('');
-  return `<p>${esc(client?.clientName || params.client_id)} is requesting access.</p>
+  // What the client registered about itself (oidcc-registration-logo-uri,
+  // -policy-uri, -tos-uri): its logo, privacy policy and terms of service.
+  const logo = client?.logoUri ? `<p><img alt="client logo" src="${esc(client.logoUri)}"></p>\n` : '';
+  const policy = client?.policyUri ? `<p><a href="${esc(client.policyUri)}">Privacy policy</a></p>\n` : '';
+  const tos = client?.tosUri ? `<p><a href="${esc(client.tosUri)}">Terms of service</a></p>\n` : '';
+  return `${logo}<p>${esc(client?.clientName || params.client_id)} is requesting access.</p>
+${policy}${tos}
 <ul>${scopes ? `<li>scopes:<ul>${scopes}</ul></li>` : ''}${claims ? `<li>claims:<ul>${claims}</ul></li>` : ''}</ul>
 <form autocomplete="off" action="/interaction/${esc(uid)}" method="post">
 <input type="hidden" name="prompt" value="consent"/>

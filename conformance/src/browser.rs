@@ -61,6 +61,8 @@ pub struct Visit {
     pub landing: Landing,
     /// The OP pages met on the way, in order, whether or not they were got through.
     pub shown: Vec<InteractionKind>,
+    /// Those pages as they were shown (for modules that look at what a page displays).
+    pub seen: Vec<Page>,
 }
 
 impl Visit {
@@ -127,6 +129,7 @@ impl Browser {
     ) -> anyhow::Result<Visit> {
         let callback_base = self.target.callback_base();
         let mut shown = Vec::new();
+        let mut seen = Vec::new();
         let mut submitted = 0usize;
         for _ in 0..MAX_HOPS {
             let mut request = self.http.request(method.clone(), url.clone());
@@ -143,6 +146,7 @@ impl Browser {
                 return Ok(Visit {
                     landing: Landing::Callback(arrival),
                     shown,
+                    seen,
                 });
             }
             if status.is_redirection() {
@@ -166,6 +170,11 @@ impl Browser {
             }
             if let Some((kind, f, fill, button)) = self.interaction(&url, &forms) {
                 shown.push(kind);
+                seen.push(Page {
+                    url: url.clone(),
+                    status,
+                    body: body.clone(),
+                });
                 let allowed = match kind {
                     InteractionKind::Login => policy.login,
                     InteractionKind::Consent => policy.consent,
@@ -181,6 +190,7 @@ impl Browser {
             return Ok(Visit {
                 landing: Landing::Page(Page { url, status, body }),
                 shown,
+                seen,
             });
         }
         bail!("more than {MAX_HOPS} redirects or pages without reaching an end")

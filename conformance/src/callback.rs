@@ -4,6 +4,9 @@
 //! POSTs to `/backchannel_logout` are the OP's back-channel logout requests: kept in the
 //! listener's [`Inbox`] for the module that waits for one, and answered 200 as the RP
 //! must (OpenID Connect Back-Channel Logout 1.0 §2.8).
+//! GETs to a path a module has published in the listener's [`Documents`] are answered
+//! with that document: what the OP fetches from the RP in the dynamic plan (the RP's JWK
+//! Set at `jwks_uri`, a `sector_identifier_uri` document, a request object at `request_uri`).
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -85,9 +88,73 @@ impl Inbox {
     }
 }
 
+/// A document the listener serves: its content type and body.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+/// What the listener serves to the OP, by path, shared by every module. Each module
+/// publishes under a path of its own (see [`Documents::prefix`]).
+#[derive(Clone, Default)]
+pub struct Documents {
+    served: Arc<Mutex<std::collections::HashMap<String, Document>>>,
+    fetches: Arc<Mutex<std::collections::HashMap<String, usize>>>,
+}
+
+impl Documents {
+    /// A fresh path prefix for one module's documents, e.g. `/rp/Xy3…`.
+    pub fn prefix() -> String {
+        format!("/rp/{}", crate::jose::random_token(12))
+    }
+
+    /// Serves `body` at `path` (replacing what was there).
+    pub fn publish(&self, path: &str, content_type: &str, body: impl Into<Vec<u8>>) {
+        if let Ok(mut served) = self.served.lock() {
+            served.insert(
+                path.to_string(),
+                Document {
+                    content_type: content_type.to_string(),
+                    body: body.into(),
+                },
+            );
+        }
+    }
+
+    /// Stops serving everything under `prefix`.
+    pub fn withdraw(&self, prefix: &str) {
+        if let Ok(mut served) = self.served.lock() {
+            served.retain(|path, _| !path.starts_with(prefix));
+        }
+    }
+
+    /// How many times the OP fetched `path`.
+    pub fn fetches(&self, path: &str) -> usize {
+        self.fetches.lock().ok().and_then(|f| f.get(path).copied()).unwrap_or(0)
+    }
+
+    fn get(&self, path: &str) -> Option<Document> {
+        let found = self.served.lock().ok()?.get(path).cloned();
+        if found.is_some() {
+            if let Ok(mut fetches) = self.fetches.lock() {
+                *fetches.entry(path.to_string()).or_insert(0) += 1;
+            }
+        }
+        found
+    }
+}
+
+#[derive(Clone, Default)]
+struct Shared {
+    inbox: Inbox,
+    documents: Documents,
+}
+
 pub struct Listener {
     task: JoinHandle<()>,
     pub inbox: Inbox,
+    pub documents: Documents,
 }
 
 impl Drop for Listener {
@@ -107,12 +174,16 @@ pub async fn start(port: u16) -> anyhow::Result<Listener> {
 /// Serves on a socket the caller bound, e.g. to port 0 before registering the clients.
 pub fn serve(listener: tokio::net::TcpListener) -> Listener {
     // Any path: a redirect to a URI the client never registered must be seen, not lost.
-    let inbox = Inbox::default();
-    let app = Router::new().fallback(any(echo)).with_state(inbox.clone());
+    let shared = Shared::default();
+    let app = Router::new().fallback(any(echo)).with_state(shared.clone());
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Listener { task, inbox }
+    Listener {
+        task,
+        inbox: shared.inbox,
+        documents: shared.documents,
+    }
 }
 
 fn pairs(raw: &[u8]) -> Vec<(String, String)> {
@@ -121,7 +192,19 @@ fn pairs(raw: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn echo(State(inbox): State<Inbox>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn echo(State(shared): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    if method == Method::GET {
+        if let Some(doc) = shared.documents.get(uri.path()) {
+            return (
+                [
+                    (header::CONTENT_TYPE, doc.content_type),
+                    (header::CACHE_CONTROL, "no-cache".to_string()),
+                ],
+                doc.body,
+            )
+                .into_response();
+        }
+    }
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -137,7 +220,7 @@ async fn echo(State(inbox): State<Inbox>, method: Method, uri: Uri, headers: Hea
         form: if is_form { pairs(&body) } else { Vec::new() },
     };
     if arrival.path == BACKCHANNEL_PATH && method == Method::POST {
-        inbox.push(arrival);
+        shared.inbox.push(arrival);
         // §2.8: 200 OK, and the response must not be cached.
         return ([(header::CACHE_CONTROL, "no-store")], "").into_response();
     }

@@ -139,9 +139,39 @@ pub fn text(html: &str) -> String {
     out.join(" ").to_lowercase()
 }
 
+/// Whether the page has an element matching `css` whose `attr`, resolved against the
+/// page URL, is exactly `url` (an `<img src>` or `<a href>` naming a registered URI).
+pub fn links_to(page: &Url, html: &str, css: &str, attr: &str, url: &str) -> bool {
+    let doc = Html::parse_document(html);
+    let wanted = Url::parse(url).ok();
+    doc.select(&selector(css)).any(|e| {
+        e.value()
+            .attr(attr)
+            .and_then(|v| page.join(v.trim()).ok())
+            .is_some_and(|found| Some(&found) == wanted.as_ref())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_a_logo_and_links_by_resolved_url() {
+        let page = Url::parse("https://op.test/consent").unwrap();
+        let html = r#"<body><img alt="x" src="http://127.0.0.1:9/rp/a/logo.png?x=1&amp;y=2">
+            <a href="http://127.0.0.1:9/rp/a/policy">policy</a></body>"#;
+        assert!(links_to(
+            &page,
+            html,
+            "img",
+            "src",
+            "http://127.0.0.1:9/rp/a/logo.png?x=1&y=2"
+        ));
+        assert!(links_to(&page, html, "a", "href", "http://127.0.0.1:9/rp/a/policy"));
+        assert!(!links_to(&page, html, "a", "href", "http://127.0.0.1:9/rp/a/tos"));
+        assert!(!links_to(&page, html, "img", "src", "http://127.0.0.1:9/rp/a/policy"));
+    }
 
     #[test]
     fn reads_hidden_fields_buttons_and_entities() {

@@ -29,10 +29,40 @@ pub struct Target {
     /// overlaps with the rest.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
+    /// How the runner makes the OP rotate its signing keys (`oidcc-server-rotate-keys`).
+    /// Without it that module ends in REVIEW, as the suite leaves it to a person.
+    #[serde(default)]
+    pub rotate_keys: Option<Hook>,
+    /// How long `oidcc-refresh-token-rp-key-rotation` waits between putting the RP's new
+    /// key in its `jwks_uri` and using it (the suite waits 60 s, so that an OP that limits
+    /// how often it refetches a JWK Set is not caught out).
+    #[serde(default = "default_rp_key_rotation_wait")]
+    pub rp_key_rotation_wait_secs: u64,
 }
 
 fn default_concurrency() -> usize {
     6
+}
+
+fn default_rp_key_rotation_wait() -> u64 {
+    60
+}
+
+/// An action the runner takes on the OP itself: a command it runs (argv, no shell), or
+/// an HTTP request it sends (e.g. an admin API call). Succeeds on exit status 0 or a 2xx.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hook {
+    #[serde(default)]
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The HTTP method for `url` (POST by default).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// A bearer token sent with the request to `url`.
+    #[serde(default)]
+    pub bearer: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -159,6 +189,11 @@ impl Target {
 
     pub fn callback_base(&self) -> String {
         format!("http://127.0.0.1:{}/", self.callback_port)
+    }
+
+    /// The absolute URL of a path on the runner's listener.
+    pub fn listener_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.callback_port)
     }
 }
 

@@ -1,12 +1,16 @@
-//! The OpenID Foundation OP certification plans (oidcc-basic, -config, -formpost-basic, -rp-initiated-logout and
-//! -backchannel-rp-initiated-logout), reproduced by `gatehouse-conformance`, against Gatehouse over
-//! https with a throwaway CA, on each backend. Every module must pass, or end exactly as
+//! The OpenID Foundation OP certification plans (oidcc-basic, -config, -formpost-basic, -rp-initiated-logout,
+//! -backchannel-rp-initiated-logout and -dynamic), reproduced by `gatehouse-conformance`, against Gatehouse
+//! over https with a throwaway CA, on each backend. Every module must pass, or end exactly as
 //! `conformance/gatehouse-expected.toml` says and explains.
+//!
+//! For the dynamic plan Gatehouse runs with open registration, may fetch the runner's
+//! loopback documents (`outbound.allow_private_networks`), and rotates its keys for
+//! `oidcc-server-rotate-keys` through the admin API (`POST /admin/api/v1/keys`).
 
 use crate::helpers::*;
-use gatehouse::config::TlsSettings;
+use gatehouse::config::{RegistrationMode, TlsSettings};
 use gatehouse_conformance::report::Status;
-use gatehouse_conformance::target::{ClientCreds, User};
+use gatehouse_conformance::target::{ClientCreds, Hook, User};
 use gatehouse_conformance::{run_plans_with, Plan, Target};
 use serde::Deserialize;
 
@@ -30,6 +34,27 @@ fn expected() -> Expected {
     toml::from_str(&text).expect("gatehouse-expected.toml parses")
 }
 
+/// An admin API token by client credentials, over the https the conformance app serves.
+async fn admin_token(app: &TestApp, ca: &std::path::Path) -> String {
+    use crate::admin_api::{automation, ADMIN_SCOPE};
+    let admin = automation(app, "conformance-admin", &[ADMIN_SCOPE]).await;
+    let root = reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap();
+    let http = reqwest::Client::builder().add_root_certificate(root).build().unwrap();
+    let response = http
+        .post(app.url("/token"))
+        .basic_auth(&admin.id, admin.secret.as_deref())
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("resource", app.url("/admin/api/v1").as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "an admin token for the key rotation hook");
+    let body: serde_json::Value = response.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_string()
+}
+
 async fn every_plan(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let certs = gatehouse_conformance::ca::issue(&["127.0.0.1", "localhost"]).unwrap();
@@ -43,6 +68,10 @@ async fn every_plan(backend: Backend) {
         // Around 150 sign-ins from one address in a minute: the per-IP limit is for abuse.
         raw.accounts.rate_limit_per_minute = 100_000;
         raw.accounts.global_rate_limit_per_minute = 100_000;
+        // The dynamic plan: anyone may register, and Gatehouse may fetch what the runner
+        // serves on 127.0.0.1 (the RP's jwks_uri, sector_identifier_uri and request_uri).
+        raw.registration.mode = RegistrationMode::Open;
+        raw.outbound.allow_private_networks = true;
     })
     .await
     else {
@@ -93,15 +122,28 @@ async fn every_plan(backend: Backend) {
         pages: Some("gatehouse".into()),
         interaction: Vec::new(),
         concurrency: 8,
+        rotate_keys: None,
+        // The suite's own wait before the RP uses its new key.
+        rp_key_rotation_wait_secs: 60,
     };
     target.resolve_pages().unwrap();
+    // oidcc-server-rotate-keys: the runner adds a signing key as an operator's automation would.
+    let admin = admin_token(&app, &dir.path().join("ca.pem")).await;
+    target.rotate_keys = Some(Hook {
+        url: Some(app.url("/admin/api/v1/keys")),
+        method: Some("POST".into()),
+        bearer: Some(admin),
+        ..Hook::default()
+    });
 
     let listener = gatehouse_conformance::callback::serve(socket);
+    let started = std::time::Instant::now();
     let report = run_plans_with(target, listener, &Plan::ALL, &[])
         .await
         .expect("the runner runs");
     let table = report.table();
     println!("{table}");
+    println!("{backend:?}: the six plans took {} s", started.elapsed().as_secs());
     // Left for the README's results table (conformance/README.md).
     let target_dir =
         std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").into());
@@ -127,8 +169,8 @@ async fn every_plan(backend: Backend) {
     }
     assert_eq!(
         report.results.len(),
-        38 + 1 + 38 + 11 + 2,
-        "every module of the five plans ran"
+        38 + 1 + 38 + 11 + 2 + 23,
+        "every module of the six plans ran"
     );
     assert!(
         expected.module.iter().all(|e| !e.reason.trim().is_empty()),

@@ -484,8 +484,13 @@ async fn unregistered_redirect_uri(ctx: &mut Ctx) -> Result<(), Stop> {
 }
 
 async fn refresh_token(ctx: &mut Ctx) -> Result<(), Stop> {
+    refresh_token_with(ctx, Which::Client2, Which::Client).await
+}
+
+/// oidcc-refresh-token: `first_client` gets a refresh token and uses it; `other` may not.
+pub(crate) async fn refresh_token_with(ctx: &mut Ctx, first_client: Which, other: Which) -> Result<(), Stop> {
     let offline = ctx.op.supports("scopes_supported", "offline_access");
-    let mut req = AuthRequest::new().client(Which::Client2);
+    let mut req = AuthRequest::new().client(first_client);
     if offline {
         req = req.scope("openid offline_access").param("prompt", "consent");
     }
@@ -509,7 +514,7 @@ async fn refresh_token(ctx: &mut Ctx) -> Result<(), Stop> {
     // The suite waits too, so that a refreshed ID token can show a later iat.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let answer = ctx
-        .token_call(Which::Client2, form(&refresh), ClientAuth::Basic)
+        .token_call(first_client, form(&refresh), ctx.default_auth(first_client))
         .await?;
     let json = token::success(&mut ctx.log, &answer, true)?;
     let next = match json.get("refresh_token").and_then(Value::as_str) {
@@ -528,7 +533,7 @@ async fn refresh_token(ctx: &mut Ctx) -> Result<(), Stop> {
     let (status, content_type, body) = ctx.userinfo_call(&access_token, UserInfoCall::Get).await?;
     userinfo::success(&mut ctx.log, status, &content_type, &body, first.sub())?;
     if json.get("id_token").is_some() {
-        let renewed = ctx.tokens_from(json, Which::Client2, id_token::Nonce::Refreshed)?;
+        let renewed = ctx.tokens_from(json, first_client, id_token::Nonce::Refreshed).await?;
         for claim in ["iss", "sub", "aud", "auth_time", "azp"] {
             ctx.log.expect(
                 first.id_token.claims.get(claim) == renewed.id_token.claims.get(claim),
@@ -545,8 +550,8 @@ async fn refresh_token(ctx: &mut Ctx) -> Result<(), Stop> {
             format!("the refreshed ID token's iat {b:?} is not later than the first's {a:?}: is it a new token?"),
         );
     }
-    // client2's refresh token presented by client must be refused (RFC 6749 §6, §10.4).
-    let answer = ctx.token_call(Which::Client, form(&next), ClientAuth::Basic).await?;
+    // The refresh token presented by another client must be refused (RFC 6749 §6, §10.4).
+    let answer = ctx.token_call(other, form(&next), ctx.default_auth(other)).await?;
     token::error(
         &mut ctx.log,
         &answer,

@@ -13,12 +13,18 @@ use url::Url;
 pub enum Which {
     Client,
     Client2,
+    /// A client the module registered itself (dynamic plan), by index in `Ctx::dynamic`.
+    Dynamic(u8),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuth {
     Basic,
     Post,
+    /// A client assertion signed with the client's RSA key, `aud` the token endpoint.
+    PrivateKeyJwt,
+    /// The same with the issuer as `aud` (oidcc-ensure-client-assertion-with-iss-aud-succeeds).
+    PrivateKeyJwtIssuerAud,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +47,17 @@ pub struct AuthRequest {
     pub redirect_uri: Option<String>,
     /// Parameters in reverse order (oidcc-alternate-happy-flow).
     pub reversed: bool,
+    /// Leave redirect_uri out (oidcc-ensure-redirect-uri-in-authorization-request).
+    pub omit_redirect_uri: bool,
+    /// Send the request as a signed request object the runner serves at this URL.
+    pub by_reference: Option<Reference>,
+}
+
+/// Where the runner serves a request object: its URL and the path on the listener.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    pub url: String,
+    pub path: String,
 }
 
 impl AuthRequest {
@@ -55,6 +72,8 @@ impl AuthRequest {
             post: false,
             redirect_uri: None,
             reversed: false,
+            omit_redirect_uri: false,
+            by_reference: None,
         }
     }
 
@@ -147,6 +166,7 @@ impl Ctx {
         match which {
             Which::Client => &self.op.target.client.id,
             Which::Client2 => &self.op.target.client2.id,
+            Which::Dynamic(i) => self.dynamic.get(i as usize).map(|c| c.id.as_str()).unwrap_or(""),
         }
     }
 
@@ -154,6 +174,31 @@ impl Ctx {
         match which {
             Which::Client => &self.op.target.client.secret,
             Which::Client2 => &self.op.target.client2.secret,
+            Which::Dynamic(i) => self
+                .dynamic
+                .get(i as usize)
+                .and_then(|c| c.secret.as_deref())
+                .unwrap_or(""),
+        }
+    }
+
+    /// How `which` authenticates at the token endpoint unless a module says otherwise.
+    pub fn default_auth(&self, which: Which) -> ClientAuth {
+        match which {
+            Which::Dynamic(_) => ClientAuth::PrivateKeyJwt,
+            _ => ClientAuth::Basic,
+        }
+    }
+
+    /// The redirect URI `which` registered.
+    pub fn default_redirect_uri(&self, which: Which) -> String {
+        match which {
+            Which::Dynamic(i) => self
+                .dynamic
+                .get(i as usize)
+                .map(|c| c.redirect_uri.clone())
+                .unwrap_or_default(),
+            _ => self.op.target.redirect_uri(),
         }
     }
 
@@ -177,7 +222,7 @@ impl Ctx {
             redirect_uri: req
                 .redirect_uri
                 .clone()
-                .unwrap_or_else(|| self.op.target.redirect_uri()),
+                .unwrap_or_else(|| self.default_redirect_uri(req.which)),
             scope: req.scope.clone(),
             asked_claims: req.params.iter().any(|(name, _)| name == "claims"),
         };
@@ -186,7 +231,9 @@ impl Ctx {
             params.push(("response_type".into(), rt.into()));
         }
         params.push(("scope".into(), req.scope.clone()));
-        params.push(("redirect_uri".into(), sent.redirect_uri.clone()));
+        if !req.omit_redirect_uri {
+            params.push(("redirect_uri".into(), sent.redirect_uri.clone()));
+        }
         params.push(("state".into(), sent.state.clone()));
         if let Some(nonce) = &sent.nonce {
             params.push(("nonce".into(), nonce.clone()));
@@ -204,6 +251,9 @@ impl Ctx {
         params.extend(req.params.iter().cloned());
         if req.reversed {
             params.reverse();
+        }
+        if let Some(reference) = &req.by_reference {
+            params = self.by_reference(req.which, params, reference)?;
         }
         let visit = if req.post {
             self.browser.post(endpoint, params, policy).await?
@@ -271,8 +321,20 @@ impl Ctx {
         let endpoint = self.endpoint("token_endpoint")?;
         let id = self.client_id(which).to_string();
         let secret = self.secret(which).to_string();
-        let mut request = self.op.api.post(endpoint);
+        let mut request = self.op.api.post(endpoint.clone());
         match auth {
+            ClientAuth::PrivateKeyJwt | ClientAuth::PrivateKeyJwtIssuerAud => {
+                let aud = match auth {
+                    ClientAuth::PrivateKeyJwt => endpoint.to_string(),
+                    _ => self.issuer(),
+                };
+                let assertion = self.client_assertion(which, &aud)?;
+                form.push((
+                    "client_assertion_type".into(),
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+                ));
+                form.push(("client_assertion".into(), assertion));
+            }
             ClientAuth::Basic => {
                 // RFC 6749 §2.3.1: both parts form-urlencoded before the Basic encoding.
                 let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
@@ -312,7 +374,7 @@ impl Ctx {
             Some(n) => id_token::Nonce::Sent(n),
             None => id_token::Nonce::NotSent,
         };
-        let tokens = self.tokens_from(json, sent.which, nonce)?;
+        let tokens = self.tokens_from(json, sent.which, nonce).await?;
         // Data minimisation, in every module: asked for nothing but openid, the ID token
         // says nothing else about the user.
         if sent.scope == "openid" && !sent.asked_claims {
@@ -322,7 +384,7 @@ impl Ctx {
     }
 
     /// Reads and validates a token response's tokens.
-    pub fn tokens_from(&mut self, json: Value, which: Which, nonce: id_token::Nonce<'_>) -> Result<Tokens, Stop> {
+    pub async fn tokens_from(&mut self, json: Value, which: Which, nonce: id_token::Nonce<'_>) -> Result<Tokens, Stop> {
         let access_token = json
             .get("access_token")
             .and_then(Value::as_str)
@@ -339,7 +401,10 @@ impl Ctx {
             access_token: Some(&access_token),
             now: now(),
         };
-        let jwks = self.op.keys().clone();
+        let kid = Jwt::parse(&raw)
+            .ok()
+            .and_then(|jwt| jwt.header.get("kid").and_then(Value::as_str).map(str::to_string));
+        let jwks = self.op.keys_for(kid.as_deref()).await;
         let id_token = id_token::validate(&mut self.log, &raw, &jwks, &expect)?;
         Ok(Tokens {
             json,
@@ -364,7 +429,8 @@ impl Ctx {
     ) -> Result<(Sent, Visit, Tokens), Stop> {
         let (sent, visit) = self.authorize(req, Policy::USER).await?;
         let code = self.expect_code(&sent, &visit)?;
-        let mut tokens = self.exchange(&sent, &code, ClientAuth::Basic).await?;
+        let auth = self.default_auth(req.which);
+        let mut tokens = self.exchange(&sent, &code, auth).await?;
         if let Some(how) = how {
             tokens.userinfo = self.userinfo(&tokens, how).await?;
         }

@@ -5,6 +5,11 @@
 pub mod backchannel;
 pub mod basic;
 pub mod config;
+pub mod dynamic;
+pub mod dynamic_client;
+pub mod dynamic_keys;
+pub mod dynamic_registration;
+pub mod dynamic_request_uri;
 pub mod flow;
 pub mod logout;
 
@@ -24,15 +29,17 @@ pub enum Plan {
     FormPostBasic,
     RpInitiatedLogout,
     BackchannelLogout,
+    Dynamic,
 }
 
 impl Plan {
-    pub const ALL: [Plan; 5] = [
+    pub const ALL: [Plan; 6] = [
         Plan::Basic,
         Plan::Config,
         Plan::FormPostBasic,
         Plan::RpInitiatedLogout,
         Plan::BackchannelLogout,
+        Plan::Dynamic,
     ];
 
     pub fn name(self) -> &'static str {
@@ -42,6 +49,7 @@ impl Plan {
             Plan::FormPostBasic => "oidcc-formpost-basic-certification-test-plan",
             Plan::RpInitiatedLogout => "oidcc-rp-initiated-logout-certification-test-plan",
             Plan::BackchannelLogout => "oidcc-backchannel-rp-initiated-logout-certification-test-plan",
+            Plan::Dynamic => "oidcc-dynamic-certification-test-plan",
         }
     }
 
@@ -56,6 +64,12 @@ impl Plan {
             Plan::FormPostBasic => {
                 "server_metadata=discovery, client_registration=static_client, response_mode=form_post"
             }
+            // The plan's own choice for its client modules (OIDCCDynamicTestPlan): private_key_jwt,
+            // which jwks-uri and the RP key rotation module need.
+            Plan::Dynamic => {
+                "server_metadata=discovery, client_registration=dynamic_client, client_auth_type=private_key_jwt, \
+                 response_type=code, response_mode=default"
+            }
             _ => "server_metadata=discovery, client_registration=static_client, response_mode=default",
         }
     }
@@ -66,6 +80,7 @@ impl Plan {
             Plan::Config => config::MODULES,
             Plan::RpInitiatedLogout => logout::MODULES,
             Plan::BackchannelLogout => backchannel::MODULES,
+            Plan::Dynamic => dynamic::MODULES,
         }
     }
 }
@@ -81,6 +96,10 @@ pub struct Op {
     pub jwks: Fetched,
     /// Back-channel logout requests the callback listener received.
     pub inbox: crate::callback::Inbox,
+    /// What the callback listener serves the OP (dynamic plan).
+    pub documents: crate::callback::Documents,
+    /// The OP's JWKS as last fetched again, after its keys changed during the run.
+    latest_jwks: std::sync::Mutex<Option<Value>>,
 }
 
 /// A document the OP served, or why it could not be had.
@@ -162,6 +181,8 @@ impl Op {
             discovery,
             jwks,
             inbox: crate::callback::Inbox::default(),
+            documents: crate::callback::Documents::default(),
+            latest_jwks: std::sync::Mutex::new(None),
         })
     }
 
@@ -173,6 +194,42 @@ impl Op {
     pub fn keys(&self) -> &Value {
         static EMPTY: Value = Value::Null;
         self.jwks.json.as_ref().unwrap_or(&EMPTY)
+    }
+
+    /// The OP's JWKS with a key for `kid`: the one fetched at the start, or, when that has
+    /// no such key (the OP rotated its keys meanwhile), the JWKS fetched again.
+    pub async fn keys_for(&self, kid: Option<&str>) -> Value {
+        let has = |jwks: &Value| {
+            kid.is_none_or(|kid| {
+                jwks.get("keys")
+                    .and_then(Value::as_array)
+                    .is_some_and(|keys| keys.iter().any(|k| k.get("kid").and_then(Value::as_str) == Some(kid)))
+            })
+        };
+        if has(self.keys()) {
+            return self.keys().clone();
+        }
+        if let Some(latest) = self.latest_jwks.lock().ok().and_then(|l| l.clone()) {
+            if has(&latest) {
+                return latest;
+            }
+        }
+        let uri = self.metadata().get("jwks_uri").and_then(Value::as_str).unwrap_or("");
+        match fetch(&self.api, uri).await.json {
+            Ok(fresh) => {
+                if let Ok(mut latest) = self.latest_jwks.lock() {
+                    *latest = Some(fresh.clone());
+                }
+                fresh
+            }
+            Err(_) => self.keys().clone(),
+        }
+    }
+
+    /// Fetches the OP's JWKS now, as it is (`oidcc-server-rotate-keys`).
+    pub async fn fetch_keys(&self) -> Fetched {
+        let uri = self.metadata().get("jwks_uri").and_then(Value::as_str).unwrap_or("");
+        fetch(&self.api, uri).await
     }
 
     /// A list-valued discovery field.
@@ -187,11 +244,27 @@ pub struct Ctx {
     pub form_post: bool,
     pub log: Log,
     pub browser: Browser,
+    /// The clients this module registered at the OP (dynamic plan), by `Which::Dynamic` index.
+    pub dynamic: Vec<dynamic_client::DynClient>,
 }
 
 impl Ctx {
     /// Setup every module repeats: the discovery fields it needs and a sound JWKS.
     fn setup(&mut self) -> Result<(), Stop> {
+        self.setup_server()?;
+        // Absent, the field means client_secret_basic alone (OIDC Discovery §3).
+        let methods = discovery::strings(self.op.metadata(), "token_endpoint_auth_methods_supported");
+        self.log.expect(
+            methods.is_empty() || methods.iter().any(|m| m == "client_secret_basic"),
+            "EnsureServerConfigurationSupportsClientSecretBasic",
+            "OIDCD-3",
+            format!("token_endpoint_auth_methods_supported {methods:?} lacks client_secret_basic"),
+        );
+        Ok(())
+    }
+
+    /// The discovery document and the JWKS, as every module checks them first.
+    pub(crate) fn setup_server(&mut self) -> Result<(), Stop> {
         if let Err(e) = &self.op.discovery.json {
             return Err(self.log.stop("FetchServerConfiguration", "OIDCD-4", e.clone()));
         }
@@ -202,14 +275,6 @@ impl Ctx {
             return Err(self.log.stop("FetchServerKeys", "OIDCD-3", e.clone()));
         }
         discovery::server_jwks(&mut self.log, self.op.keys());
-        // Absent, the field means client_secret_basic alone (OIDC Discovery §3).
-        let methods = discovery::strings(self.op.metadata(), "token_endpoint_auth_methods_supported");
-        self.log.expect(
-            methods.is_empty() || methods.iter().any(|m| m == "client_secret_basic"),
-            "EnsureServerConfigurationSupportsClientSecretBasic",
-            "OIDCD-3",
-            format!("token_endpoint_auth_methods_supported {methods:?} lacks client_secret_basic"),
-        );
         Ok(())
     }
 }
@@ -237,6 +302,7 @@ pub async fn run_plans_with(
     let concurrency = target.concurrency.max(1);
     let mut op = Op::connect(target).await?;
     op.inbox = listener.inbox.clone();
+    op.documents = listener.documents.clone();
     let op = Arc::new(op);
     let jobs: Vec<(Plan, &'static str)> = plans
         .iter()
@@ -263,8 +329,9 @@ pub async fn run_plans_with(
     })
 }
 
-/// A module gets this long before it counts as failed (the slowest waits 30 s).
-const MODULE_TIMEOUT: Duration = Duration::from_secs(120);
+/// A module gets this long before it counts as failed (the slowest waits 60 s, the RP
+/// key rotation module's wait).
+const MODULE_TIMEOUT: Duration = Duration::from_secs(150);
 
 async fn run_module(op: Arc<Op>, plan: Plan, module: &'static str) -> ModuleResult {
     let started = Instant::now();
@@ -277,10 +344,12 @@ async fn run_module(op: Arc<Op>, plan: Plan, module: &'static str) -> ModuleResu
                 form_post: plan == Plan::FormPostBasic,
                 log: Log::default(),
                 browser,
+                dynamic: Vec::new(),
             };
             let run = async {
                 match plan {
                     Plan::Config => config::run(&mut ctx, module).await,
+                    Plan::Dynamic => dynamic::run(&mut ctx, module).await,
                     _ => {
                         ctx.setup()?;
                         match plan {
@@ -295,7 +364,7 @@ async fn run_module(op: Arc<Op>, plan: Plan, module: &'static str) -> ModuleResu
                 Ok(outcome) => outcome,
                 Err(_) => Err(ctx
                     .log
-                    .stop("ModuleTimeout", "-", "the module did not finish within 120 s")),
+                    .stop("ModuleTimeout", "-", "the module did not finish within 150 s")),
             };
             log = std::mem::take(&mut ctx.log);
             outcome

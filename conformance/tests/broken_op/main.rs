@@ -43,6 +43,8 @@ fn target(callback_port: u16) -> Target {
             when_field: None,
         }],
         concurrency: 3,
+        rotate_keys: None,
+        rp_key_rotation_wait_secs: 0,
     }
 }
 
