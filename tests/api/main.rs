@@ -34,6 +34,7 @@ mod metrics;
 mod module_graph;
 mod multinode;
 mod pages;
+mod pairwise;
 mod par;
 mod par_browser;
 mod passkeys;
