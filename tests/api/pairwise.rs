@@ -397,3 +397,58 @@ on_both_backends_with! {
         }
     }
 }
+
+/// The README's pairwise recipe, as written; the operator may go back to public subjects,
+/// and redirect hosts that name no one sector are refused.
+#[test]
+fn the_readmes_pairwise_client_is_created_by_the_cli() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme.find("### Pairwise subjects").expect("the README section")..];
+    let block = &section[section.find("```sh\n").unwrap() + 6..];
+    let command = block[..block.find("\ngatehouse client update").unwrap()].replace("\\\n", " ");
+    let args: Vec<&str> = command
+        .split_whitespace()
+        .skip(1)
+        .chain(["--client-id", "shop", "--json"])
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let created = gatehouse(dir.path(), &args, &[], None);
+    assert!(created.status.success(), "{command}: {}", stderr(&created));
+    let shown: Value = serde_json::from_str(&stdout(&created)).unwrap();
+    assert_eq!(shown["subject_type"], "pairwise");
+
+    let public = gatehouse(
+        dir.path(),
+        &["client", "update", "shop", "--subject-type", "public"],
+        &[],
+        None,
+    );
+    assert!(public.status.success(), "{}", stderr(&public));
+    let shown: Value = serde_json::from_str(&stdout(&gatehouse(
+        dir.path(),
+        &["client", "show", "shop", "--json"],
+        &[],
+        None,
+    )))
+    .unwrap();
+    assert_eq!(shown["subject_type"], "public");
+
+    let split = gatehouse(
+        dir.path(),
+        &[
+            "client",
+            "update",
+            "shop",
+            "--subject-type",
+            "pairwise",
+            "--redirect-uri",
+            "https://shop.example.com/cb",
+            "--redirect-uri",
+            "https://other.example.net/cb",
+        ],
+        &[],
+        None,
+    );
+    assert!(!split.status.success());
+    assert!(stderr(&split).contains("sector_identifier_uri"), "{}", stderr(&split));
+}
