@@ -70,7 +70,10 @@ mod tests {
         assert_eq!(a, subjects.for_client(&client(Some("a.example")), "u1"));
         assert_ne!(a, subjects.for_client(&client(Some("b.example")), "u1"));
         assert_ne!(a, subjects.for_client(&client(Some("a.example")), "u2"));
-        assert_ne!(a, Subjects { salt: vec![8; 32] }.for_client(&client(Some("a.example")), "u1"));
+        assert_ne!(
+            a,
+            Subjects { salt: vec![8; 32] }.for_client(&client(Some("a.example")), "u1")
+        );
         assert_ne!(
             subjects.pairwise("a.example", "bc"),
             subjects.pairwise("a.exampleb", "c")

@@ -198,7 +198,9 @@ pub async fn run(config: &Config, cmd: ClientCommand, now: i64) -> anyhow::Resul
                 public: Some(args.public),
                 ..args.settings.into_shared()?
             };
-            let issued = service::create(&store, &outbound, settings, now).await.map_err(cli_error)?;
+            let issued = service::create(&store, &outbound, settings, now)
+                .await
+                .map_err(cli_error)?;
             print_created(&issued.client, issued.secret.as_deref(), args.json);
             Ok(())
         }

@@ -54,7 +54,11 @@ impl FromRequestParts<AppState> for Admin {
         // is pairwise for some clients.
         let subject = match &grant {
             Some(grant) => grant.user_id.clone(),
-            None => claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_string(),
+            None => claims
+                .get("sub")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
         };
         let client_id = claims.get("client_id").and_then(Value::as_str).unwrap_or_default();
         let ip = parts

@@ -275,7 +275,17 @@ async fn proceed(
         .map_err(|e| fail(e.into()))?
         .ok_or_else(|| AuthorizeError::Show(OAuthError::invalid_request("The application is no longer registered.")))?;
     let session = match session {
-        Some(s) if !needs_login(&request, &state.subjects.for_client(&client, &s.user_id), &s, parked.as_ref(), now) => s,
+        Some(s)
+            if !needs_login(
+                &request,
+                &state.subjects.for_client(&client, &s.user_id),
+                &s,
+                parked.as_ref(),
+                now,
+            ) =>
+        {
+            s
+        }
         _ if silent => return Err(fail(OAuthError::login_required("the user must sign in"))),
         _ => {
             return Ok(found(&format!(
@@ -444,13 +454,7 @@ fn second_factor_need(
 /// authentication, which only the sign-in made for this parked request provides; an
 /// id_token_hint for another user asks for that user. `sub` is what the client knows the
 /// session's user by, as the hint's is.
-fn needs_login(
-    request: &AuthorizeRequest,
-    sub: &str,
-    session: &SessionRow,
-    parked: Option<&Parked>,
-    now: i64,
-) -> bool {
+fn needs_login(request: &AuthorizeRequest, sub: &str, session: &SessionRow, parked: Option<&Parked>, now: i64) -> bool {
     if request.hinted_sub.as_ref().is_some_and(|hinted| hinted != sub) {
         return true;
     }

@@ -148,7 +148,9 @@ async fn register_client(
         // The consent page names the app; an unnamed one goes by its redirect host.
         settings.name = Some(unnamed(settings.redirect_uris.as_deref().unwrap_or_default()));
     }
-    let issued = service::create(&state.store, &state.outbound, settings, now).await.map_err(refused)?;
+    let issued = service::create(&state.store, &state.outbound, settings, now)
+        .await
+        .map_err(refused)?;
     let token = secrets::random_token();
     let client_id = issued.client.id.clone();
     if let Err(e) = state
@@ -284,7 +286,9 @@ async fn replace_client(
     // Another sector changes the sub of every user the client knows (OIDC Core §8.1): its
     // accounts would be orphaned, or a pairwise client would start seeing user ids. The
     // client's own token cannot do that; the operator can (`gatehouse client update`).
-    let sector = service::preview(&client, &settings).map_err(|e| refused(e.into()))?.pairwise_sector;
+    let sector = service::preview(&client, &settings)
+        .map_err(|e| refused(e.into()))?
+        .pairwise_sector;
     if sector != client.pairwise_sector {
         let name = |sector: &Option<String>| match sector {
             Some(host) => format!("pairwise for {host}"),
