@@ -194,6 +194,31 @@ on_both_backends! {
         assert_ne!(sub, app.user.id);
     }
 
+    /// One salt per database, whoever asks first, however many ask at once: a restarted or
+    /// second instance derives the same subs.
+    async fn the_salt_is_made_once_and_kept(app) {
+        let client = gatehouse::clients::Client {
+            pairwise_sector: Some("a.example".into()),
+            ..gatehouse::clients::Client::new("a", "A", None)
+        };
+        let now = app.clock.now();
+        let first = app.store.pairwise_salt("candidate-that-loses", now).await.unwrap();
+        assert_ne!(first, "candidate-that-loses", "the app stored its salt at startup");
+        let racers: Vec<_> = (0..8)
+            .map(|i| {
+                let store = app.store.clone();
+                tokio::spawn(async move { store.pairwise_salt(&format!("racer-{i}"), now).await.unwrap() })
+            })
+            .collect();
+        for racer in racers {
+            assert_eq!(racer.await.unwrap(), first);
+        }
+        let restarted = gatehouse::subject::Subjects::load(&app.store, now).await.unwrap();
+        let sub = app.state.subjects.for_client(&client, &app.user.id);
+        assert_eq!(restarted.for_client(&client, &app.user.id), sub);
+        assert_ne!(sub, app.user.id);
+    }
+
     /// The admin API finds a user's token's user through its grant: a first-party console
     /// with pairwise subjects still reaches it.
     async fn an_admin_token_from_a_pairwise_client_still_names_its_user(app) {
