@@ -64,9 +64,11 @@ impl App {
         let keys = Keys::open(&store, &config, clock.now()).await?;
         let clients = ClientCache::default();
         clients.refresh(&store).await?;
+        let subjects = crate::subject::Subjects::load(&store, clock.now()).await?;
         let metrics = Arc::new(crate::metrics::Metrics::new()?);
         let state = AppState::new(Services {
             clients,
+            subjects,
             pages: Pages::new(&config)?,
             hasher: PasswordHasherPool::new(&config.password_hashing)?.with_wait_metric(metrics.hash_wait.clone()),
             discovery: discovery::document(&config).into(),

@@ -40,6 +40,7 @@ pub mod serve;
 pub mod sessions;
 pub mod state;
 pub mod store;
+pub mod subject;
 pub mod telemetry;
 pub mod tls;
 pub mod totp;

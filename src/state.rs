@@ -34,6 +34,8 @@ pub struct Services {
     pub cors_origins: Arc<OriginCache>,
     /// Registered clients in memory, for the authentication on every token request.
     pub clients: ClientCache,
+    /// The `sub` each client sees: the user id, or its pairwise value (OIDC Core §8).
+    pub subjects: crate::subject::Subjects,
     pub mailer: Arc<Mailer>,
     pub limiter: Arc<RateLimiter>,
     /// The `[[upstream]]` providers users may sign in with.

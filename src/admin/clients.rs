@@ -3,6 +3,7 @@
 //! Every change goes through the store, which moves the client-cache generation.
 
 use crate::clients::{self, Client, GRANT_TYPES};
+use crate::outbound::Outbound;
 use crate::secrets;
 use crate::store::{self, Store};
 use serde::{Deserialize, Serialize};
@@ -61,7 +62,7 @@ impl std::fmt::Display for ClientError {
 
 /// The settings of a client. On create, a field left out takes the default; on update,
 /// it keeps its value, and a list given replaces the old one.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientSettings {
     /// Name shown to users (required on create).
@@ -208,6 +209,14 @@ impl ClientSettings {
     }
 }
 
+/// `client` as `settings` would leave it, nothing fetched or stored: for a caller with
+/// rules of its own about what may change.
+pub fn preview(client: &Client, settings: &ClientSettings) -> Result<Client, Invalid> {
+    let mut changed = client.clone();
+    settings.clone().apply(&mut changed)?;
+    Ok(changed)
+}
+
 /// The host pairwise subjects are computed for (OIDC Core §8.1): the sector document's,
 /// or else the one host all redirect URIs share.
 fn pairwise_sector(client: &Client) -> Result<String, Invalid> {
@@ -233,6 +242,30 @@ fn pairwise_sector(client: &Client) -> Result<String, Invalid> {
             "sector_identifier_uri",
             "redirect URIs on several hosts need a sector_identifier_uri for pairwise subjects (OIDC Core §8.1)",
         )),
+    }
+}
+
+/// OIDC Dynamic Client Registration §5: the sector document is a JSON array of URLs that
+/// holds every redirect URI. Whoever runs the sector host publishes it, so a client can
+/// share a sector's subjects only with its consent.
+async fn check_sector_document(outbound: &Outbound, uri: &str, redirect_uris: &[String]) -> Result<(), Invalid> {
+    let field = "sector_identifier_uri";
+    let fetched = outbound
+        .get(uri, "application/json")
+        .await
+        .map_err(|e| invalid(field, format!("cannot fetch the sector_identifier_uri document: {e}")))?;
+    let listed: Vec<String> = serde_json::from_str(&fetched.body).map_err(|_| {
+        invalid(
+            field,
+            format!("the sector_identifier_uri document {uri} is not a JSON array of redirect URIs"),
+        )
+    })?;
+    match redirect_uris.iter().find(|r| !listed.contains(r)) {
+        Some(missing) => Err(invalid(
+            field,
+            format!("the sector_identifier_uri document {uri} does not list the redirect URI {missing}"),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -460,8 +493,14 @@ pub struct Issued {
     pub secret: Option<String>,
 }
 
-/// Registers a client from `settings` (`name` required).
-pub async fn create(store: &Store, mut settings: ClientSettings, now: i64) -> Result<Issued, ClientError> {
+/// Registers a client from `settings` (`name` required). `outbound` fetches its sector
+/// document, if it names one.
+pub async fn create(
+    store: &Store,
+    outbound: &Outbound,
+    mut settings: ClientSettings,
+    now: i64,
+) -> Result<Issued, ClientError> {
     let name = settings
         .name
         .take()
@@ -473,6 +512,9 @@ pub async fn create(store: &Store, mut settings: ClientSettings, now: i64) -> Re
     client.created_at = now;
     settings.apply(&mut client)?;
     validate(&client)?;
+    if let Some(uri) = &client.sector_identifier_uri {
+        check_sector_document(outbound, uri, &client.redirect_uris).await?;
+    }
     store.create_client(&client).await.map_err(|e| {
         if store::is_unique_violation(&e) {
             ClientError::Conflict(format!("a client with id {:?} already exists", client.id))
@@ -487,6 +529,7 @@ pub async fn create(store: &Store, mut settings: ClientSettings, now: i64) -> Re
 /// (the old one stops working). A public client has none to rotate.
 pub async fn update(
     store: &Store,
+    outbound: &Outbound,
     id: &str,
     mut settings: ClientSettings,
     rotate_secret: bool,
@@ -508,8 +551,16 @@ pub async fn update(
     if let Some(secret) = &secret {
         client.secret_hash = Some(secrets::digest(secret));
     }
+    let before = (client.sector_identifier_uri.clone(), client.redirect_uris.clone());
     settings.apply(&mut client)?;
     validate(&client)?;
+    // A document checked before vouches for the redirect URIs it was checked against;
+    // fetched again only when either changes, so renaming a client needs no network.
+    if let Some(uri) = &client.sector_identifier_uri {
+        if before != (Some(uri.clone()), client.redirect_uris.clone()) {
+            check_sector_document(outbound, uri, &client.redirect_uris).await?;
+        }
+    }
     if !store.update_client(&client).await? {
         return Err(ClientError::NotFound(id.to_string()));
     }
@@ -519,11 +570,19 @@ pub async fn update(
 /// A confidential client's new secret (the old one stops working); a public client has
 /// none, which is a conflict rather than a silent no-op.
 pub async fn rotate_secret(store: &Store, id: &str) -> Result<Issued, ClientError> {
-    let issued = update(store, id, ClientSettings::default(), true).await?;
-    if issued.secret.is_none() {
+    let mut client = show(store, id).await?;
+    if client.is_public() {
         return Err(ClientError::Conflict("a public client has no secret to rotate".into()));
     }
-    Ok(issued)
+    let secret = clients::generate_secret();
+    client.secret_hash = Some(secrets::digest(&secret));
+    if !store.update_client(&client).await? {
+        return Err(ClientError::NotFound(id.to_string()));
+    }
+    Ok(Issued {
+        client,
+        secret: Some(secret),
+    })
 }
 
 pub async fn show(store: &Store, id: &str) -> Result<Client, ClientError> {

@@ -188,6 +188,8 @@ impl Settings {
 
 pub async fn run(config: &Config, cmd: ClientCommand, now: i64) -> anyhow::Result<()> {
     let store = open_store(config).await?;
+    // The CLI checks a sector document as registration does, under the same guard.
+    let outbound = crate::outbound::Outbound::new(&config.outbound)?;
     match cmd {
         ClientCommand::Create(args) => {
             let settings = ClientSettings {
@@ -196,7 +198,9 @@ pub async fn run(config: &Config, cmd: ClientCommand, now: i64) -> anyhow::Resul
                 public: Some(args.public),
                 ..args.settings.into_shared()?
             };
-            let issued = service::create(&store, settings, now).await.map_err(cli_error)?;
+            let issued = service::create(&store, &outbound, settings, now)
+                .await
+                .map_err(cli_error)?;
             print_created(&issued.client, issued.secret.as_deref(), args.json);
             Ok(())
         }
@@ -205,7 +209,7 @@ pub async fn run(config: &Config, cmd: ClientCommand, now: i64) -> anyhow::Resul
                 name: args.name,
                 ..args.settings.into_shared()?
             };
-            let issued = service::update(&store, &args.client_id, settings, args.rotate_secret)
+            let issued = service::update(&store, &outbound, &args.client_id, settings, args.rotate_secret)
                 .await
                 .map_err(cli_error)?;
             println!("updated client {}", issued.client.id);

@@ -31,7 +31,7 @@ pub async fn queue_in(
         let Some(client) = state.store.client(&client_id).await? else {
             continue;
         };
-        let Some(uri) = client.backchannel_logout_uri else {
+        let Some(uri) = client.backchannel_logout_uri.clone() else {
             continue;
         };
         let claims = json!({
@@ -40,7 +40,7 @@ pub async fn queue_in(
             "iat": now,
             "exp": now + LOGOUT_TOKEN_TTL,
             "jti": secrets::random_id(),
-            "sub": session.user_id,
+            "sub": state.subjects.for_client(&client, &session.user_id),
             "sid": session.id,
             "events": { EVENT: {} },
         });

@@ -25,7 +25,8 @@ pub const ACR_VALUES: &[&str] = &[ACR_SESSION, ACR_FRESH, ACR_MFA, ACR_PHISHING_
 /// What a signed token speaks about.
 pub struct Subject<'a> {
     pub issuer: &'a str,
-    pub user_id: &'a str,
+    /// What the client knows the user by (`subject::Subjects::for_client`).
+    pub sub: &'a str,
     pub client_id: &'a str,
     pub scope: &'a str,
     pub grant_id: &'a str,
@@ -44,7 +45,7 @@ pub struct Subject<'a> {
 pub fn access_token(s: &Subject, jti: &str, now: i64, ttl: i64) -> Map<String, Value> {
     object(json!({
         "iss": s.issuer,
-        "sub": s.user_id,
+        "sub": s.sub,
         "aud": s.issuer,
         "client_id": s.client_id,
         "scope": s.scope,
@@ -62,7 +63,7 @@ pub fn access_token(s: &Subject, jti: &str, now: i64, ttl: i64) -> Map<String, V
 pub fn id_token(s: &Subject, nonce: Option<&str>, access_token: &str, now: i64, ttl: i64) -> Map<String, Value> {
     let mut claims = object(json!({
         "iss": s.issuer,
-        "sub": s.user_id,
+        "sub": s.sub,
         "aud": s.client_id,
         "iat": now,
         "exp": now + ttl,
@@ -122,9 +123,10 @@ fn user_claim(account: &Account, name: &str) -> Option<Value> {
     })
 }
 
-/// Userinfo claims: those of the granted `scopes`, plus the ones asked for by name.
-pub fn userinfo(account: &Account, scopes: &[&str], requested: &[String]) -> Map<String, Value> {
-    let mut claims = object(json!({ "sub": account.id }));
+/// Userinfo claims: those of the granted `scopes`, plus the ones asked for by name; `sub`
+/// is what the client knows the account by.
+pub fn userinfo(sub: &str, account: &Account, scopes: &[&str], requested: &[String]) -> Map<String, Value> {
+    let mut claims = object(json!({ "sub": sub }));
     for (name, scope) in USER_CLAIMS {
         if scopes.contains(scope) || requested.iter().any(|r| r == name) {
             if let Some(value) = user_claim(account, name) {

@@ -37,7 +37,7 @@ pub fn document(config: &Config) -> String {
         "pushed_authorization_request_endpoint": config.url_for(super::PAR),
         // Per client (`--require-par`), not for all.
         "require_pushed_authorization_requests": false,
-        "subject_types_supported": ["public"],
+        "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,

@@ -79,7 +79,14 @@ async fn rp_initiated(state: &AppState, headers: &HeaderMap, params: &Params) ->
     };
     // A return URI that fails its check means something is off: ask rather than act.
     let bad_return = params.get("post_logout_redirect_uri").is_some() && back.is_none();
-    if hinted_sub == Some(session.user_id.as_str()) && !bad_return {
+    // The hint's sub is what the client it was issued to knows the user by (pairwise,
+    // perhaps): compare it with that, never read a user out of it.
+    let hinted_client = match (&hint, &client_id) {
+        (Some(_), Some(id)) => state.clients.get(&state.store, id).await?,
+        _ => None,
+    };
+    let session_sub = hinted_client.map(|c| state.subjects.for_client(&c, &session.user_id));
+    if hinted_sub.is_some() && hinted_sub == session_sub.as_deref() && !bad_return {
         let clear = sign_out(state, headers, &session).await?;
         let mut response = match &back {
             Some(back) => return_to(back),

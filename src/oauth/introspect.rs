@@ -71,7 +71,7 @@ async fn introspect(state: &AppState, headers: &HeaderMap, body: Body) -> Result
                 "token_type": "refresh_token",
                 "scope": grant.scope,
                 "client_id": row.client_id,
-                "sub": grant.user_id,
+                "sub": state.subjects.for_client(&client, &grant.user_id),
                 "iss": state.config.issuer_str(),
                 "iat": row.created_at,
                 "exp": row.expires_at,

@@ -168,10 +168,13 @@ async fn userinfo(
     if !scopes.contains(&"openid") {
         return Err(OAuthError::insufficient_scope("userinfo needs the openid scope").into());
     }
+    // The token's sub is what its client knows the user by (pairwise, perhaps); the
+    // grant names the user. A token without a grant is a client's own and has no user.
     let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
+    let user_id = grant.as_ref().map(|g| g.user_id.as_str()).unwrap_or_default();
     let account = state
         .store
-        .account_by_id(sub)
+        .account_by_id(user_id)
         .await?
         .ok_or_else(|| OAuthError::invalid_token("the account no longer exists"))?;
     // Claims asked for by name ride on the grant the token belongs to.
@@ -179,6 +182,7 @@ async fn userinfo(
         .filter(|g| claims::Requested::applies(&g.scope, scope))
         .map(|g| claims::Requested::from_column(g.claims.as_deref()));
     Ok(claims::userinfo(
+        sub,
         &account,
         &scopes,
         &requested.unwrap_or_default().userinfo,

@@ -17,6 +17,7 @@ pub mod grants;
 pub mod logout;
 pub mod mail;
 pub mod outbox;
+pub mod pairwise;
 pub mod passkeys;
 pub mod registrations;
 pub mod requests;

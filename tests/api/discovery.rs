@@ -17,7 +17,7 @@ on_both_backends! {
             ("response_types_supported", serde_json::json!(["code"])),
             ("code_challenge_methods_supported", serde_json::json!(["S256"])),
             ("id_token_signing_alg_values_supported", serde_json::json!(["RS256"])),
-            ("subject_types_supported", serde_json::json!(["public"])),
+            ("subject_types_supported", serde_json::json!(["public", "pairwise"])),
             (
                 "grant_types_supported",
                 serde_json::json!([

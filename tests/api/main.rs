@@ -35,6 +35,7 @@ mod metrics;
 mod module_graph;
 mod multinode;
 mod pages;
+mod pairwise;
 mod par;
 mod par_browser;
 mod passkeys;

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 /// An admin caller, proven by its token.
 pub struct Admin {
-    /// The token's `sub`: the client id for client credentials.
+    /// The client id for client credentials, else the user id of the token's grant.
     pub subject: String,
     /// Who the audit trail names for this caller's changes.
     pub actor: Actor,
@@ -50,11 +50,16 @@ impl FromRequestParts<AppState> for Admin {
                 "the admin API needs the {ADMIN_SCOPE} scope"
             )));
         }
-        let subject = claims
-            .get("sub")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+        // A user's token names the user through its grant, never through `sub`, which
+        // is pairwise for some clients.
+        let subject = match &grant {
+            Some(grant) => grant.user_id.clone(),
+            None => claims
+                .get("sub")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        };
         let client_id = claims.get("client_id").and_then(Value::as_str).unwrap_or_default();
         let ip = parts
             .extensions

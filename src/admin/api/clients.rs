@@ -76,7 +76,7 @@ pub async fn create(
     Body(settings): Body<ClientSettings>,
 ) -> Result<(StatusCode, Json<CreatedClient>), ApiError> {
     let asked = settings.client_id.clone();
-    let issued = service::create(&state.store, settings, state.clock.now()).await;
+    let issued = service::create(&state.store, &state.outbound, settings, state.clock.now()).await;
     let target = issued.as_ref().map_or(asked, |i| Some(i.client.id.clone()));
     let issued = admin
         .actor
@@ -106,7 +106,7 @@ pub async fn update(
     Path(client_id): Path<String>,
     Body(settings): Body<ClientSettings>,
 ) -> Result<Json<ClientView>, ApiError> {
-    let issued = service::update(&state.store, &client_id, settings, false).await;
+    let issued = service::update(&state.store, &state.outbound, &client_id, settings, false).await;
     let issued = admin
         .actor
         .audited(&state, Action::AdminClientUpdated, Some(&client_id), issued)

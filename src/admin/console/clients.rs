@@ -82,7 +82,7 @@ pub async fn create(
         Err(error) => return Ok(again(StatusCode::UNPROCESSABLE_ENTITY, error)),
     };
     let asked = settings.client_id.clone();
-    let issued = service::create(&state.store, settings, state.clock.now()).await;
+    let issued = service::create(&state.store, &state.outbound, settings, state.clock.now()).await;
     let target = issued.as_ref().map_or(asked, |i| Some(i.client.id.clone()));
     let issued = console
         .actor
@@ -176,7 +176,7 @@ pub async fn update(
             return show_page(&state, &console, &id, status, None, Some((&error, typed))).await;
         }
     };
-    let updated = service::update(&state.store, &id, settings, false).await;
+    let updated = service::update(&state.store, &state.outbound, &id, settings, false).await;
     let updated = console
         .actor
         .audited(&state, Action::AdminClientUpdated, Some(&id), updated)

@@ -42,7 +42,8 @@ pub struct AuthorizeRequest {
     pub login_hint: Option<String>,
     #[serde(default)]
     pub form_post: bool,
-    /// The `sub` of a verified id_token_hint: the user the client expects.
+    /// The `sub` of a verified id_token_hint (or of the `claims` parameter): the user the
+    /// client expects, as the client knows them (pairwise, perhaps).
     #[serde(default)]
     pub hinted_sub: Option<String>,
     /// Claims asked for by name (the `claims` parameter).
@@ -274,8 +275,24 @@ async fn proceed(
     let now = state.clock.now();
     let parked_at = parked.as_ref().map(|p| p.at);
     let silent = request.prompt.iter().any(|p| p == "none");
+    let client = state
+        .clients
+        .get(&state.store, &request.client_id)
+        .await
+        .map_err(|e| fail(e.into()))?
+        .ok_or_else(|| AuthorizeError::Show(OAuthError::invalid_request("The application is no longer registered.")))?;
     let session = match session {
-        Some(s) if !needs_login(&request, &s, parked.as_ref(), now) => s,
+        Some(s)
+            if !needs_login(
+                &request,
+                &state.subjects.for_client(&client, &s.user_id),
+                &s,
+                parked.as_ref(),
+                now,
+            ) =>
+        {
+            s
+        }
         _ if silent => return Err(fail(OAuthError::login_required("the user must sign in"))),
         _ => {
             return Ok(found(&format!(
@@ -284,12 +301,6 @@ async fn proceed(
             )))
         }
     };
-    let client = state
-        .clients
-        .get(&state.store, &request.client_id)
-        .await
-        .map_err(|e| fail(e.into()))?
-        .ok_or_else(|| AuthorizeError::Show(OAuthError::invalid_request("The application is no longer registered.")))?;
     // A second factor the policy or the request asks for, and this sign-in lacks.
     if let Some(need) = second_factor_need(state, client.require_mfa, &request, &session, parked.as_ref()) {
         if silent {
@@ -448,9 +459,10 @@ fn second_factor_need(
 
 /// OIDC Core §3.1.2.1: prompt=login, max_age (and acr_values=1) ask for a fresh
 /// authentication, which only the sign-in made for this parked request provides; an
-/// id_token_hint for another user asks for that user.
-fn needs_login(request: &AuthorizeRequest, session: &SessionRow, parked: Option<&Parked>, now: i64) -> bool {
-    if request.hinted_sub.as_ref().is_some_and(|sub| *sub != session.user_id) {
+/// id_token_hint for another user asks for that user. `sub` is what the client knows the
+/// session's user by, as the hint's is.
+fn needs_login(request: &AuthorizeRequest, sub: &str, session: &SessionRow, parked: Option<&Parked>, now: i64) -> bool {
+    if request.hinted_sub.as_ref().is_some_and(|hinted| hinted != sub) {
         return true;
     }
     if parked.is_some_and(|p| p.signed_in_by(session)) {

@@ -84,7 +84,7 @@ pub fn read(body: &Map<String, Value>) -> Result<Registration, OAuthError> {
     expect_one_of("id_token_signed_response_alg", &["RS256"])?;
     expect_one_of("request_object_signing_alg", &["RS256", "ES256"])?;
     expect_one_of("token_endpoint_auth_signing_alg", &["RS256", "ES256"])?;
-    expect_one_of("subject_type", &["public"])?;
+    expect_one_of("subject_type", &["public", "pairwise"])?;
     expect_one_of("application_type", &["web", "native"])?;
 
     let auth_method = string("token_endpoint_auth_method")?.unwrap_or_else(|| "client_secret_basic".into());

@@ -148,7 +148,9 @@ async fn register_client(
         // The consent page names the app; an unnamed one goes by its redirect host.
         settings.name = Some(unnamed(settings.redirect_uris.as_deref().unwrap_or_default()));
     }
-    let issued = service::create(&state.store, settings, now).await.map_err(refused)?;
+    let issued = service::create(&state.store, &state.outbound, settings, now)
+        .await
+        .map_err(refused)?;
     let token = secrets::random_token();
     let client_id = issued.client.id.clone();
     if let Err(e) = state
@@ -281,7 +283,24 @@ async fn replace_client(
     if settings.name.is_none() {
         settings.name = Some(unnamed(settings.redirect_uris.as_deref().unwrap_or_default()));
     }
-    let updated = service::update(&state.store, client_id, settings, false)
+    // Another sector changes the sub of every user the client knows (OIDC Core §8.1): its
+    // accounts would be orphaned, or a pairwise client would start seeing user ids. The
+    // client's own token cannot do that; the operator can (`gatehouse client update`).
+    let sector = service::preview(&client, &settings)
+        .map_err(|e| refused(e.into()))?
+        .pairwise_sector;
+    if sector != client.pairwise_sector {
+        let name = |sector: &Option<String>| match sector {
+            Some(host) => format!("pairwise for {host}"),
+            None => "public".to_string(),
+        };
+        return Err(OAuthError::invalid_client_metadata(format!(
+            "the subjects cannot change from {} to {}: every sub would change; register a new client",
+            name(&client.pairwise_sector),
+            name(&sector)
+        )));
+    }
+    let updated = service::update(&state.store, &state.outbound, client_id, settings, false)
         .await
         .map_err(refused)?;
     state.store.set_registered_auth_method(client_id, &auth_method).await?;

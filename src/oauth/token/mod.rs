@@ -135,9 +135,10 @@ fn access_ttl(state: &AppState, client: &Client) -> i64 {
 /// Signs the access token and (with the openid scope) the ID token.
 fn issue(state: &AppState, t: UserTokens, now: i64) -> Result<TokenResponse, OAuthError> {
     let config = &state.config;
+    let sub = state.subjects.for_client(t.client, t.user_id);
     let subject = Subject {
         issuer: config.issuer_str(),
-        user_id: t.user_id,
+        sub: &sub,
         client_id: &t.client.id,
         scope: t.scope,
         grant_id: t.grant_id,
