@@ -56,7 +56,7 @@ async fn consent_page(browser: &Browser, authorize: &str) -> String {
 }
 
 /// Signs alice in at `authorize`, allows the consent page, and returns the app's redirect.
-async fn sign_in_with_consent(app: &TestApp, authorize: &str) -> String {
+pub(crate) async fn sign_in_with_consent(app: &TestApp, authorize: &str) -> String {
     let browser = app.browser();
     let html = consent_page(&browser, authorize).await;
     assert!(
@@ -232,7 +232,7 @@ on_both_backends_with! {
             (json!({"redirect_uris": [RP_REDIRECT], "token_endpoint_auth_method": "private_key_jwt"}), "invalid_client_metadata"),
             (json!({"redirect_uris": [RP_REDIRECT], "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}}), "invalid_client_metadata"),
             (json!({"redirect_uris": [RP_REDIRECT], "scope": "openid gatehouse:admin"}), "invalid_client_metadata"),
-            (json!({"redirect_uris": [RP_REDIRECT], "userinfo_signed_response_alg": "RS256"}), "invalid_client_metadata"),
+            (json!({"redirect_uris": [RP_REDIRECT], "userinfo_signed_response_alg": "HS256"}), "invalid_client_metadata"),
             (json!({"redirect_uris": [RP_REDIRECT], "id_token_signed_response_alg": "HS256"}), "invalid_client_metadata"),
             (json!({"redirect_uris": [RP_REDIRECT], "client_name": 7}), "invalid_client_metadata"),
             (json!({"redirect_uris": [RP_REDIRECT], "software_statement": "a.b.c"}), "invalid_software_statement"),
