@@ -60,7 +60,7 @@ enum Command {
     Keys(KeysCommand),
     /// Manage registered clients (relying parties)
     #[command(subcommand)]
-    Client(client::ClientCommand),
+    Client(Box<client::ClientCommand>),
     /// Manage user accounts
     #[command(subcommand)]
     User(UserCommand),
@@ -151,7 +151,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys(cmd) => keys_command(&config, cmd, clock.now()).await,
-        Command::Client(cmd) => client::run(&config, cmd, clock.now()).await,
+        Command::Client(cmd) => client::run(&config, *cmd, clock.now()).await,
         Command::Registration(cmd) => registration::run(&config, cmd, clock.now()).await,
         Command::User(cmd) => user_command(&config, cmd, clock.now()).await,
     }
