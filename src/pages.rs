@@ -141,13 +141,15 @@ pub const FORM_POST_SCRIPT: &str = include_str!("../templates/assets/form_post.j
 
 /// No inline script or style anywhere; `form-action` is left out on purpose: Chrome applies
 /// it to the redirects after a form post, which would block the hop back to the app.
-/// The policy for every page. Images may also come from the configured logo's origin.
+/// The policy for every page. Images may also come from the configured logo's origin,
+/// and on a page that shows a client's logo, from that logo's origin.
 /// With passkeys, pages run our own `passkeys.js`, which fetches ceremony options from us.
-fn content_security_policy(logo_origin: Option<&str>, passkeys: bool) -> String {
-    let images = match logo_origin {
-        Some(origin) => format!("'self' data: {origin}"),
-        None => "'self' data:".to_string(),
-    };
+fn content_security_policy(image_origins: &[&str], passkeys: bool) -> String {
+    let mut images = "'self' data:".to_string();
+    for origin in image_origins {
+        images.push(' ');
+        images.push_str(origin);
+    }
     let scripts = if passkeys {
         " script-src 'self'; connect-src 'self';"
     } else {
@@ -162,6 +164,8 @@ pub struct Pages {
     product_name: String,
     logo_url: Option<String>,
     csp: HeaderValue,
+    logo_origin: Option<String>,
+    passkeys: bool,
     /// CSS that applies the configured accent colour, served at /assets/theme.css.
     pub theme_css: String,
     hsts: bool,
@@ -218,16 +222,19 @@ impl Pages {
             env.get_template(name)
                 .map_err(|e| anyhow::anyhow!("template {name}: {e}"))?;
         }
+        // Passkeys exist exactly when the issuer's host is a name (see passkeys::relying_party).
+        let passkeys = matches!(config.issuer.host(), Some(url::Host::Domain(_)));
         Ok(Pages {
             env: Arc::new(env),
             product_name: config.product_name.clone(),
             logo_url: config.branding.logo_url.clone(),
-            // Passkeys exist exactly when the issuer's host is a name (see passkeys::relying_party).
             csp: HeaderValue::from_str(&content_security_policy(
-                logo_origin.as_deref(),
-                matches!(config.issuer.host(), Some(url::Host::Domain(_))),
+                &logo_origin.iter().map(String::as_str).collect::<Vec<_>>(),
+                passkeys,
             ))
             .map_err(|_| anyhow::anyhow!("invalid `branding.logo_url`"))?,
+            logo_origin,
+            passkeys,
             theme_css: match &config.branding.accent_color {
                 Some(color) => format!(":root {{ --accent: {color}; }}\n"),
                 None => String::new(),
@@ -250,6 +257,28 @@ impl Pages {
                 )
             }
         }
+    }
+
+    /// As [`Pages::render`], for a page showing an image from `image_url` (a client's
+    /// logo): the policy lets images come from that URL's origin, and from no other. The
+    /// origin is re-serialised by the URL parser, so nothing of the stored value but a
+    /// scheme, host and port reaches the header.
+    pub fn render_with_image(&self, status: StatusCode, template: &str, ctx: Value, image_url: &str) -> Response {
+        let mut response = self.render(status, template, ctx);
+        let origin = url::Url::parse(image_url)
+            .ok()
+            .map(|u| u.origin())
+            .filter(|o| o.is_tuple())
+            .map(|o| o.ascii_serialization());
+        let Some(origin) = origin else {
+            return response;
+        };
+        let mut origins: Vec<&str> = self.logo_origin.iter().map(String::as_str).collect();
+        origins.push(&origin);
+        if let Ok(csp) = HeaderValue::from_str(&content_security_policy(&origins, self.passkeys)) {
+            response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp);
+        }
+        response
     }
 
     /// The form_post response (OAuth 2.0 Form Post Response Mode §2): a form that submits

@@ -112,6 +112,10 @@ pub struct ClientSettings {
     pub tos_uri: Option<String>,
     /// `RS256` answers UserInfo as a signed JWT; empty answers JSON again.
     pub userinfo_signed_response_alg: Option<String>,
+    /// A registration replaced without `scope` (RFC 7592 §2.2) is unrestricted again, as
+    /// one registered without it; `scopes` cannot say so, as an empty list allows nothing.
+    #[serde(skip)]
+    pub unrestricted_scopes: bool,
 }
 
 /// `Some("")` removes an optional value, `Some(v)` sets it, `None` keeps it.
@@ -140,6 +144,9 @@ impl ClientSettings {
         }
         if let Some(v) = self.scopes {
             client.allowed_scopes = Some(v);
+        }
+        if self.unrestricted_scopes {
+            client.allowed_scopes = None;
         }
         if let Some(v) = self.audiences {
             client.audiences = v;

@@ -76,18 +76,22 @@ pub async fn show(
         .and_then(|u| u.host_str().map(str::to_string))
         .unwrap_or_default();
     let scopes: Vec<String> = request.consent_scopes().into_iter().map(describe_scope).collect();
-    Ok(state.pages.render(
-        StatusCode::OK,
-        "consent.html",
-        context! {
-            client_name => client.name,
-            redirect_host,
-            scopes,
-            username,
-            request_id => id,
-            csrf_token => session.csrf_token,
-        },
-    ))
+    let ctx = context! {
+        client_name => client.name,
+        redirect_host,
+        scopes,
+        username,
+        request_id => id,
+        csrf_token => session.csrf_token,
+        logo_uri => client.logo_uri,
+        policy_uri => client.policy_uri,
+        tos_uri => client.tos_uri,
+    };
+    // The logo comes from the client's server: the page's policy lets in that one origin.
+    Ok(match &client.logo_uri {
+        Some(logo) => state.pages.render_with_image(StatusCode::OK, "consent.html", ctx, logo),
+        None => state.pages.render(StatusCode::OK, "consent.html", ctx),
+    })
 }
 
 pub async fn decide(

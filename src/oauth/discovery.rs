@@ -48,6 +48,8 @@ pub fn document(config: &Config) -> String {
         "claims_supported": SUPPORTED_CLAIMS,
         "acr_values_supported": super::claims::ACR_VALUES,
         "claim_types_supported": ["normal"],
+        // Per client (`userinfo_signed_response_alg`); JSON for the others.
+        "userinfo_signing_alg_values_supported": crate::admin::clients::USERINFO_SIGNING_ALGS,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "display_values_supported": ["page", "popup", "touch"],
         "code_challenge_methods_supported": ["S256"],

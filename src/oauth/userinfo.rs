@@ -2,7 +2,8 @@
 //! one of our RS256 access tokens (never an ID token), unexpired, and its grant still
 //! live: a JWT stays valid on paper after its grant is revoked, so we ask the database.
 //! A DPoP-bound token comes only as `Authorization: DPoP`, with a proof made with its key
-//! for this request (RFC 9449 §7); as a bearer token it is refused.
+//! for this request (RFC 9449 §7); as a bearer token it is refused. A client that
+//! registered `userinfo_signed_response_alg` gets the claims as a signed JWT (§5.3.2).
 
 use super::claims;
 use super::dpop_binding::{self, Demand};
@@ -18,14 +19,14 @@ use serde_json::Value;
 
 pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let token = presented(&headers, None);
-    respond(&token, userinfo(&state, &headers, "GET", token.clone()).await)
+    respond(&token, answer(&state, &headers, "GET", token.clone()).await)
 }
 
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     // A body that is not a form simply carries no token; the header may.
     let params = read_form(&headers, body).await.ok();
     let token = presented(&headers, params.as_ref());
-    respond(&token, userinfo(&state, &headers, "POST", token.clone()).await)
+    respond(&token, answer(&state, &headers, "POST", token.clone()).await)
 }
 
 /// Why a request was refused, and whether the answer is a DPoP challenge (RFC 9449 §7.1)
@@ -53,13 +54,19 @@ impl From<sqlx::Error> for Refusal {
     }
 }
 
-fn respond(
-    token: &Result<(Scheme, String), OAuthError>,
-    result: Result<serde_json::Map<String, Value>, Refusal>,
-) -> Response {
+/// The claims as JSON, or signed as the client asked at registration.
+enum Answer {
+    Json(serde_json::Map<String, Value>),
+    Signed(String),
+}
+
+fn respond(token: &Result<(Scheme, String), OAuthError>, result: Result<Answer, Refusal>) -> Response {
     match result {
-        Ok(claims) => {
-            let mut response = Json(claims).into_response();
+        Ok(answer) => {
+            let mut response = match answer {
+                Answer::Json(claims) => Json(claims).into_response(),
+                Answer::Signed(jwt) => ([(header::CONTENT_TYPE, "application/jwt")], jwt).into_response(),
+            };
             response
                 .headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -118,12 +125,43 @@ fn presented(headers: &HeaderMap, form: Option<&Params>) -> Result<(Scheme, Stri
     }
 }
 
+/// OIDC Core §5.3.2: signed with the key that signs ID tokens, naming us as `iss` and
+/// the client as `aud`. `iat` says when we vouched for these claims, for a client that
+/// keeps or passes on the signed answer; there is no `exp`, as it is an answer, not a
+/// credential, and no `nonce`, which belongs to the ID token.
+async fn answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: &str,
+    token: Result<(Scheme, String), OAuthError>,
+) -> Result<Answer, Refusal> {
+    let (mut claims, client_id) = userinfo(state, headers, method, token).await?;
+    let client = state
+        .clients
+        .get(&state.store, &client_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_token("the client the token was issued to no longer exists"))?;
+    if client.userinfo_signed_response_alg.is_none() {
+        return Ok(Answer::Json(claims));
+    }
+    let now = state.clock.now();
+    claims.insert("iss".into(), state.config.issuer_str().into());
+    claims.insert("aud".into(), client_id.into());
+    claims.insert("iat".into(), now.into());
+    let jwt = state
+        .keys
+        .sign(claims::ID_TOKEN_TYP, claims, now)
+        .map_err(OAuthError::from)?;
+    Ok(Answer::Signed(jwt))
+}
+
+/// The claims the token lets its client see, and that client's id.
 async fn userinfo(
     state: &AppState,
     headers: &HeaderMap,
     method: &str,
     token: Result<(Scheme, String), OAuthError>,
-) -> Result<serde_json::Map<String, Value>, Refusal> {
+) -> Result<(serde_json::Map<String, Value>, String), Refusal> {
     let (scheme, token) = token?;
     let now = state.clock.now();
     let issuer = state.config.issuer_str();
@@ -181,10 +219,7 @@ async fn userinfo(
     let requested = grant
         .filter(|g| claims::Requested::applies(&g.scope, scope))
         .map(|g| claims::Requested::from_column(g.claims.as_deref()));
-    Ok(claims::userinfo(
-        sub,
-        &account,
-        &scopes,
-        &requested.unwrap_or_default().userinfo,
-    ))
+    let userinfo = claims::userinfo(sub, &account, &scopes, &requested.unwrap_or_default().userinfo);
+    let client_id = claims.get("client_id").and_then(Value::as_str).unwrap_or_default();
+    Ok((userinfo, client_id.to_string()))
 }

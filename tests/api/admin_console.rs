@@ -168,12 +168,39 @@ on_both_backends! {
             ("redirect_uris", "https://billing.example/cb"),
             ("grant:authorization_code", "on"),
             ("require_mfa", "on"),
+            ("require_dpop", "on"),
+            ("signed_userinfo", "on"),
+            ("logo_uri", "https://billing.example/logo.png"),
+            ("policy_uri", "https://billing.example/privacy"),
+            ("tos_uri", "https://billing.example/terms"),
         ];
         let (status, html) = submit(&browser, "/admin/clients/billing", "/admin/clients/billing", &edit).await;
         assert_eq!(status, 200, "{html}");
         assert!(html.contains("Client saved."), "{html}");
         let stored = app.store.client("billing").await.unwrap().unwrap();
         assert_eq!((stored.name.as_str(), stored.require_mfa, stored.first_party), ("Billing Portal", true, false));
+        assert!(stored.require_dpop);
+        assert_eq!(stored.userinfo_signed_response_alg.as_deref(), Some("RS256"));
+        assert_eq!(
+            (stored.logo_uri.as_deref(), stored.policy_uri.as_deref(), stored.tos_uri.as_deref()),
+            (Some("https://billing.example/logo.png"), Some("https://billing.example/privacy"), Some("https://billing.example/terms"))
+        );
+        let (_, shown) = page(&browser, "/admin/clients/billing").await;
+        for ticked in ["require_dpop", "signed_userinfo"] {
+            assert!(shown.contains(&format!(r#"id="{ticked}" name="{ticked}" type="checkbox" checked"#)), "{ticked}: {shown}");
+        }
+        assert!(shown.contains(r#"value="https:&#x2f;&#x2f;billing.example&#x2f;logo.png""#), "{shown}");
+        // The service's rules decide: a logo that is not https comes back with its message.
+        let insecure = [("name", "Billing Portal"), ("redirect_uris", "https://billing.example/cb"), ("grant:authorization_code", "on"), ("logo_uri", "http://billing.example/logo.png")];
+        let (status, html) = submit(&browser, "/admin/clients/billing", "/admin/clients/billing", &insecure).await;
+        assert_eq!(status, 422, "{html}");
+        assert!(html.contains("invalid logo_uri"), "{html}");
+        assert!(html.contains(r#"value="http:&#x2f;&#x2f;billing.example&#x2f;logo.png""#), "kept as typed: {html}");
+        // Blank fields and unticked boxes clear them again.
+        let (status, html) = submit(&browser, "/admin/clients/billing", "/admin/clients/billing", &edit[..4]).await;
+        assert_eq!(status, 200, "{html}");
+        let stored = app.store.client("billing").await.unwrap().unwrap();
+        assert!(!stored.require_dpop && stored.userinfo_signed_response_alg.is_none() && stored.logo_uri.is_none() && stored.tos_uri.is_none());
         assert_audited(&app, "admin.client_updated", "billing", "success").await;
         let (status, html) = submit(&browser, "/admin/clients/billing", "/admin/clients/billing", &[("name", "Billing"), ("grant:authorization_code", "on")]).await;
         assert_eq!(status, 422);

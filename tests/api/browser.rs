@@ -431,6 +431,14 @@ pub(crate) async fn start_partner_site() -> String {
         .route(
             "/signed-out",
             get(|| async { Html("<!doctype html><title>Partner App</title><h1>Signed out of Partner App</h1>") }),
+        )
+        // Wider than the consent page's logo box, to show it is kept inside it.
+        .route(
+            "/logo.svg",
+            get(|| async {
+                let svg = r##"<svg xmlns="http://www.w3.org/2000/svg" width="600" height="200"><rect width="600" height="200" rx="40" fill="#1f6feb"/></svg>"##;
+                ([("content-type", "image/svg+xml")], svg)
+            }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -461,6 +469,9 @@ async fn journey(app: &TestApp, chrome: &Chrome) {
         c.redirect_uris = vec![callback.clone()];
         c.first_party = false;
         c.post_logout_redirect_uris = vec![format!("{partner_site}/signed-out")];
+        c.logo_uri = Some(format!("{partner_site}/logo.svg"));
+        c.policy_uri = Some(format!("{partner_site}/privacy"));
+        c.tos_uri = Some(format!("{partner_site}/terms"));
     })
     .await;
 
@@ -486,7 +497,25 @@ async fn journey(app: &TestApp, chrome: &Chrome) {
     let consent = chrome.text().await;
     assert!(consent.contains("Signed in as alice"), "{consent}");
     assert!(consent.contains("127.0.0.1"), "the redirect host is named: {consent}");
+    chrome.wait_for(Locator::LinkText("Privacy policy")).await;
+    chrome.wait_for(Locator::LinkText("Terms of service")).await;
     chrome.screenshots("consent").await;
+    // The logo loaded (the page's policy lets in its origin) and stays in its box, and
+    // nothing overflows on a phone.
+    for (width, height) in [PHONE, DESKTOP] {
+        chrome.set_viewport(width, height).await;
+        let js = "const i = document.querySelector('img.client-logo'); const r = i.getBoundingClientRect(); \
+                  return [i.naturalWidth, r.width, r.height, document.documentElement.scrollWidth, window.innerWidth];";
+        let seen: Vec<i64> = serde_json::from_value(chrome.client.execute(js, vec![]).await.expect("measure the logo"))
+            .map(|v: Vec<f64>| v.into_iter().map(|x| x.round() as i64).collect())
+            .expect("numbers");
+        assert_eq!(seen[0], 600, "the logo loaded at {width}px: {seen:?}");
+        assert!(
+            seen[1] <= 192 && seen[2] <= 64 && seen[1] > 0,
+            "the logo is bounded at {width}px: {seen:?}"
+        );
+        assert!(seen[3] <= seen[4], "no sideways scrolling at {width}px: {seen:?}");
+    }
     chrome.click("button[name=decision][value=allow]").await;
 
     // Back at the app with a code, which the app can redeem.

@@ -1,6 +1,7 @@
 //! Consent for third-party clients: asked once per scope set, remembered, forced by
 //! prompt=consent, refused silently with prompt=none, and revocable (which also revokes
-//! the client's tokens).
+//! the client's tokens). The page shows the client's logo and links to its privacy policy
+//! and terms, escaped, with a Content-Security-Policy that lets in that logo's origin only.
 
 use crate::helpers::*;
 use crate::on_both_backends;
@@ -135,5 +136,83 @@ on_both_backends! {
         let html = consent_page(&app, &browser, &partner, &[("scope", "openid address phone")]).await;
         assert!(html.contains("See your postal address"), "{html}");
         assert!(html.contains("See your phone number"), "{html}");
+    }
+}
+
+/// The page's Content-Security-Policy `img-src` sources.
+fn image_sources(response: &reqwest::Response) -> Vec<String> {
+    let csp = response.headers()["content-security-policy"].to_str().unwrap();
+    let directive = csp
+        .split(';')
+        .map(str::trim)
+        .find(|d| d.starts_with("img-src "))
+        .unwrap();
+    directive.split(' ').skip(1).map(str::to_string).collect()
+}
+
+on_both_backends! {
+    async fn the_consent_page_shows_the_apps_logo_and_documents_escaped(app) {
+        let partner = third_party(&app).await;
+        // Through the operator's path, so the values pass the same checks as any other.
+        let settings = gatehouse::admin::clients::ClientSettings {
+            name: Some("Partner \"Quoted\" <App>".into()),
+            logo_uri: Some("https://cdn.partner.example.com/logo.png?v=\"onerror=\"alert(1)".into()),
+            policy_uri: Some("https://partner.example.com/privacy".into()),
+            tos_uri: Some("https://partner.example.com/terms?a=1&b=2".into()),
+            ..Default::default()
+        };
+        gatehouse::admin::clients::update(&app.store, &partner.id, settings, false).await.unwrap();
+        let browser = app.browser();
+        let html = consent_page(&app, &browser, &partner, &[]).await;
+        assert!(
+            html.contains(concat!(
+                r#"<img class="client-logo" src="https:&#x2f;&#x2f;cdn.partner.example.com&#x2f;logo.png?v=&quot;onerror=&quot;alert(1)""#,
+                r#" alt="Partner &quot;Quoted&quot; &lt;App&gt;" width="64" height="64" referrerpolicy="no-referrer">"#,
+            )),
+            "{html}"
+        );
+        assert!(!html.contains("\"onerror"), "the quote stays inside the attribute: {html}");
+        assert!(html.contains(r#"<a href="https:&#x2f;&#x2f;partner.example.com&#x2f;privacy" target="_blank" rel="noopener noreferrer">Privacy policy</a>"#), "{html}");
+        assert!(html.contains(r#"<a href="https:&#x2f;&#x2f;partner.example.com&#x2f;terms?a=1&amp;b=2" target="_blank" rel="noopener noreferrer">Terms of service</a>"#), "{html}");
+
+        // The policy lets in the logo's origin, on this page only.
+        let (url, _) = app.authorize_url(&partner, &[]);
+        let consent_url = location(browser.get(&url).await.headers()).unwrap();
+        let response = browser.get(&consent_url).await;
+        assert_eq!(image_sources(&response), ["'self'", "data:", "https://cdn.partner.example.com"]);
+        let login = reqwest::get(app.url("/login")).await.unwrap();
+        assert_eq!(image_sources(&login), ["'self'", "data:"]);
+    }
+
+    async fn without_a_logo_or_documents_the_consent_page_shows_neither(app) {
+        let partner = third_party(&app).await;
+        let browser = app.browser();
+        let html = consent_page(&app, &browser, &partner, &[]).await;
+        assert!(html.contains("Allow Partner App?"), "{html}");
+        for absent in ["client-logo", "Privacy policy", "Terms of service", "client-links"] {
+            assert!(!html.contains(absent), "{absent}: {html}");
+        }
+        let (url, _) = app.authorize_url(&partner, &[]);
+        let consent_url = location(browser.get(&url).await.headers()).unwrap();
+        assert_eq!(image_sources(&browser.get(&consent_url).await), ["'self'", "data:"]);
+    }
+
+    async fn only_http_s_document_uris_reach_the_consent_page(app) {
+        let partner = third_party(&app).await;
+        for (field, uri) in [
+            ("logo_uri", "javascript:alert(1)"),
+            ("policy_uri", "data:text/html,<script>alert(1)</script>"),
+            ("tos_uri", "http://partner.example.com/terms"),
+            ("logo_uri", "https://user:pw@partner.example.com/logo.png"),
+        ] {
+            let mut settings = gatehouse::admin::clients::ClientSettings::default();
+            match field {
+                "logo_uri" => settings.logo_uri = Some(uri.into()),
+                "policy_uri" => settings.policy_uri = Some(uri.into()),
+                _ => settings.tos_uri = Some(uri.into()),
+            }
+            let error = gatehouse::admin::clients::update(&app.store, &partner.id, settings, false).await.err().unwrap().to_string();
+            assert!(error.contains(field), "{uri}: {error}");
+        }
     }
 }

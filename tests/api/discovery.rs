@@ -29,6 +29,7 @@ on_both_backends! {
             ),
             ("response_modes_supported", serde_json::json!(["query", "form_post"])),
             ("backchannel_logout_supported", serde_json::json!(true)),
+            ("userinfo_signing_alg_values_supported", serde_json::json!(["RS256"])),
             ("request_parameter_supported", serde_json::json!(true)),
             ("request_object_signing_alg_values_supported", serde_json::json!(["RS256", "ES256"])),
             ("authorization_response_iss_parameter_supported", serde_json::json!(true)),

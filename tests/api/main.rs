@@ -55,4 +55,5 @@ mod two_factor;
 mod two_factor_browser;
 mod upstream;
 mod userinfo;
+mod userinfo_signed;
 mod whoami;

@@ -56,7 +56,7 @@ async fn consent_page(browser: &Browser, authorize: &str) -> String {
 }
 
 /// Signs alice in at `authorize`, allows the consent page, and returns the app's redirect.
-async fn sign_in_with_consent(app: &TestApp, authorize: &str) -> String {
+pub(crate) async fn sign_in_with_consent(app: &TestApp, authorize: &str) -> String {
     let browser = app.browser();
     let html = consent_page(&browser, authorize).await;
     assert!(
@@ -216,6 +216,29 @@ on_both_backends_with! {
         assert_eq!(oauth_error(token_response).await, (401, "invalid_client".into()));
     }
 
+    async fn a_replacement_without_scope_lifts_the_scope_restriction(app) {
+        let first: Value = register(&app, None, &json!({"redirect_uris": [RP_REDIRECT], "scope": "openid email"})).await.json().await.unwrap();
+        let id = first["client_id"].as_str().unwrap();
+        let uri = first["registration_client_uri"].as_str().unwrap();
+        let token = first["registration_access_token"].as_str().unwrap();
+        assert_eq!(first["scope"], "openid email");
+        let narrower = json!({"client_id": id, "redirect_uris": [RP_REDIRECT], "scope": "openid"});
+        let narrower: Value = manage(reqwest::Method::PUT, uri, token, Some(&narrower)).await.json().await.unwrap();
+        assert_eq!(narrower["scope"], "openid", "a scope given replaces the old one");
+        // RFC 7592 §2.2: left out goes back to the default, which is no restriction at all.
+        let without = json!({"client_id": id, "redirect_uris": [RP_REDIRECT]});
+        let replaced = manage(reqwest::Method::PUT, uri, token, Some(&without)).await;
+        assert_eq!(replaced.status(), 200);
+        let replaced: Value = replaced.json().await.unwrap();
+        assert!(replaced.get("scope").is_none(), "as at first registration: {replaced}");
+        let read: Value = manage(reqwest::Method::GET, uri, token, None).await.json().await.unwrap();
+        assert!(read.get("scope").is_none(), "{read}");
+        let unregistered: Value = register(&app, None, &json!({"redirect_uris": [RP_REDIRECT]})).await.json().await.unwrap();
+        assert!(unregistered.get("scope").is_none(), "{unregistered}");
+        let stored = app.store.client(id).await.unwrap().unwrap();
+        assert_eq!(stored.allowed_scopes, None);
+    }
+
     async fn registrations_asking_for_what_gatehouse_cannot_do_get_the_rfc_7591_errors(app) {
         for (body, want) in [
             (json!({}), "invalid_redirect_uri"),
@@ -232,7 +255,7 @@ on_both_backends_with! {
             (json!({"redirect_uris": [RP_REDIRECT], "token_endpoint_auth_method": "private_key_jwt"}), "invalid_client_metadata"),
             (json!({"redirect_uris": [RP_REDIRECT], "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}}), "invalid_client_metadata"),
             (json!({"redirect_uris": [RP_REDIRECT], "scope": "openid gatehouse:admin"}), "invalid_client_metadata"),
-            (json!({"redirect_uris": [RP_REDIRECT], "userinfo_signed_response_alg": "RS256"}), "invalid_client_metadata"),
+            (json!({"redirect_uris": [RP_REDIRECT], "userinfo_signed_response_alg": "HS256"}), "invalid_client_metadata"),
             (json!({"redirect_uris": [RP_REDIRECT], "id_token_signed_response_alg": "HS256"}), "invalid_client_metadata"),
             (json!({"redirect_uris": [RP_REDIRECT], "client_name": 7}), "invalid_client_metadata"),
             (json!({"redirect_uris": [RP_REDIRECT], "software_statement": "a.b.c"}), "invalid_software_statement"),

@@ -21,6 +21,10 @@ fn ticked(params: &Params, name: &str) -> bool {
     params.get(name).is_some()
 }
 
+fn trimmed(params: &Params, name: &str) -> String {
+    params.get(name).unwrap_or_default().trim().to_string()
+}
+
 /// The settings in a posted client form; `creating` also reads the create-only fields.
 /// A lifetime that is not a number is the one thing refused here (the message says so).
 pub fn settings(params: &Params, creating: bool) -> Result<ClientSettings, String> {
@@ -52,18 +56,22 @@ pub fn settings(params: &Params, creating: bool) -> Result<ClientSettings, Strin
         scopes: (!scopes.is_empty()).then_some(scopes),
         audiences: Some(lines(params, "audiences")),
         // Blank removes it (on create, blank is simply none).
-        backchannel_logout_uri: Some(
-            params
-                .get("backchannel_logout_uri")
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
-        ),
+        backchannel_logout_uri: Some(trimmed(params, "backchannel_logout_uri")),
         always_refresh: Some(ticked(params, "always_refresh")),
         require_pkce: Some(ticked(params, "require_pkce")),
         require_mfa: Some(ticked(params, "require_mfa")),
         require_par: Some(ticked(params, "require_par")),
+        require_dpop: Some(ticked(params, "require_dpop")),
         access_token_ttl_secs: ttl,
+        // Blank removes each, as for the back-channel URI.
+        logo_uri: Some(trimmed(params, "logo_uri")),
+        policy_uri: Some(trimmed(params, "policy_uri")),
+        tos_uri: Some(trimmed(params, "tos_uri")),
+        // RS256 is the one algorithm, so a tick box; unticked answers JSON.
+        userinfo_signed_response_alg: Some(match ticked(params, "signed_userinfo") {
+            true => "RS256".to_string(),
+            false => String::new(),
+        }),
         ..ClientSettings::default()
     })
 }
@@ -85,7 +93,12 @@ pub fn values_of(client: &ClientView) -> minijinja::Value {
         require_pkce => client.require_pkce,
         require_mfa => client.require_mfa,
         require_par => client.require_par,
+        require_dpop => client.require_dpop,
         access_token_ttl_secs => client.access_token_ttl_secs.map(|t| t.to_string()).unwrap_or_default(),
+        logo_uri => client.logo_uri.clone().unwrap_or_default(),
+        policy_uri => client.policy_uri.clone().unwrap_or_default(),
+        tos_uri => client.tos_uri.clone().unwrap_or_default(),
+        signed_userinfo => client.userinfo_signed_response_alg.is_some(),
     }
 }
 
@@ -107,7 +120,12 @@ pub fn values_typed(params: &Params) -> minijinja::Value {
         require_pkce => ticked(params, "require_pkce"),
         require_mfa => ticked(params, "require_mfa"),
         require_par => ticked(params, "require_par"),
+        require_dpop => ticked(params, "require_dpop"),
         access_token_ttl_secs => text("access_token_ttl_secs"),
+        logo_uri => text("logo_uri"),
+        policy_uri => text("policy_uri"),
+        tos_uri => text("tos_uri"),
+        signed_userinfo => ticked(params, "signed_userinfo"),
     }
 }
 
@@ -148,6 +166,18 @@ mod tests {
             Some(""),
             "a blank field removes the URI"
         );
+        assert_eq!(s.require_dpop, Some(false));
+        assert_eq!(s.logo_uri.as_deref(), Some(""), "a blank field removes the logo");
+        assert_eq!(s.userinfo_signed_response_alg.as_deref(), Some(""), "unticked: JSON");
+        let ticked = Params::parse(
+            b"name=x&require_dpop=on&signed_userinfo=on&logo_uri=+https%3A%2F%2Fa.example%2Flogo.png+&tos_uri=https%3A%2F%2Fa.example%2Ftos",
+        )
+        .unwrap();
+        let s = settings(&ticked, false).unwrap();
+        assert_eq!(s.require_dpop, Some(true));
+        assert_eq!(s.userinfo_signed_response_alg.as_deref(), Some("RS256"));
+        assert_eq!(s.logo_uri.as_deref(), Some("https://a.example/logo.png"));
+        assert_eq!(s.tos_uri.as_deref(), Some("https://a.example/tos"));
         let bad = Params::parse(b"name=x&access_token_ttl_secs=soon").unwrap();
         assert!(settings(&bad, true).unwrap_err().contains("whole number"));
     }

@@ -20,7 +20,6 @@ const GRANTS: &[&str] = &["authorization_code", "refresh_token", DEVICE_CODE_GRA
 const UNSUPPORTED: &[&str] = &[
     "id_token_encrypted_response_alg",
     "id_token_encrypted_response_enc",
-    "userinfo_signed_response_alg",
     "userinfo_encrypted_response_alg",
     "userinfo_encrypted_response_enc",
     "request_object_encryption_alg",

@@ -275,11 +275,7 @@ async fn replace_client(
         value.get_or_insert_with(String::new);
     }
     settings.subject_type.get_or_insert_with(|| "public".into());
-    settings.scopes = Some(
-        settings
-            .scopes
-            .unwrap_or_else(|| crate::clients::SUPPORTED_SCOPES.iter().map(|s| s.to_string()).collect()),
-    );
+    settings.unrestricted_scopes = settings.scopes.is_none();
     if settings.name.is_none() {
         settings.name = Some(unnamed(settings.redirect_uris.as_deref().unwrap_or_default()));
     }
