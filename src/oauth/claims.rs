@@ -84,6 +84,13 @@ pub fn id_token(s: &Subject, nonce: Option<&str>, access_token: &str, now: i64, 
     claims
 }
 
+/// Whether JWT claims under our key and `typ: JWT` are an ID token: a signed UserInfo
+/// answer has the same `typ` and issuer but no `exp` (OIDC Core §5.3.2), and must not
+/// pass for an `id_token_hint`.
+pub fn is_id_token(claims: &Map<String, Value>) -> bool {
+    claims.get("exp").is_some_and(Value::is_i64)
+}
+
 /// OIDC Core §3.1.3.6: base64url of the left half of SHA-256 of the token's ASCII.
 pub fn left_half_hash(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());

@@ -50,6 +50,7 @@ async fn rp_initiated(state: &AppState, headers: &HeaderMap, params: &Params) ->
             .keys
             .verify_signature(h, ID_TOKEN_TYP, state.config.issuer_str())
             .ok()
+            .filter(crate::oauth::claims::is_id_token)
     });
     let hint_ok = !matches!(hint, Some(None));
     let hint = hint.flatten();

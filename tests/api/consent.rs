@@ -161,7 +161,7 @@ on_both_backends! {
             tos_uri: Some("https://partner.example.com/terms?a=1&b=2".into()),
             ..Default::default()
         };
-        gatehouse::admin::clients::update(&app.store, &partner.id, settings, false).await.unwrap();
+        gatehouse::admin::clients::update(&app.store, &app.state.outbound, &partner.id, settings, false).await.unwrap();
         let browser = app.browser();
         let html = consent_page(&app, &browser, &partner, &[]).await;
         assert!(
@@ -211,7 +211,7 @@ on_both_backends! {
                 "policy_uri" => settings.policy_uri = Some(uri.into()),
                 _ => settings.tos_uri = Some(uri.into()),
             }
-            let error = gatehouse::admin::clients::update(&app.store, &partner.id, settings, false).await.err().unwrap().to_string();
+            let error = gatehouse::admin::clients::update(&app.store, &app.state.outbound, &partner.id, settings, false).await.err().unwrap().to_string();
             assert!(error.contains(field), "{uri}: {error}");
         }
     }

@@ -22,7 +22,9 @@ async fn sign_for(app: &TestApp, client_id: &str, alg: &str) {
         userinfo_signed_response_alg: Some(alg.into()),
         ..ClientSettings::default()
     };
-    service::update(&app.store, client_id, settings, false).await.unwrap();
+    service::update(&app.store, &app.state.outbound, client_id, settings, false)
+        .await
+        .unwrap();
     app.state.clients.refresh(&app.store).await.unwrap();
 }
 
@@ -112,10 +114,30 @@ on_both_backends! {
         assert_eq!(content_type(&refused), "application/json");
     }
 
+    async fn a_signed_userinfo_answer_is_no_id_token_hint(app) {
+        // Same key, typ and issuer as an ID token, but not one: no silent sign-in with it,
+        // no logout without asking.
+        sign_for(&app, &app.client.id, "RS256").await;
+        let browser = app.browser();
+        let (url, verifier) = app.authorize_url(&app.client, &[]);
+        let to = browser.sign_in(&url, &app.user.username, PASSWORD).await;
+        let tokens: Value = app.redeem(&app.client, &query_param(&to, "code").unwrap(), &verifier).await.json().await.unwrap();
+        let signed = get_userinfo(&app, tokens["access_token"].as_str().unwrap()).await.text().await.unwrap();
+        let (silent, _) = app.authorize_url(&app.client, &[("prompt", "none"), ("id_token_hint", &signed)]);
+        let to = location(browser.get(&silent).await.headers()).unwrap();
+        assert_eq!(query_param(&to, "error").as_deref(), Some("invalid_request"), "{to}");
+        let (silent, _) = app.authorize_url(&app.client, &[("prompt", "none"), ("id_token_hint", tokens["id_token"].as_str().unwrap())]);
+        let to = location(browser.get(&silent).await.headers()).unwrap();
+        assert!(query_param(&to, "code").is_some(), "the ID token itself is a hint: {to}");
+        let logout = format!("{}/logout?{}", app.base, serde_urlencoded::to_string([("id_token_hint", signed.as_str())]).unwrap());
+        let page = browser.get(&logout).await;
+        assert!(location(page.headers()).is_none(), "asks first");
+    }
+
     async fn only_rs256_can_be_asked_for(app) {
         for alg in ["HS256", "none", "ES256", "rs256"] {
             let settings = ClientSettings { userinfo_signed_response_alg: Some(alg.into()), ..ClientSettings::default() };
-            let error = service::update(&app.store, &app.client.id, settings, false).await.err().unwrap().to_string();
+            let error = service::update(&app.store, &app.state.outbound, &app.client.id, settings, false).await.err().unwrap().to_string();
             assert!(error.contains("is not supported: use RS256"), "{alg}: {error}");
         }
         let stored = app.store.client(&app.client.id).await.unwrap().unwrap();

@@ -170,7 +170,9 @@ pub(crate) async fn validate(
             let claims = state
                 .keys
                 .verify_signature(hint, ID_TOKEN_TYP, state.config.issuer_str())
-                .map_err(|_| {
+                .ok()
+                .filter(crate::oauth::claims::is_id_token)
+                .ok_or_else(|| {
                     fail(OAuthError::invalid_request(
                         "id_token_hint is not an ID token we issued",
                     ))
