@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the five OpenID Foundation OP plans against a real Gatehouse binary over https,
+# Runs the six OpenID Foundation OP plans against a real Gatehouse binary over https,
 # with a throwaway CA made for the run. SQLite by default; DATABASE_URL=postgres://...
 # runs it on PostgreSQL (the database must exist; it is migrated).
 #
@@ -55,6 +55,15 @@ rate_limit_per_minute = 100000
 
 [mail]
 file_dir = "$WORK/mail"
+
+[registration]
+# The dynamic plan registers a client per module.
+mode = "open"
+
+[outbound]
+# The runner hosts the RP's key sets, request objects and sector documents, and takes
+# back-channel logouts, on http://127.0.0.1.
+allow_private_networks = true
 TOML
 export GATEHOUSE_CONFIG="$WORK/gatehouse.toml"
 
@@ -99,6 +108,11 @@ secret = "${SECRET[oidcc-client2]}"
 [user]
 username = "$USERNAME"
 password = "$PASSWORD"
+
+# oidcc-server-rotate-keys: a new signing key in the database, which the running server
+# reads again every 5 s; the runner fetches the JWKS as soon as the command returns.
+[rotate_keys]
+command = ["sh", "-c", "\"\$0\" keys rotate && sleep 6", "$gatehouse"]
 TOML
 
 plan_args=()
