@@ -452,20 +452,29 @@ async fn code_reuse(ctx: &mut Ctx, wait: Option<Duration>) -> Result<(), Stop> {
 }
 
 async fn unregistered_redirect_uri(ctx: &mut Ctx) -> Result<(), Stop> {
-    let mut req = AuthRequest::new();
-    req.redirect_uri = Some(format!(
-        "{}{}",
-        ctx.op.target.redirect_uri(),
-        crate::jose::random_token(6)
-    ));
+    let near_miss = format!("{}{}", ctx.op.target.redirect_uri(), crate::jose::random_token(6));
+    expect_redirect_uri_refused(ctx, Which::Client, near_miss).await
+}
+
+/// A redirect_uri that is not the registered one: the OP must show an error, not
+/// redirect (ExpectRedirectUriErrorPage).
+pub(crate) async fn expect_redirect_uri_refused(ctx: &mut Ctx, which: Which, redirect_uri: String) -> Result<(), Stop> {
+    let mut req = AuthRequest::new().client(which);
+    req.redirect_uri = Some(redirect_uri);
     let (_, visit) = ctx.authorize(&req, Policy::USER).await?;
     match &visit.landing {
         Landing::Callback(arrival) => ctx.log.fail(
             "ExpectRedirectUriErrorPage",
             "OIDCC-3.1.2.1",
             format!(
-                "the OP redirected to the unregistered {} instead of showing an error",
-                arrival.path
+                "the OP redirected to {}?{} although the redirect_uri sent is not the one registered",
+                arrival.path,
+                arrival
+                    .query
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join("&")
             ),
         ),
         Landing::Page(page) => {
