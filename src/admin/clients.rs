@@ -500,6 +500,40 @@ pub struct Issued {
     pub secret: Option<String>,
 }
 
+/// The URLs of `client` that Gatehouse calls (key set, request objects, back-channel
+/// logout), each with its field, for the outbound guard to look at.
+fn called_urls(client: &Client) -> Vec<(&'static str, String)> {
+    let mut urls: Vec<(&'static str, String)> = Vec::new();
+    urls.extend(client.jwks_uri.iter().map(|u| ("jwks_uri", u.clone())));
+    urls.extend(client.request_uris.iter().map(|u| ("request_uris", u.clone())));
+    urls.extend(
+        client
+            .backchannel_logout_uri
+            .iter()
+            .map(|u| ("backchannel_logout_uri", u.clone())),
+    );
+    urls
+}
+
+/// Refuses, when it is set, a URL the outbound guard would never call (plain http, a
+/// literal private address): better now, naming the field, than a key set that never
+/// loads or a logout that is never delivered. Only URLs not checked before: a client kept
+/// from before the guard can still be renamed. Names are checked when they resolve.
+fn check_called_urls(outbound: &Outbound, client: &Client, before: &[(&'static str, String)]) -> Result<(), Invalid> {
+    for (field, url) in called_urls(client) {
+        if before.iter().any(|(f, u)| *f == field && *u == url) {
+            continue;
+        }
+        if let Err(e) = outbound.check(&url) {
+            return Err(invalid(
+                field,
+                format!("{field} {url:?} would never be called: {e} (see outbound.allow_private_networks)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Registers a client from `settings` (`name` required). `outbound` fetches its sector
 /// document, if it names one.
 pub async fn create(
@@ -519,6 +553,7 @@ pub async fn create(
     client.created_at = now;
     settings.apply(&mut client)?;
     validate(&client)?;
+    check_called_urls(outbound, &client, &[])?;
     if let Some(uri) = &client.sector_identifier_uri {
         check_sector_document(outbound, uri, &client.redirect_uris).await?;
     }
@@ -559,8 +594,10 @@ pub async fn update(
         client.secret_hash = Some(secrets::digest(secret));
     }
     let before = (client.sector_identifier_uri.clone(), client.redirect_uris.clone());
+    let called_before = called_urls(&client);
     settings.apply(&mut client)?;
     validate(&client)?;
+    check_called_urls(outbound, &client, &called_before)?;
     // A document checked before vouches for the redirect URIs it was checked against;
     // fetched again only when either changes, so renaming a client needs no network.
     if let Some(uri) = &client.sector_identifier_uri {

@@ -317,6 +317,49 @@ on_both_backends_with! {
     }
 }
 
+on_both_backends_with! {
+    guard_on;
+
+    async fn with_the_guard_on_urls_it_would_never_call_are_refused_when_set(app) {
+        use gatehouse::admin::clients::{create, update, ClientError, ClientSettings};
+        let settings = |f: &dyn Fn(&mut ClientSettings)| {
+            let mut s = ClientSettings {
+                name: Some("Svc".into()),
+                grant_types: Some(vec!["client_credentials".into()]),
+                audiences: Some(vec![API.into()]),
+                ..ClientSettings::default()
+            };
+            f(&mut s);
+            s
+        };
+        for (field, s) in [
+            ("jwks_uri", settings(&|s| { s.public = Some(true); s.jwks_uri = Some("https://127.0.0.1:8443/jwks".into()) })),
+            ("jwks_uri", settings(&|s| { s.public = Some(true); s.jwks_uri = Some("https://[fd00::1]/jwks".into()) })),
+            ("request_uris", settings(&|s| s.request_uris = Some(vec!["https://10.1.2.3/req.jwt".into()]))),
+            ("backchannel_logout_uri", settings(&|s| s.backchannel_logout_uri = Some("http://localhost:9/bc".into()))),
+        ] {
+            match create(&app.store, &app.state.outbound, s, 0).await {
+                Err(ClientError::Invalid(e)) => {
+                    assert_eq!(e.field, field);
+                    assert!(e.message.contains("would never be called"), "{}", e.message);
+                }
+                other => panic!("{field}: {:?}", other.map(|i| i.client.id)),
+            }
+        }
+        // A public https name passes: it is checked again on what it resolves to.
+        let ok = settings(&|s| { s.public = Some(true); s.jwks_uri = Some("https://keys.example.com/jwks".into()) });
+        assert!(create(&app.store, &app.state.outbound, ok, 0).await.is_ok());
+        // A client kept from before the guard can still be changed otherwise.
+        add_client(&app.store, "old", true, 0, |c| {
+            c.redirect_uris = vec![CONFIDENTIAL_REDIRECT.into()];
+            c.backchannel_logout_uri = Some("http://127.0.0.1:9/bc".into());
+        })
+        .await;
+        let rename = ClientSettings { name: Some("Old app".into()), ..ClientSettings::default() };
+        assert!(update(&app.store, &app.state.outbound, "old", rename, false).await.is_ok());
+    }
+}
+
 /// `gatehouse_outbox_failures_total` for the back-channel queue, summed over outcomes.
 async fn backchannel_failures(app: &TestApp) -> f64 {
     let text = reqwest::get(app.url("/metrics")).await.unwrap().text().await.unwrap();
