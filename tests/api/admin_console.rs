@@ -77,6 +77,15 @@ fn shown_secret(html: &str) -> String {
     html[start..start + end].to_string()
 }
 
+/// A loopback server with one sector document, `body`, at `/sector.json`: its URL.
+async fn sector_document(body: &'static str) -> String {
+    let router = axum::Router::new().route("/sector.json", axum::routing::get(move || async move { body }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/sector.json", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    url
+}
+
 on_both_backends! {
     /// Signed out: to the login page, coming back afterwards. Signed in without the role:
     /// a 403 page. With it: the dashboard's counts, under the hosted pages' headers.
@@ -440,5 +449,126 @@ on_both_backends! {
         assert!(older.contains("action=sign_in"), "the filter stays: {older}");
         let (_, rest) = page(&browser, &older).await;
         assert_eq!(rest.matches("192.0.2.7").count(), 10, "{rest}");
+    }
+
+    /// Keys by URL, request URIs and pairwise subjects: set through the form and shown on
+    /// the client's page, removed by a blank; a value the service refuses comes back with
+    /// its message, as typed (escaped), and changes nothing.
+    async fn admin_console_client_keys_request_uris_and_subjects(app) {
+        let browser = admin(&app).await;
+        add_client(&app.store, "reports", true, app.clock.now(), |c| {
+            c.name = "Reports".into();
+            c.redirect_uris = vec!["https://reports.example/cb".into()];
+        })
+        .await;
+        let path = "/admin/clients/reports";
+        let base = [("name", "Reports"), ("redirect_uris", "https://reports.example/cb"), ("grant:authorization_code", "on")];
+        let with = |extra: &[(&'static str, &'static str)]| base.iter().chain(extra).copied().collect::<Vec<_>>();
+        let stored = || async { app.store.client("reports").await.unwrap().unwrap() };
+
+        let set = with(&[
+            ("jwks_uri", "https://reports.example/jwks.json"),
+            ("request_uris", "https://reports.example/req/1\r\nhttps://reports.example/req/2"),
+            ("subject_type", "pairwise"),
+        ]);
+        let (status, html) = submit(&browser, path, path, &set).await;
+        assert_eq!(status, 200, "{html}");
+        assert!(html.contains("Client saved."), "{html}");
+        let client = stored().await;
+        assert_eq!(client.jwks_uri.as_deref(), Some("https://reports.example/jwks.json"));
+        assert_eq!(client.request_uris, ["https://reports.example/req/1", "https://reports.example/req/2"]);
+        assert_eq!(client.pairwise_sector.as_deref(), Some("reports.example"), "the redirect URIs' one host");
+        assert_audited(&app, "admin.client_updated", "reports", "success").await;
+        let (_, shown) = page(&browser, path).await;
+        assert!(shown.contains(r#"id="jwks_uri" name="jwks_uri" type="text" value="https:&#x2f;&#x2f;reports.example&#x2f;jwks.json""#), "{shown}");
+        assert!(shown.contains("reports.example&#x2f;req&#x2f;1\nhttps:&#x2f;&#x2f;reports.example&#x2f;req&#x2f;2</textarea>"), "{shown}");
+        assert!(shown.contains(r#"id="subject_pairwise" name="subject_type" type="radio" value="pairwise" checked"#), "{shown}");
+        assert!(!shown.contains(r#"value="public" checked"#), "{shown}");
+        assert!(shown.contains("(keys by URL)") && shown.contains("pairwise subjects") && shown.contains("2 request URI(s)"), "{shown}");
+
+        // Each refusal names the field's rule, keeps the form as typed, and stores nothing.
+        let before = format!("{:?}", stored().await);
+        let hostile = r#"javascript:"><script>alert(1)</script>"#;
+        let refused: [(Vec<(&str, &str)>, &str); 4] = [
+            (with(&[("jwks_uri", hostile), ("subject_type", "pairwise")]), "invalid jwks_uri"),
+            (with(&[("request_uris", "javascript:alert(1)"), ("subject_type", "pairwise")]), "invalid request_uris"),
+            (with(&[("sector_identifier_uri", "javascript:alert(1)"), ("subject_type", "pairwise")]), "invalid sector_identifier_uri"),
+            (
+                vec![
+                    ("name", "Reports"),
+                    ("redirect_uris", "https://reports.example/cb\r\nhttps://app.reports.example.net/cb"),
+                    ("grant:authorization_code", "on"),
+                    ("subject_type", "pairwise"),
+                ],
+                "redirect URIs on several hosts need a sector_identifier_uri",
+            ),
+        ];
+        for (form, message) in &refused {
+            let (status, html) = submit(&browser, path, path, form).await;
+            assert_eq!(status, 422, "{message}: {html}");
+            assert!(html.contains(message), "{message}: {html}");
+            assert!(html.contains(r#"value="pairwise" checked"#), "the choice is kept: {html}");
+            assert_eq!(format!("{:?}", stored().await), before, "{message}: nothing changed");
+        }
+        assert_audited(&app, "admin.client_updated", "reports", "failure").await;
+        let (_, html) = submit(&browser, path, path, &refused[0].0).await;
+        assert!(html.contains(r#"value="javascript:&quot;&gt;&lt;script&gt;alert(1)&lt;&#x2f;script&gt;""#), "escaped as typed: {html}");
+        assert!(!html.contains("<script>alert"), "{html}");
+
+        // Two hosts are one sector when a sector document lists every redirect URI.
+        let two_hosts = "https://reports.example/cb\r\nhttps://app.reports.example.net/cb";
+        let sector = sector_document(r#"["https://reports.example/cb", "https://app.reports.example.net/cb"]"#).await;
+        let form = [("name", "Reports"), ("redirect_uris", two_hosts), ("grant:authorization_code", "on"), ("subject_type", "pairwise"), ("sector_identifier_uri", sector.as_str())];
+        let (status, html) = submit(&browser, path, path, &form).await;
+        assert_eq!(status, 200, "{html}");
+        let client = stored().await;
+        assert_eq!((client.sector_identifier_uri.as_deref(), client.pairwise_sector.as_deref()), (Some(sector.as_str()), Some("127.0.0.1")));
+        assert!(client.jwks_uri.is_none() && client.request_uris.is_empty(), "blank fields removed them");
+        let (_, shown) = page(&browser, path).await;
+        assert!(shown.contains(&format!(r#"value="{}""#, sector.replace('/', "&#x2f;"))), "{shown}");
+        let unlisted = sector_document(r#"["https://reports.example/cb"]"#).await;
+        let form = [("name", "Reports"), ("redirect_uris", two_hosts), ("grant:authorization_code", "on"), ("subject_type", "pairwise"), ("sector_identifier_uri", unlisted.as_str())];
+        let (status, html) = submit(&browser, path, path, &form).await;
+        assert_eq!(status, 422, "{html}");
+        assert!(html.contains("does not list the redirect URI https:&#x2f;&#x2f;app.reports.example.net&#x2f;cb"), "{html}");
+        assert_eq!(stored().await.sector_identifier_uri.as_deref(), Some(sector.as_str()));
+
+        // Back to public subjects, the sector URL blank: both gone.
+        let (status, html) = submit(&browser, path, path, &with(&[("subject_type", "public")])).await;
+        assert_eq!(status, 200, "{html}");
+        let client = stored().await;
+        assert!(client.pairwise_sector.is_none() && client.sector_identifier_uri.is_none(), "{client:?}");
+        let (_, shown) = page(&browser, path).await;
+        assert!(shown.contains(r#"value="public" checked"#) && shown.contains("public subjects"), "{shown}");
+
+        // Inline keys (set elsewhere) and a URL cannot both be given; the page says so.
+        add_client(&app.store, "signed", true, app.clock.now(), |c| {
+            c.name = "Signed".into();
+            c.redirect_uris = vec!["https://signed.example/cb".into()];
+            c.jwks = Some(r#"{"keys":[]}"#.into());
+        })
+        .await;
+        let (_, shown) = page(&browser, "/admin/clients/signed").await;
+        assert!(shown.contains("(inline keys)") && shown.contains("It has an inline JWK Set"), "{shown}");
+        let form = [("name", "Signed"), ("redirect_uris", "https://signed.example/cb"), ("grant:authorization_code", "on"), ("jwks_uri", "https://signed.example/jwks.json")];
+        let (status, html) = submit(&browser, "/admin/clients/signed", "/admin/clients/signed", &form).await;
+        assert_eq!(status, 422, "{html}");
+        assert!(html.contains("not both"), "{html}");
+        let signed = app.store.client("signed").await.unwrap().unwrap();
+        assert!(signed.jwks_uri.is_none() && signed.jwks.is_some());
+
+        // The new-client form takes them too.
+        let form = [
+            ("name", "Fresh"),
+            ("client_id", "fresh"),
+            ("redirect_uris", "https://fresh.example/cb"),
+            ("grant:authorization_code", "on"),
+            ("subject_type", "pairwise"),
+            ("request_uris", "https://fresh.example/req"),
+        ];
+        let (status, html) = submit(&browser, "/admin/clients/new", "/admin/clients", &form).await;
+        assert_eq!(status, 200, "{html}");
+        let fresh = app.store.client("fresh").await.unwrap().unwrap();
+        assert_eq!((fresh.pairwise_sector.as_deref(), fresh.request_uris.len()), (Some("fresh.example"), 1));
     }
 }

@@ -63,6 +63,13 @@ pub fn settings(params: &Params, creating: bool) -> Result<ClientSettings, Strin
         require_par: Some(ticked(params, "require_par")),
         require_dpop: Some(ticked(params, "require_dpop")),
         access_token_ttl_secs: ttl,
+        // Blank removes it; the form never sends inline keys, so the service alone decides
+        // whether a URL may replace them.
+        jwks_uri: Some(trimmed(params, "jwks_uri")),
+        request_uris: Some(lines(params, "request_uris")),
+        // A form without the choice (not the console's own) keeps it, or takes the default.
+        subject_type: Some(trimmed(params, "subject_type")).filter(|t| !t.is_empty()),
+        sector_identifier_uri: Some(trimmed(params, "sector_identifier_uri")),
         // Blank removes each, as for the back-channel URI.
         logo_uri: Some(trimmed(params, "logo_uri")),
         policy_uri: Some(trimmed(params, "policy_uri")),
@@ -95,6 +102,10 @@ pub fn values_of(client: &ClientView) -> minijinja::Value {
         require_par => client.require_par,
         require_dpop => client.require_dpop,
         access_token_ttl_secs => client.access_token_ttl_secs.map(|t| t.to_string()).unwrap_or_default(),
+        jwks_uri => client.jwks_uri.clone().unwrap_or_default(),
+        request_uris => client.request_uris.join("\n"),
+        pairwise => client.subject_type == "pairwise",
+        sector_identifier_uri => client.sector_identifier_uri.clone().unwrap_or_default(),
         logo_uri => client.logo_uri.clone().unwrap_or_default(),
         policy_uri => client.policy_uri.clone().unwrap_or_default(),
         tos_uri => client.tos_uri.clone().unwrap_or_default(),
@@ -122,6 +133,10 @@ pub fn values_typed(params: &Params) -> minijinja::Value {
         require_par => ticked(params, "require_par"),
         require_dpop => ticked(params, "require_dpop"),
         access_token_ttl_secs => text("access_token_ttl_secs"),
+        jwks_uri => text("jwks_uri"),
+        request_uris => text("request_uris"),
+        pairwise => params.get("subject_type").map(str::trim) == Some("pairwise"),
+        sector_identifier_uri => text("sector_identifier_uri"),
         logo_uri => text("logo_uri"),
         policy_uri => text("policy_uri"),
         tos_uri => text("tos_uri"),
@@ -169,6 +184,13 @@ mod tests {
         assert_eq!(s.require_dpop, Some(false));
         assert_eq!(s.logo_uri.as_deref(), Some(""), "a blank field removes the logo");
         assert_eq!(s.userinfo_signed_response_alg.as_deref(), Some(""), "unticked: JSON");
+        assert_eq!(
+            (s.jwks_uri.as_deref(), s.sector_identifier_uri.as_deref()),
+            (Some(""), Some("")),
+            "blank fields remove the URLs"
+        );
+        assert_eq!(s.request_uris, Some(vec![]), "an empty list removes them all");
+        assert_eq!(s.subject_type, None, "no choice sent: kept");
         let ticked = Params::parse(
             b"name=x&require_dpop=on&signed_userinfo=on&logo_uri=+https%3A%2F%2Fa.example%2Flogo.png+&tos_uri=https%3A%2F%2Fa.example%2Ftos",
         )
@@ -178,6 +200,19 @@ mod tests {
         assert_eq!(s.userinfo_signed_response_alg.as_deref(), Some("RS256"));
         assert_eq!(s.logo_uri.as_deref(), Some("https://a.example/logo.png"));
         assert_eq!(s.tos_uri.as_deref(), Some("https://a.example/tos"));
+        let keys = Params::parse(
+            b"name=x&subject_type=pairwise&jwks_uri=+https%3A%2F%2Fa.example%2Fjwks+&request_uris=https%3A%2F%2Fa.example%2Fr1%0D%0Ahttps%3A%2F%2Fa.example%2Fr2&sector_identifier_uri=https%3A%2F%2Fa.example%2Fsector.json",
+        )
+        .unwrap();
+        let s = settings(&keys, false).unwrap();
+        assert_eq!(s.subject_type.as_deref(), Some("pairwise"));
+        assert_eq!(s.jwks_uri.as_deref(), Some("https://a.example/jwks"));
+        assert_eq!(s.request_uris.map(|r| r.len()), Some(2));
+        assert_eq!(
+            s.sector_identifier_uri.as_deref(),
+            Some("https://a.example/sector.json")
+        );
+        assert!(s.jwks.is_none(), "the form never touches inline keys");
         let bad = Params::parse(b"name=x&access_token_ttl_secs=soon").unwrap();
         assert!(settings(&bad, true).unwrap_err().contains("whole number"));
     }
