@@ -44,6 +44,7 @@ mod refresh;
 mod registration;
 mod request_objects;
 mod resource_server;
+mod resource_server_dpop;
 mod security_md;
 mod server_limits;
 mod services;

@@ -13,16 +13,16 @@ use gatehouse_example_resource_server as rs;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-const API: &str = "https://api.example.com";
+pub(crate) const API: &str = "https://api.example.com";
 
 /// What a caller of the resource server sees.
-struct Seen {
-    status: u16,
-    challenge: Option<String>,
-    body: Value,
+pub(crate) struct Seen {
+    pub status: u16,
+    pub challenge: Option<String>,
+    pub body: Value,
 }
 
-async fn call(server: &rs::Running, path: &str, token: Option<&str>) -> Seen {
+pub(crate) async fn call(server: &rs::Running, path: &str, token: Option<&str>) -> Seen {
     let mut request = reqwest::Client::new().get(server.url(path));
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -37,7 +37,7 @@ async fn with_cookie(server: &rs::Running, cookie: &str) -> Seen {
     observed(request.send().await.unwrap()).await
 }
 
-async fn observed(response: reqwest::Response) -> Seen {
+pub(crate) async fn observed(response: reqwest::Response) -> Seen {
     let status = response.status().as_u16();
     let challenge = response
         .headers()
@@ -64,7 +64,7 @@ fn assert_invalid_token(seen: &Seen, what: &str) {
 /// The API registered as a confidential client whose id is its audience (so introspection
 /// tells it about any token meant for it), and a worker that gets client_credentials
 /// tokens for it.
-async fn register_api(app: &TestApp) -> (TestClient, TestClient) {
+pub(crate) async fn register_api(app: &TestApp) -> (TestClient, TestClient) {
     let now = app.clock.now();
     let api = add_client(&app.store, API, true, now, |c| {
         c.redirect_uris = vec![CONFIDENTIAL_REDIRECT.into()];
@@ -80,7 +80,7 @@ async fn register_api(app: &TestApp) -> (TestClient, TestClient) {
     (api, worker)
 }
 
-async fn start_api(issuer: &str, api_secret: Option<&str>) -> rs::Running {
+pub(crate) async fn start_api(issuer: &str, api_secret: Option<&str>) -> rs::Running {
     let mut config = rs::Config::new(issuer, API);
     config.listen = "127.0.0.1:0".parse().unwrap();
     if let Some(secret) = api_secret {
@@ -90,7 +90,7 @@ async fn start_api(issuer: &str, api_secret: Option<&str>) -> rs::Running {
     rs::start(config).await.expect("resource server starts")
 }
 
-async fn worker_token(app: &TestApp, worker: &TestClient) -> String {
+pub(crate) async fn worker_token(app: &TestApp, worker: &TestClient) -> String {
     let response = app.token_request(worker, &[("grant_type", "client_credentials")]).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();

@@ -2,10 +2,10 @@
 //! active. Nothing is cached, on purpose: a token revoked at Gatehouse is refused on the
 //! very next request. The price is one call to Gatehouse per request.
 
-use crate::reply::{bearer, Granted, Refusal};
+use crate::reply::{presented, Granted, Refusal};
 use crate::AppState;
-use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, Method};
 use base64::Engine;
 use reqwest::header::{HeaderValue, AUTHORIZATION};
 use serde::Deserialize;
@@ -14,8 +14,29 @@ use serde_json::Value;
 const NOT_CONFIGURED: &str =
     "introspection is not configured: start with --introspection-client-id and --introspection-client-secret";
 
-pub async fn hello(State(state): State<AppState>, headers: HeaderMap) -> Result<Granted, Refusal> {
-    let token = bearer(&headers)?;
+pub async fn hello(
+    State(state): State<AppState>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Granted, Refusal> {
+    let (scheme, token) = presented(&headers)?;
+    let answer = introspect(&state, token).await.map_err(|r| r.under(scheme))?;
+    // RFC 9449 §6.2: introspection shows a bound token's key as `cnf`.
+    state.enforce_binding(&headers, &method, &uri, (scheme, token), answer.cnf.as_ref())?;
+    let sub = answer
+        .sub
+        .ok_or(Refusal::InvalidToken("the token names no subject").under(scheme))?;
+    Ok(Granted {
+        mode: "introspection",
+        sub,
+        scope: answer.scope,
+    })
+}
+
+/// Gatehouse's answer about `token`, once it is known to be an active access token for
+/// this API.
+async fn introspect(state: &AppState, token: &str) -> Result<Introspection, Refusal> {
     let credentials = state
         .introspection_credentials()
         .ok_or(Refusal::Unavailable(NOT_CONFIGURED))?;
@@ -44,23 +65,19 @@ pub async fn hello(State(state): State<AppState>, headers: HeaderMap) -> Result<
     if !answer.active {
         return Err(Refusal::InvalidToken("the token is not active"));
     }
-    // A refresh token is active too, when it is ours, but it is no bearer credential.
+    // A refresh token is active too, when it is ours, but it is no access credential.
+    // A bound access token's type is DPoP (RFC 9449 §6.2); its binding is checked by `cnf`.
     if answer
         .token_type
         .as_deref()
-        .is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
+        .is_some_and(|t| !t.eq_ignore_ascii_case("bearer") && !t.eq_ignore_ascii_case("dpop"))
     {
         return Err(Refusal::InvalidToken("not an access token"));
     }
     if !audience_contains(answer.aud.as_ref(), state.audience()) {
         return Err(Refusal::InvalidToken("the token is meant for another audience"));
     }
-    let sub = answer.sub.ok_or(Refusal::InvalidToken("the token names no subject"))?;
-    Ok(Granted {
-        mode: "introspection",
-        sub,
-        scope: answer.scope,
-    })
+    Ok(answer)
 }
 
 #[derive(Deserialize)]
@@ -70,6 +87,7 @@ struct Introspection {
     scope: Option<String>,
     aud: Option<Value>,
     token_type: Option<String>,
+    cnf: Option<Value>,
 }
 
 fn audience_contains(aud: Option<&Value>, audience: &str) -> bool {

@@ -3,10 +3,10 @@
 //! mode, and the one that keeps working while Gatehouse is down; the price is that a
 //! revoked token stays valid here until its `exp`.
 
-use crate::reply::{bearer, Granted, Refusal};
+use crate::reply::{presented, Granted, Refusal};
 use crate::AppState;
-use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, Method};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -25,12 +25,18 @@ pub const LEEWAY_SECS: u64 = 60;
 /// Used when the JWKS response names no `max-age` (Gatehouse sends 300).
 const DEFAULT_MAX_AGE: Duration = Duration::from_secs(300);
 
-pub async fn hello(State(state): State<AppState>, headers: HeaderMap) -> Result<Granted, Refusal> {
-    let token = bearer(&headers)?;
+pub async fn hello(
+    State(state): State<AppState>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Granted, Refusal> {
+    let (scheme, token) = presented(&headers)?;
     let claims = state.jwks().verify(token).await.map_err(|e| {
         tracing::debug!(error = ?e, "JWT refused");
-        e.refusal()
+        e.refusal().under(scheme)
     })?;
+    state.enforce_binding(&headers, &method, &uri, (scheme, token), claims.cnf.as_ref())?;
     Ok(Granted {
         mode: "jwt",
         sub: claims.sub,
@@ -44,6 +50,8 @@ pub struct AccessClaims {
     pub sub: String,
     pub scope: Option<String>,
     pub client_id: Option<String>,
+    /// RFC 7800 confirmation: `{"jkt": …}` on a DPoP-bound token.
+    pub cnf: Option<serde_json::Value>,
 }
 
 #[derive(Debug)]

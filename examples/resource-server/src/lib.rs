@@ -1,20 +1,22 @@
 //! An example API protected by Gatehouse, one route three ways: `/jwt/hello` verifies the
 //! access token here, `/introspect/hello` asks Gatehouse about it on every request, and
 //! `/session/hello` asks Gatehouse about the browser's session cookie. See README.md for
-//! when to choose which.
+//! when to choose which. Both token routes honour DPoP-bound tokens (`dpop`).
 //!
 //! In-process: `start(config)` binds `config.listen` (port 0 is fine) and serves in the
 //! background; or build `AppState::new(config)` and serve `router(state)` yourself.
 
+pub mod dpop;
 pub mod introspection;
 pub mod jwt;
 mod reply;
 pub mod session;
 
 pub use jwt::JwksVerifier;
-pub use reply::{Granted, Refusal};
+pub use reply::{Granted, Refusal, Scheme};
 
 use anyhow::Context;
+use axum::http::{HeaderMap, Method, Uri};
 use axum::routing::get;
 use axum::Router;
 use reqwest::header::HeaderValue;
@@ -29,6 +31,10 @@ pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "RESOURCE_SERVER_LISTEN", default_value = "127.0.0.1:4000")]
     pub listen: SocketAddr,
+    /// The URL callers reach this API at (behind a proxy, the proxy's), which DPoP proofs
+    /// must name in `htu`. Defaults to `http://{listen}`.
+    #[arg(long, env = "RESOURCE_SERVER_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Gatehouse's issuer URL, exactly as in its tokens' `iss`.
     #[arg(long, env = "RESOURCE_SERVER_ISSUER")]
     pub issuer: String,
@@ -48,11 +54,19 @@ impl Config {
     pub fn new(issuer: &str, audience: &str) -> Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 4000)),
+            public_url: None,
             issuer: issuer.to_string(),
             audience: audience.to_string(),
             introspection_client_id: None,
             introspection_client_secret: None,
         }
+    }
+
+    /// The public URL, defaulting to `http://{addr}` for the address actually bound (which
+    /// differs from `listen` when that asks for port 0).
+    pub fn with_bound_address(mut self, addr: SocketAddr) -> Config {
+        self.public_url.get_or_insert_with(|| format!("http://{addr}"));
+        self
     }
 }
 
@@ -69,6 +83,8 @@ struct Shared {
     introspection_url: String,
     whoami_url: String,
     introspection_credentials: Option<HeaderValue>,
+    public_url: String,
+    replays: dpop::ReplayCache,
 }
 
 impl AppState {
@@ -77,6 +93,15 @@ impl AppState {
         anyhow::ensure!(
             matches!(issuer.scheme(), "http" | "https"),
             "--issuer must be an http(s) URL"
+        );
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", config.listen));
+        let parsed = url::Url::parse(&public_url).context("--public-url must be an absolute URL")?;
+        anyhow::ensure!(
+            matches!(parsed.scheme(), "http" | "https") && parsed.query().is_none() && parsed.fragment().is_none(),
+            "--public-url must be an http(s) URL without query or fragment"
         );
         let http = http_client()?;
         let base = config.issuer.trim_end_matches('/');
@@ -93,6 +118,8 @@ impl AppState {
                 introspection_url: format!("{base}/introspect"),
                 whoami_url: format!("{base}/session/whoami"),
                 introspection_credentials,
+                public_url: public_url.trim_end_matches('/').to_string(),
+                replays: dpop::ReplayCache::default(),
             }),
         })
     }
@@ -119,6 +146,35 @@ impl AppState {
 
     fn introspection_credentials(&self) -> Option<&HeaderValue> {
         self.inner.introspection_credentials.as_ref()
+    }
+
+    /// The URL a caller reached `path` at, as a DPoP proof's `htu` names it.
+    pub fn public_url_for(&self, path: &str) -> String {
+        format!("{}{path}", self.inner.public_url)
+    }
+
+    /// RFC 9449 §7: a DPoP-bound token only under the DPoP scheme with a proof for this
+    /// request by its key; an unbound one only as a bearer token.
+    fn enforce_binding(
+        &self,
+        headers: &HeaderMap,
+        method: &Method,
+        uri: &Uri,
+        (scheme, token): (Scheme, &str),
+        cnf: Option<&serde_json::Value>,
+    ) -> Result<(), Refusal> {
+        let url = self.public_url_for(uri.path());
+        // The clock `jsonwebtoken` checks the token's `exp` against, so both agree.
+        let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX);
+        let request = dpop::Request {
+            method,
+            url: &url,
+            access_token: token,
+            now,
+        };
+        dpop::enforce(&self.inner.replays, headers, &request, scheme, cnf).inspect_err(|refusal| {
+            tracing::debug!(?refusal, "token binding not honoured");
+        })
     }
 }
 
@@ -168,7 +224,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let state = AppState::new(config)?;
+    let state = AppState::new(config.with_bound_address(addr))?;
     warm_up(&state).await;
     let app = router(state.clone());
     let task = tokio::spawn(async move {

@@ -9,8 +9,8 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     let listen = config.listen;
     let (issuer, audience) = (config.issuer.clone(), config.audience.clone());
-    let state = AppState::new(config)?;
     let listener = tokio::net::TcpListener::bind(listen).await?;
+    let state = AppState::new(config.with_bound_address(listener.local_addr()?))?;
     warm_up(&state).await;
     tracing::info!(listen = %listener.local_addr()?, %issuer, %audience, "resource server listening");
     axum::serve(listener, router(state))
