@@ -336,7 +336,10 @@ on_both_backends! {
     }
 
     async fn events_filter_by_user_action_outcome_and_time_and_page_by_keyset(app) {
-        for (at, actor, action, outcome) in [
+        // Times relative to a recent base: events older than the retention would be the
+        // janitor's to delete, and its first sweep may run in the middle of the test.
+        let base = app.clock.now() - 1000;
+        for (offset, actor, action, outcome) in [
             (100, Some("u1"), "sign_in", "success"),
             (200, Some("u1"), "sign_in_failed", "failure"),
             (300, Some("u2"), "sign_in", "success"),
@@ -344,33 +347,33 @@ on_both_backends! {
             (500, Some("u1"), "sign_in", "success"),
         ] {
             let event = NewAuditEvent {
-                at, actor_user_id: actor, action, outcome, target: None, client_id: None,
+                at: base + offset, actor_user_id: actor, action, outcome, target: None, client_id: None,
                 ip: "192.0.2.1", user_agent: "", detail: None,
             };
             app.store.insert_audit_event(&event).await.unwrap();
         }
         let list = |filter: AuditFilter| {
             let store = app.store.clone();
-            async move { store.audit_events(&filter).await.unwrap().iter().map(|e| e.at).collect::<Vec<_>>() }
+            async move { store.audit_events(&filter).await.unwrap().iter().map(|e| e.at - base).collect::<Vec<_>>() }
         };
         let all = AuditFilter { limit: 10, ..AuditFilter::default() };
         assert_eq!(list(all.clone()).await, [500, 400, 300, 200, 100]);
         assert_eq!(list(AuditFilter { actor_user_id: Some("u1".into()), ..all.clone() }).await, [500, 200, 100]);
         assert_eq!(list(AuditFilter { action: Some("sign_in".into()), ..all.clone() }).await, [500, 300, 100]);
         assert_eq!(list(AuditFilter { outcome: Some("failure".into()), ..all.clone() }).await, [400, 200]);
-        assert_eq!(list(AuditFilter { since: Some(200), until: Some(500), ..all.clone() }).await, [400, 300, 200]);
-        let both = AuditFilter { actor_user_id: Some("u1".into()), action: Some("sign_in".into()), since: Some(150), ..all.clone() };
+        assert_eq!(list(AuditFilter { since: Some(base + 200), until: Some(base + 500), ..all.clone() }).await, [400, 300, 200]);
+        let both = AuditFilter { actor_user_id: Some("u1".into()), action: Some("sign_in".into()), since: Some(base + 150), ..all.clone() };
         assert_eq!(list(both).await, [500]);
 
         // Keyset pages of two: each page starts after the last id of the one before.
         let first = app.store.audit_events(&AuditFilter { limit: 2, ..AuditFilter::default() }).await.unwrap();
-        assert_eq!(first.iter().map(|e| e.at).collect::<Vec<_>>(), [500, 400]);
+        assert_eq!(first.iter().map(|e| e.at - base).collect::<Vec<_>>(), [500, 400]);
         let second = app.store.audit_events(&AuditFilter { limit: 2, before_id: Some(first[1].id), ..AuditFilter::default() }).await.unwrap();
-        assert_eq!(second.iter().map(|e| e.at).collect::<Vec<_>>(), [300, 200]);
+        assert_eq!(second.iter().map(|e| e.at - base).collect::<Vec<_>>(), [300, 200]);
         let last = AuditFilter { limit: 2, before_id: Some(second[1].id), ..AuditFilter::default() };
         assert_eq!(list(last).await, [100]);
 
-        assert_eq!(app.store.prune_audit_events(300).await.unwrap(), 2);
+        assert_eq!(app.store.prune_audit_events(base + 300).await.unwrap(), 2);
         assert_eq!(list(all).await, [500, 400, 300]);
     }
 }
